@@ -1,0 +1,424 @@
+"""Abstract shape values: the lattice the analysis computes over.
+
+A :class:`Shape` is what densecheck knows about a tensor: its rank (or that the rank is unknown), each dimension
+(a known int, a symbol standing for an unknown-but-fixed size such as ``x.size(0)``, or ``None`` = unknown), which
+axis holds the features/channels, and whether that layout was set deliberately (``permute``/``transpose``).
+
+The transfer functions that change shapes (convolution arithmetic, flatten, permute, ...) live here too, as plain
+functions over these values; the framework tables in :mod:`densecheck.frameworks` say which layer uses which.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence, Union
+
+_sym_ids = itertools.count(1)
+
+
+class Sym:
+    """A dimension whose size is unknown but which is the same wherever this object appears.
+
+    ``b, c, h, w = x.shape`` binds four symbols; ``x.view(b, c, h * w)`` then keeps ``b`` and ``c`` identifiable
+    (so the channel axis can be followed) while ``h * w`` is simply unknown.
+    """
+
+    __slots__ = ("name", "id")
+
+    def __init__(self, name: str = "?") -> None:
+        self.name = name
+        self.id = next(_sym_ids)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+Dim = Union[int, Sym, None]
+"""int: known size; Sym: unknown size with identity; None: unknown."""
+
+
+def known(d: Dim) -> bool:
+    return isinstance(d, int) and not isinstance(d, bool)
+
+
+def dim_product(dims: Iterable[Dim]) -> int | None:
+    out = 1
+    for d in dims:
+        if not known(d):
+            return None
+        out *= d  # type: ignore[operator]
+    return out
+
+
+def dim_eq(a: Dim, b: Dim) -> bool:
+    """True when the two dims are certainly equal (same int, or the same symbol)."""
+    if known(a) and known(b):
+        return a == b
+    return a is not None and a is b
+
+
+def join_dim(a: Dim, b: Dim) -> Dim:
+    return a if dim_eq(a, b) else None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What is known about a tensor's shape.
+
+    dims: all axes including the batch axis, or ``None`` when the rank is unknown.
+    channel_axis: non-negative index of the feature/channel axis, or ``None`` when the layout is unknown.
+    explicit_layout: the channel axis was put where it is by an explicit permute/transpose/rearrange.
+    """
+
+    dims: tuple[Dim, ...] | None = None
+    channel_axis: int | None = None
+    explicit_layout: bool = False
+
+    # -- construction -------------------------------------------------------------------------------------
+    @staticmethod
+    def unknown() -> "Shape":
+        return UNKNOWN
+
+    @staticmethod
+    def of(dims: Sequence[Dim], channel_axis: int | None = None, explicit_layout: bool = False) -> "Shape":
+        dims = tuple(dims)
+        if channel_axis is not None:
+            channel_axis = channel_axis % len(dims) if dims else None
+        return Shape(dims, channel_axis, explicit_layout)
+
+    @staticmethod
+    def channels_last(dims: Sequence[Dim]) -> "Shape":
+        return Shape.of(dims, -1 if dims else None)
+
+    @staticmethod
+    def channels_first(dims: Sequence[Dim]) -> "Shape":
+        return Shape.of(dims, 1 if len(dims) > 1 else None)
+
+    # -- queries ------------------------------------------------------------------------------------------
+    @property
+    def rank(self) -> int | None:
+        return None if self.dims is None else len(self.dims)
+
+    @property
+    def last(self) -> Dim:
+        return self.dims[-1] if self.dims else None
+
+    def axis(self, i: int) -> int | None:
+        """Normalise a possibly negative axis index; None if out of range or rank unknown."""
+        r = self.rank
+        if r is None or not -r <= i < r:
+            return None
+        return i % r
+
+    @property
+    def channels_are_last(self) -> bool | None:
+        if self.dims is None or self.channel_axis is None:
+            return None
+        return self.channel_axis == len(self.dims) - 1
+
+    def with_dims(self, dims: Sequence[Dim], channel_axis: int | None = "same", explicit_layout=None) -> "Shape":  # type: ignore[assignment]
+        ca = self.channel_axis if channel_axis == "same" else channel_axis
+        dims = tuple(dims)
+        if ca is not None:
+            ca = ca % len(dims) if dims and -len(dims) <= ca < len(dims) else None
+        el = self.explicit_layout if explicit_layout is None else explicit_layout
+        return Shape(dims, ca, el)
+
+    def with_last(self, d: Dim) -> "Shape":
+        if self.dims is None:
+            return self
+        return replace(self, dims=self.dims[:-1] + (d,))
+
+    def json(self) -> list[int | None] | None:
+        if self.dims is None:
+            return None
+        return [d if known(d) else None for d in self.dims]
+
+    def __str__(self) -> str:
+        if self.dims is None:
+            return "(?)"
+        parts = ["None" if not known(d) else str(d) for d in self.dims]
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+    def join(self, other: "Shape") -> "Shape":
+        """Least upper bound: what is true of both."""
+        if self is other:
+            return self
+        if self.dims is None or other.dims is None or len(self.dims) != len(other.dims):
+            return UNKNOWN
+        ca = self.channel_axis if self.channel_axis == other.channel_axis else None
+        return Shape(
+            tuple(join_dim(a, b) for a, b in zip(self.dims, other.dims)),
+            ca,
+            self.explicit_layout and other.explicit_layout,
+        )
+
+
+UNKNOWN = Shape(None, None, False)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Transfer functions shared by the framework tables
+# ---------------------------------------------------------------------------------------------------------
+
+def as_tuple(v, n: int) -> tuple | None:
+    """Expand an int-or-sequence layer argument (kernel_size=3 -> (3, 3)); None when unknown."""
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        return tuple(v) if len(v) == n else (tuple(v) * n if len(v) == 1 else None)
+    return (v,) * n
+
+
+def conv_out(size: Dim, kernel: int | None, stride: int | None, padding, dilation: int | None,
+             mode: str = "torch", output_padding: int = 0, transposed: bool = False) -> Dim:
+    """Output length of one spatial axis of a convolution or pooling window.
+
+    ``padding`` is an int (explicit, per side), or for ``mode == "keras"`` the strings ``"valid"``/``"same"``;
+    torch also accepts ``"same"``/``"valid"``.
+    """
+    if not known(size) or kernel is None or stride is None or dilation is None:
+        return None
+    eff = dilation * (kernel - 1) + 1
+    if transposed:
+        if not isinstance(padding, int):
+            if padding == "same":
+                return size * stride
+            if padding == "valid":
+                return size * stride + max(eff - stride, 0)
+            return None
+        return (size - 1) * stride - 2 * padding + eff + output_padding
+    if isinstance(padding, str):
+        if padding == "same":
+            return -(-size // stride)
+        if padding == "valid":
+            return (size - eff) // stride + 1 if size >= eff else None
+        return None
+    if padding is None:
+        return None
+    out = (size + 2 * padding - eff) // stride + 1
+    return out if out > 0 else None
+
+
+def pool_out_ceil(size: Dim, kernel: int, stride: int, padding: int, dilation: int = 1) -> Dim:
+    if not known(size):
+        return None
+    eff = dilation * (kernel - 1) + 1
+    out = math.ceil((size + 2 * padding - eff) / stride) + 1
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def flatten(shape: Shape, start: int = 1, end: int = -1) -> Shape:
+    """torch.flatten / nn.Flatten / keras Flatten (start=1, end=-1)."""
+    r = shape.rank
+    if r is None:
+        if start == 1 and end == -1:
+            # whatever the rank, flatten(1) gives (batch, features)
+            return Shape((None, None), 1)
+        if start == 0 and end == -1:
+            return Shape((None,), 0)
+        return UNKNOWN
+    if r == 0:
+        return Shape((1,), 0)
+    s, e = shape.axis(start), shape.axis(end)
+    if s is None or e is None or s > e:
+        return UNKNOWN if s is None or e is None else shape
+    dims = shape.dims[:s] + (dim_product(shape.dims[s:e + 1]),) + shape.dims[e + 1:]
+    ca = shape.channel_axis
+    if ca is not None:
+        ca = ca if ca < s else (s if ca <= e else ca - (e - s))
+    if e == r - 1:
+        ca = len(dims) - 1
+    return Shape(dims, ca, False)
+
+
+def permute(shape: Shape, order: Sequence[int]) -> Shape:
+    n = len(order)
+    if shape.rank is not None and shape.rank != n:
+        return UNKNOWN
+    try:
+        order = [o % n for o in order]
+    except TypeError:
+        return Shape((None,) * n)
+    dims = tuple(shape.dims[o] for o in order) if shape.dims is not None else (None,) * n
+    if shape.dims is None:
+        # rank is revealed by the permutation; a torch tensor permuted 0,2,3,1 is almost always NCHW -> NHWC
+        ca = order.index(1) if n >= 3 and 1 in order else None
+    else:
+        ca = order.index(shape.channel_axis) if shape.channel_axis is not None else None
+    return Shape(dims, ca, True)
+
+
+def transpose(shape: Shape, a: int, b: int) -> Shape:
+    if shape.rank is None:
+        return UNKNOWN
+    a2, b2 = shape.axis(a), shape.axis(b)
+    if a2 is None or b2 is None:
+        return UNKNOWN
+    order = list(range(shape.rank))
+    order[a2], order[b2] = order[b2], order[a2]
+    return permute(shape, order)
+
+
+def reduce_axes(shape: Shape, axes: Sequence[int] | None, keepdim: bool) -> Shape:
+    """mean/sum/max over axes (None = all)."""
+    r = shape.rank
+    if axes is None:
+        return Shape((1,) * r, shape.channel_axis) if keepdim and r is not None else Shape(())
+    if r is None:
+        return UNKNOWN
+    norm = set()
+    for a in axes:
+        n = shape.axis(a)
+        if n is None:
+            return UNKNOWN
+        norm.add(n)
+    if keepdim:
+        return shape.with_dims(tuple(1 if i in norm else d for i, d in enumerate(shape.dims)))
+    dims = tuple(d for i, d in enumerate(shape.dims) if i not in norm)
+    ca = shape.channel_axis
+    if ca is not None:
+        ca = None if ca in norm else ca - sum(1 for a in norm if a < ca)
+    return Shape(dims, ca, shape.explicit_layout)
+
+
+def unsqueeze(shape: Shape, axis: int) -> Shape:
+    if shape.rank is None:
+        return UNKNOWN
+    r = shape.rank + 1
+    if not -r <= axis < r:
+        return UNKNOWN
+    a = axis % r
+    dims = shape.dims[:a] + (1,) + shape.dims[a:]
+    ca = shape.channel_axis
+    if ca is not None and ca >= a:
+        ca += 1
+    return Shape(dims, ca, shape.explicit_layout)
+
+
+def squeeze(shape: Shape, axis: int | None) -> Shape:
+    if shape.rank is None:
+        return UNKNOWN
+    if axis is None:
+        if any(not known(d) for d in shape.dims):
+            return UNKNOWN
+        keep = [i for i, d in enumerate(shape.dims) if d != 1]
+    else:
+        a = shape.axis(axis)
+        if a is None:
+            return UNKNOWN
+        if known(shape.dims[a]) and shape.dims[a] != 1:
+            return shape
+        if not known(shape.dims[a]):
+            return UNKNOWN
+        keep = [i for i in range(shape.rank) if i != a]
+    ca = shape.channel_axis
+    ca = keep.index(ca) if ca is not None and ca in keep else None
+    return Shape(tuple(shape.dims[i] for i in keep), ca, shape.explicit_layout)
+
+
+def reshape(shape: Shape, new: Sequence[Dim | str], *, keep_batch: bool = False) -> Shape:
+    """view/reshape. ``new`` items: int (-1 allowed), Sym, or None (unknown size).
+
+    ``keep_batch`` is for Keras ``Reshape(target)`` whose target excludes the batch axis.
+    """
+    dims = list(new)
+    if keep_batch:
+        dims = [shape.dims[0] if shape.dims else None] + dims
+    if dims.count(-1) == 1:
+        i = dims.index(-1)
+        total = dim_product(shape.dims) if shape.dims is not None else None
+        rest = dim_product(d for j, d in enumerate(dims) if j != i)
+        if total is not None and rest:
+            dims[i] = total // rest
+        elif shape.dims is not None and len(dims) == 2 and i == 1 and dim_eq(dims[0], shape.dims[0]):
+            dims[i] = dim_product(shape.dims[1:])
+        else:
+            dims[i] = None
+    dims = [d if (known(d) and d >= 0) or isinstance(d, Sym) else None for d in dims]
+    # follow the channel axis when its size (or symbol) is identifiable in the new shape
+    ca = None
+    if shape.dims is not None and shape.channel_axis is not None:
+        c = shape.dims[shape.channel_axis]
+        if shape.channel_axis == len(shape.dims) - 1 and dims and dim_eq(dims[-1], c):
+            ca = len(dims) - 1
+        elif shape.channel_axis < len(dims) and dim_eq(dims[shape.channel_axis], c):
+            ca = shape.channel_axis
+        elif c is not None and isinstance(c, Sym):
+            hits = [i for i, d in enumerate(dims) if d is c]
+            ca = hits[0] if len(hits) == 1 else None
+    if ca is None and len(dims) == 2:
+        ca = 1
+    return Shape(tuple(dims), ca, shape.explicit_layout and ca is not None)
+
+
+def broadcast(a: Shape, b: Shape) -> Shape:
+    """Elementwise binary op result (numpy broadcasting)."""
+    if a.rank is None or b.rank is None:
+        if a.rank is None and b.rank is None:
+            return UNKNOWN
+        return a if b.rank is None else b
+    big, small = (a, b) if a.rank >= b.rank else (b, a)
+    off = big.rank - small.rank
+    dims = list(big.dims)
+    for i, d in enumerate(small.dims):
+        bd = dims[off + i]
+        if known(bd) and bd == 1:
+            dims[off + i] = d
+        elif known(d) and d == 1:
+            pass
+        elif not known(bd) and not isinstance(bd, Sym):
+            dims[off + i] = d if (known(d) and d != 1) or isinstance(d, Sym) else bd
+    ca = big.channel_axis if big.channel_axis is not None else (
+        small.channel_axis + off if small.channel_axis is not None else None)
+    return Shape(tuple(dims), ca, big.explicit_layout or small.explicit_layout)
+
+
+def concat(shapes: Sequence[Shape], axis: int) -> Shape:
+    if not shapes:
+        return UNKNOWN
+    ranks = {s.rank for s in shapes}
+    if None in ranks or len(ranks) != 1:
+        known_shapes = [s for s in shapes if s.rank is not None]
+        if known_shapes and len({s.rank for s in known_shapes}) == 1:
+            base = known_shapes[0]
+            a = base.axis(axis)
+            if a is None:
+                return UNKNOWN
+            return base.with_dims(tuple(None if i == a else d for i, d in enumerate(base.dims)))
+        return UNKNOWN
+    base = shapes[0]
+    a = base.axis(axis)
+    if a is None:
+        return UNKNOWN
+    out = []
+    for i in range(base.rank):
+        if i == a:
+            out.append(dim_product(s.dims[i] for s in shapes) and sum(s.dims[i] for s in shapes)
+                       if all(known(s.dims[i]) for s in shapes) else None)
+        else:
+            d = base.dims[i]
+            for s in shapes[1:]:
+                d = join_dim(d, s.dims[i]) if known(d) and known(s.dims[i]) else (d if known(d) else s.dims[i])
+            out.append(d)
+    cas = {s.channel_axis for s in shapes}
+    return Shape(tuple(out), cas.pop() if len(cas) == 1 else None, all(s.explicit_layout for s in shapes))
+
+
+def stack(shapes: Sequence[Shape], axis: int) -> Shape:
+    if not shapes or shapes[0].rank is None:
+        return UNKNOWN
+    base = shapes[0]
+    r = base.rank + 1
+    if not -r <= axis < r:
+        return UNKNOWN
+    a = axis % r
+    dims = base.dims[:a] + (len(shapes),) + base.dims[a:]
+    ca = base.channel_axis
+    if ca is not None and ca >= a:
+        ca += 1
+    return Shape(dims, ca, base.explicit_layout)
