@@ -1,0 +1,505 @@
+"""In-process recording of every Dense / Linear a model build constructs and the shapes it is applied to.
+
+This module *executes user code*. It is imported only inside the trace subprocess
+(:mod:`densecheck.trace.runner`) and by tests; the static linter never imports it.
+
+How a layer is attributed to its source line
+    While ``build()`` runs, ``torch.nn.Linear.__init__`` / ``keras.layers.Dense.__init__`` are wrapped. The wrapper
+    walks the Python stack up from the constructor, skipping the frames that are constructing *this very object*
+    (``super().__init__`` chains of user subclasses) and densecheck's own frames. The first remaining frame is the
+    constructor call site, even when the layer is built in a helper function or inside a sub-module's
+    ``__init__``. Its exact position comes from ``code.co_positions()`` at the frame's last instruction (the
+    ``CALL``), which CPython >= 3.11 maps to the whole call expression: line and start column of ``nn.Linear(...)``
+    — the same position libcst reports for the ``Call`` node (1-based column, counted in characters). If that frame
+    lives inside torch / keras / tensorflow, the layer is a framework-internal one (e.g. the ``out_proj`` of
+    ``nn.MultiheadAttention``) and is not reported.
+
+How input shapes are recorded
+    torch: a forward pre-hook on each constructed Linear (the model runs on the meta device: no weight memory, no
+    compute). keras: ``Dense.__call__`` is wrapped, so every symbolic call (functional graph construction,
+    Sequential build, or a symbolic call of a subclassed model on a ``keras.Input``) records its input shape.
+
+MACs conventions (stored per site)
+    ``macs``: multiply-accumulates *per sample* of one call = positions x in x out, bias excluded — the same number as
+    :attr:`densecheck.layers.LayerReport.macs`. ``mult_adds``: the whole batch over every recorded call, counted the
+    way torchinfo counts a Linear (weights *and* bias per position): ``prod(input.shape[:-1]) * (in*out + out)``.
+    For ``Linear(32, 10)`` on ``[2, 64, 32, 32]``: macs = 64*32 * 32*10 = 655,360 per sample; mult_adds =
+    2*64*32 * (320 + 10) = 1,351,680 (torchinfo 1.8.0 reports 660 = 2 * 330, i.e. it forgets the positions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import linecache
+import math
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator
+
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the densecheck package directory
+
+
+@dataclass
+class SiteRecord:
+    """One constructor call site, aggregated over every layer instance it built (a site inside a loop or a
+    helper builds many)."""
+
+    path: str
+    line: int
+    column: int | None  # 1-based column of the call expression (libcst's Call start), when derivable
+    framework: str  # "torch" | "keras"
+    layer: str  # "torch.nn.Linear" / "torch.nn.LazyLinear" / "keras.layers.Dense" / a subclass's qualified name
+    input_shapes: list[list[int | None]] = field(default_factory=list)  # every input shape seen, dedup, call order
+    in_features: int | None = None  # None when unknown or when the instances of this site differ
+    out_features: int | None = None
+    params: int | None = None  # per instance, from the framework (numel / count_params); None if instances differ
+    calls: int = 0
+    instances: int = 0
+    params_total: int | None = None  # summed over the instances
+    bias: bool | None = None
+    macs: list[int | None] = field(default_factory=list)  # per sample, per entry of input_shapes (bias excluded)
+    mult_adds: int | None = None  # whole batch, all calls, bias included (torchinfo's convention, done right)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "SiteRecord":
+        names = cls.__dataclass_fields__.keys()
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Frames
+# ------------------------------------------------------------------------------------------------------------
+
+def _package_dirs(*names: str) -> tuple[str, ...]:
+    out = []
+    for n in names:
+        mod = sys.modules.get(n)
+        f = getattr(mod, "__file__", None)
+        if f:
+            out.append(os.path.dirname(os.path.abspath(f)) + os.sep)
+    return tuple(out)
+
+
+def framework_dirs() -> tuple[str, ...]:
+    """Directories of framework code (frames there are never 'user code')."""
+    return _package_dirs("torch", "keras", "tensorflow", "tf_keras", "tensorboard", "numpy", "optree", "ml_dtypes")
+
+
+def _is_own(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_HERE + os.sep)
+
+
+def _column(frame) -> tuple[int, int | None]:
+    """(line, 1-based character column) of the instruction ``frame`` is executing."""
+    code = frame.f_code
+    try:
+        pos = next(itertools.islice(code.co_positions(), frame.f_lasti // 2, None))
+    except (AttributeError, StopIteration, ValueError):  # Python < 3.11
+        return frame.f_lineno, None
+    line, _end, col, _endcol = pos
+    if line is None:
+        return frame.f_lineno, None
+    if col is None:
+        return line, None
+    text = linecache.getline(code.co_filename, line, frame.f_globals)
+    if text:
+        # co_positions counts UTF-8 bytes; libcst counts characters
+        col = len(text.encode("utf-8")[:col].decode("utf-8", errors="replace"))
+    return line, col + 1
+
+
+def call_site(obj: Any, fw_dirs: tuple[str, ...]) -> tuple[str, int, int | None] | None:
+    """The constructor call site of ``obj`` (being constructed now), or None when a framework built it."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if _is_own(fn) or f.f_locals.get("self", None) is obj:
+            f = f.f_back
+            continue
+        break
+    if f is None:
+        return None
+    fn = f.f_code.co_filename
+    if fn.startswith("<frozen") or os.path.abspath(fn).startswith(fw_dirs):
+        return None
+    line, col = _column(f)
+    path = fn if fn.startswith("<") else os.path.abspath(fn)
+    return path, line, col
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Aggregation
+# ------------------------------------------------------------------------------------------------------------
+
+_UNSET = object()
+
+
+@dataclass
+class _Site:
+    key: tuple
+    framework: str
+    layer: str
+    instances: list = field(default_factory=list)
+    shapes: list = field(default_factory=list)
+    calls: int = 0
+    mult_adds: int | None = 0
+
+    def see(self, shape: list[int | None], in_f: int | None, out_f: int | None, bias: bool | None) -> None:
+        self.calls += 1
+        if shape not in self.shapes:
+            self.shapes.append(shape)
+        if self.mult_adds is not None:
+            if in_f is None or out_f is None or any(d is None for d in shape[:-1]):
+                self.mult_adds = None
+            else:
+                self.mult_adds += math.prod(shape[:-1]) * (in_f * out_f + (out_f if bias else 0))
+
+    def record(self, describe: Callable[[Any], tuple]) -> SiteRecord:
+        path, line, col = self.key
+        facts = [describe(m) for m in self.instances]  # (in, out, params, bias)
+
+        def same(i):
+            vals = {f[i] for f in facts}
+            return vals.pop() if len(vals) == 1 else None
+
+        in_f, out_f, params, bias = same(0), same(1), same(2), same(3)
+        ptot = sum(f[2] for f in facts) if facts and all(f[2] is not None for f in facts) else None
+        macs = []
+        for s in self.shapes:
+            if in_f is None or out_f is None or not s:
+                macs.append(None)
+                continue
+            pos = math.prod(s[1:-1]) if len(s) > 2 and all(d is not None for d in s[1:-1]) else (
+                1 if len(s) <= 2 else None)
+            macs.append(pos * in_f * out_f if pos is not None else None)
+        return SiteRecord(path, line, col, self.framework, self.layer, list(self.shapes), in_f, out_f, params,
+                          self.calls, len(self.instances), ptot, bias, macs,
+                          self.mult_adds if self.calls else None)
+
+
+class _Recorder:
+    def __init__(self, framework: str):
+        self.framework = framework
+        self.sites: dict[tuple, _Site] = {}
+        self.by_id: dict[int, _Site] = {}
+
+    def add(self, obj, layer_name: str, fw_dirs) -> None:
+        site = call_site(obj, fw_dirs)
+        if site is None:
+            return
+        s = self.sites.get(site)
+        if s is None:
+            s = self.sites[site] = _Site(site, self.framework, layer_name)
+        s.instances.append(obj)
+        self.by_id[id(obj)] = s
+
+    def new_pass(self) -> None:
+        """Forget the call counts: Keras runs a subclassed model's ``call`` more than once while building it
+        symbolically; only the last complete pass counts (shapes seen in every pass are kept)."""
+        for s in self.sites.values():
+            s.calls, s.mult_adds = 0, 0
+
+    def records(self, describe) -> list[SiteRecord]:
+        return [s.record(describe) for s in self.sites.values()]
+
+
+def _shape_list(x) -> list[int | None] | None:
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        return None
+    if hasattr(shape, "as_list"):  # tf.TensorShape
+        try:
+            shape = shape.as_list()
+        except ValueError:  # unknown rank
+            return None
+    out = []
+    for d in shape:
+        try:
+            out.append(None if d is None else int(d))
+        except (TypeError, ValueError):  # symbolic / dynamic dim
+            out.append(None)
+    return out
+
+
+def _qualname(cls, canonical: dict) -> str:
+    return canonical.get(cls) or f"{cls.__module__}.{cls.__qualname__}"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# torch
+# ------------------------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def torch_sites() -> Iterator[_Recorder]:
+    """While active, every ``nn.Linear`` (and subclass, incl. LazyLinear) constructed from user code is attributed
+    to its call site and gets a forward pre-hook recording its input shapes."""
+    from torch import nn
+
+    rec = _Recorder("torch")
+    canonical = {nn.Linear: "torch.nn.Linear", nn.LazyLinear: "torch.nn.LazyLinear"}
+    fw = framework_dirs()
+    orig = nn.Linear.__init__
+    handles: list = []
+    rec._handles = handles  # forward pre-hooks; the caller removes them once the forward pass has run
+
+    def hook(mod, args, kwargs):
+        site = rec.by_id.get(id(mod))
+        if site is None:
+            return None
+        x = args[0] if args else kwargs.get("input")
+        shape = _shape_list(x)
+        if shape is not None:
+            w = getattr(mod, "weight", None)
+            lazy = isinstance(w, nn.parameter.UninitializedParameter)
+            in_f = shape[-1] if lazy or not shape else mod.in_features
+            site.see(shape, in_f, mod.out_features, getattr(mod, "bias", None) is not None)
+        return None
+
+    def __init__(self, *args, **kwargs):
+        orig(self, *args, **kwargs)
+        if id(self) not in rec.by_id:
+            rec.add(self, _qualname(type(self), canonical), fw)
+            if id(self) in rec.by_id:
+                handles.append(self.register_forward_pre_hook(hook, with_kwargs=True))
+
+    nn.Linear.__init__ = __init__
+    try:
+        yield rec
+    finally:
+        nn.Linear.__init__ = orig
+
+
+def _describe_torch(mod) -> tuple:
+    from torch import nn
+
+    w = getattr(mod, "weight", None)
+    b = getattr(mod, "bias", None)
+    if isinstance(w, nn.parameter.UninitializedParameter):
+        return None, mod.out_features, None, b is not None
+    params = sum(p.numel() for p in (w, b) if p is not None)
+    return mod.in_features, mod.out_features, params, b is not None
+
+
+def make_torch_inputs(specs, device="meta") -> list:
+    """``[(shape, dtype_name), ...]`` -> tensors (uninitialised; on the meta device they cost nothing)."""
+    import torch
+
+    out = []
+    for shape, dtype in specs:
+        dt = getattr(torch, dtype or "float32", None)
+        if not isinstance(dt, torch.dtype):
+            raise ValueError(f"unknown torch dtype {dtype!r}")
+        if dt.is_floating_point or dt.is_complex or dt == torch.bool:
+            out.append(torch.empty(tuple(shape), dtype=dt, device=device))
+        else:
+            # token ids: zeros are valid indices for any embedding
+            out.append(torch.zeros(tuple(shape), dtype=dt, device=device))
+    return out
+
+
+def record_torch(build: Callable[[], Any], inputs=None, *, device: str = "meta") -> list[SiteRecord]:
+    """Build the model with ``build()`` on ``device`` and run it on ``inputs``; one SiteRecord per call site.
+
+    ``inputs``: a tensor, a sequence of tensors, a dict of keyword tensors, or a callable returning one of those
+    (called inside the device context, so ``torch.empty(...)`` lands on the meta device). Layers constructed but
+    never called are included with ``input_shapes == []``.
+    """
+    import torch
+
+    with torch_sites() as rec:
+        with torch.device(device):
+            model = build()
+    try:
+        if inputs is not None:
+            _run_torch(model, inputs, device)
+        return rec.records(_describe_torch)
+    finally:
+        for h in getattr(rec, "_handles", []):
+            h.remove()
+
+
+def _run_torch(model, inputs, device) -> None:
+    import torch
+
+    with torch.device(device):
+        if callable(inputs) and not isinstance(inputs, torch.Tensor):
+            inputs = inputs()
+    was_training = getattr(model, "training", None)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        with torch.no_grad():
+            if isinstance(inputs, dict):
+                model(**inputs)
+            elif isinstance(inputs, (list, tuple)):
+                model(*inputs)
+            else:
+                model(inputs)
+    finally:
+        if was_training:
+            model.train()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# keras
+# ------------------------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def keras_sites() -> Iterator[_Recorder]:
+    """While active, every ``keras.layers.Dense`` (tf.keras is the same class under Keras 3) constructed from user
+    code is attributed to its call site, and every call of it records its (symbolic) input shape."""
+    import keras
+
+    Dense = keras.layers.Dense
+    rec = _Recorder("keras")
+    canonical = {Dense: "keras.layers.Dense"}
+    fw = framework_dirs()
+    orig_init = Dense.__init__
+    orig_call = Dense.__call__
+
+    def __init__(self, *args, **kwargs):
+        orig_init(self, *args, **kwargs)
+        if id(self) not in rec.by_id:
+            rec.add(self, _qualname(type(self), canonical), fw)
+
+    def __call__(self, *args, **kwargs):
+        out = orig_call(self, *args, **kwargs)
+        site = rec.by_id.get(id(self))
+        if site is not None:
+            shape = _shape_list(args[0] if args else kwargs.get("inputs"))
+            if shape is not None:
+                site.see(shape, shape[-1] if shape else None, self.units, bool(self.use_bias))
+        return out
+
+    Dense.__init__ = __init__
+    Dense.__call__ = __call__
+    try:
+        yield rec
+    finally:
+        Dense.__init__ = orig_init
+        Dense.__call__ = orig_call
+
+
+def _describe_keras(layer) -> tuple:
+    bias = bool(getattr(layer, "use_bias", True))
+    if not getattr(layer, "built", False):
+        return None, layer.units, None, bias
+    kernel = getattr(layer, "kernel", None)
+    in_f = int(kernel.shape[0]) if kernel is not None else None
+    try:
+        params = int(layer.count_params())
+    except Exception:  # noqa: BLE001 - a half-built layer
+        params = None
+    return in_f, layer.units, params, bias
+
+
+def make_keras_inputs(specs) -> list:
+    import keras
+
+    return [keras.Input(batch_shape=tuple(shape), dtype=dtype or "float32") for shape, dtype in specs]
+
+
+def _keras_declared_inputs(model) -> bool:
+    try:
+        return bool(getattr(model, "inputs", None))
+    except Exception:  # noqa: BLE001 - unbuilt models raise on .inputs
+        return False
+
+
+def record_keras(build: Callable[[], Any], inputs=None) -> list[SiteRecord]:
+    """Build the Keras model and record every Dense's input shapes symbolically (no data flows).
+
+    Sequential / functional models that declare their Input are recorded while they are built; ``inputs`` is then
+    not needed (and not used). A subclassed (or input-less Sequential) model is called once on symbolic inputs:
+    ``inputs`` is KerasTensors, or ``[(shape, dtype), ...]`` with the batch axis included (None allowed).
+    """
+    with keras_sites() as rec:
+        model = build()
+        _run_keras(model, inputs, rec)
+    return rec.records(_describe_keras)
+
+
+def _run_keras(model, inputs, rec: _Recorder) -> None:
+    if _keras_declared_inputs(model):
+        return
+    if inputs is None:
+        raise ValueError(
+            f"{type(model).__name__} declares no Input: give the input shape(s) to trace it (e.g. 1,224,224,3)")
+    if callable(inputs):
+        inputs = inputs()
+    if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], tuple) and len(inputs[0]) == 2 \
+            and isinstance(inputs[0][0], (list, tuple)):
+        inputs = make_keras_inputs(inputs)
+    import functools
+
+    call = model.call
+
+    @functools.wraps(call)
+    def counted_call(*args, **kwargs):
+        rec.new_pass()
+        return call(*args, **kwargs)
+
+    object.__setattr__(model, "call", counted_call)
+    try:
+        if isinstance(inputs, (list, tuple)):
+            model(inputs[0] if len(inputs) == 1 else list(inputs))
+        else:
+            model(inputs)
+    finally:
+        object.__delattr__(model, "call")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# both
+# ------------------------------------------------------------------------------------------------------------
+
+def record_auto(build: Callable[[], Any], specs=None, *, frameworks=("torch", "keras"),
+                device: str = "meta") -> tuple[str, list[SiteRecord]]:
+    """Build with the recorders of ``frameworks`` active, then run the model according to its type.
+
+    ``specs``: ``[(shape, dtype), ...]`` (batch axis included), or None. Returns (framework, records).
+    """
+    trec = krec = None
+    with contextlib.ExitStack() as stack:
+        if "torch" in frameworks:
+            trec = stack.enter_context(torch_sites())
+        if "keras" in frameworks:
+            krec = stack.enter_context(keras_sites())
+        try:
+            if trec is not None:
+                import torch
+
+                with torch.device(device):
+                    model = build()
+            else:
+                model = build()
+            fw = detect_framework(model)
+            if fw == "torch" and trec is not None:
+                if not specs:
+                    raise ValueError(f"{type(model).__name__} is a torch module: give its input shape(s) to trace "
+                                     "it (e.g. 1,3,224,224 or 1,128:int64)")
+                _run_torch(model, lambda: make_torch_inputs(specs, device), device)
+                return fw, trec.records(_describe_torch)
+            if fw == "keras" and krec is not None:
+                _run_keras(model, specs or None, krec)
+                return fw, krec.records(_describe_keras)
+            raise ValueError(f"the target returned {type(model).__module__}.{type(model).__qualname__}, "
+                             "not a torch nn.Module or a Keras model")
+        finally:
+            for h in getattr(trec, "_handles", []) if trec is not None else []:
+                h.remove()
+
+
+def detect_framework(obj) -> str | None:
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(obj, torch.nn.Module):
+        return "torch"
+    keras = sys.modules.get("keras")
+    if keras is not None and isinstance(obj, keras.layers.Layer):
+        return "keras"
+    return None
