@@ -35,8 +35,9 @@ import linecache
 import math
 import os
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the densecheck package directory
 
@@ -66,7 +67,7 @@ class SiteRecord:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict) -> "SiteRecord":
+    def from_json(cls, d: dict) -> SiteRecord:
         names = cls.__dataclass_fields__.keys()
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -250,7 +251,7 @@ def torch_sites() -> Iterator[_Recorder]:
     def hook(mod, args, kwargs):
         site = rec.by_id.get(id(mod))
         if site is None:
-            return None
+            return
         x = args[0] if args else kwargs.get("input")
         shape = _shape_list(x)
         if shape is not None:
@@ -258,7 +259,7 @@ def torch_sites() -> Iterator[_Recorder]:
             lazy = isinstance(w, nn.parameter.UninitializedParameter)
             in_f = shape[-1] if lazy or not shape else mod.in_features
             site.see(shape, in_f, mod.out_features, getattr(mod, "bias", None) is not None)
-        return None
+        return
 
     def __init__(self, *args, **kwargs):
         orig(self, *args, **kwargs)
@@ -293,7 +294,7 @@ def make_torch_inputs(specs, device="meta") -> list:
     for shape, dtype in specs:
         dt = getattr(torch, dtype or "float32", None)
         if not isinstance(dt, torch.dtype):
-            raise ValueError(f"unknown torch dtype {dtype!r}")
+            raise ValueError(f"unknown torch dtype {dtype!r}")  # noqa: TRY004 - a bad user value
         if dt.is_floating_point or dt.is_complex or dt == torch.bool:
             out.append(torch.empty(tuple(shape), dtype=dt, device=device))
         else:
@@ -311,9 +312,8 @@ def record_torch(build: Callable[[], Any], inputs=None, *, device: str = "meta")
     """
     import torch
 
-    with torch_sites() as rec:
-        with torch.device(device):
-            model = build()
+    with torch_sites() as rec, torch.device(device):
+        model = build()
     try:
         if inputs is not None:
             _run_torch(model, inputs, device)
