@@ -1,0 +1,1933 @@
+"""Abstract interpreter: runs model code over abstract values instead of tensors.
+
+It never imports or executes the analysed code. It walks libcst trees: module-level statements first (so a
+``model = Sequential([...])`` or an ``if __name__ == "__main__": model(torch.randn(2, 3, 32, 32))`` block feeds real
+shapes in), then every class that was never instantiated and every function never called, with their parameter
+defaults and unknown inputs. Layer knowledge comes only from the tables in :mod:`densecheck.frameworks`.
+
+Each Dense/Linear constructor call site becomes a :class:`~densecheck.layers.LayerReport`; every time an abstract
+value built at that site is applied to a tensor, the tensor's shape is recorded on the report.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from typing import Any, Sequence
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from densecheck.analysis import values as V
+from densecheck.analysis.names import ImportTable, dotted, import_bindings
+from densecheck.analysis.values import (
+    UNKNOWN,
+    BoundMethod,
+    Builtin,
+    ClassV,
+    Const,
+    Dict,
+    DimV,
+    Function,
+    Instance,
+    KerasModel,
+    Layer,
+    Partial,
+    Ref,
+    Scope,
+    Seq,
+    Sequential,
+    Site,
+    Super,
+    Tensor,
+    Union,
+    Value,
+    join,
+    options,
+    pyvalue,
+)
+from densecheck.frameworks import Args, LayerSpec, OpSpec, canonical, is_dense_name, lookup_function, lookup_layer
+from densecheck.frameworks import torch as torch_fw
+from densecheck.layers import LayerReport
+from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
+from densecheck.shapes import Shape, Sym, known
+
+MAX_DEPTH = 24
+MAX_STEPS = 400_000
+MAX_UNROLL = 32
+MAX_SHAPES_PER_SITE = 16
+
+
+class Budget(Exception):
+    """The file is too big/deep to finish within the step budget: report what was found so far."""
+
+
+class _Return(Exception):
+    pass
+
+
+class Frame:
+    __slots__ = ("scope", "returns", "self_value", "func")
+
+    def __init__(self, scope: Scope, self_value: Value | None = None, func: Function | None = None) -> None:
+        self.scope = scope
+        self.returns: list[Value] = []
+        self.self_value = self_value
+        self.func = func
+
+
+_BINOPS = {
+    cst.Add: operator.add, cst.Subtract: operator.sub, cst.Multiply: operator.mul, cst.Divide: operator.truediv,
+    cst.FloorDivide: operator.floordiv, cst.Modulo: operator.mod, cst.Power: operator.pow,
+    cst.LeftShift: operator.lshift, cst.RightShift: operator.rshift, cst.BitOr: operator.or_,
+    cst.BitAnd: operator.and_, cst.BitXor: operator.xor,
+}
+_CMPOPS = {
+    cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt, cst.LessThanEqual: operator.le,
+    cst.GreaterThan: operator.gt, cst.GreaterThanEqual: operator.ge,
+}
+_MODULE_BASES = ("torch.nn.Module", "keras.layers.Layer", "keras.Model", "keras.models.Model", "keras.Layer",
+                 "keras.layers.Layer", "torch.nn.Sequential")
+
+
+def _short_call(code: str) -> str:
+    code = re.sub(r"\s+", " ", code).replace("( ", "(").replace(" )", ")").replace(", )", ")")
+    if len(code) > 70:
+        head = code.split("(", 1)[0]
+        return f"{head}(...)"
+    return code
+
+
+class SiteFinder(cst.CSTVisitor):
+    """Syntactic pass: every call whose callee resolves (through imports) to a Dense/Linear, with context."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, imports: ImportTable) -> None:
+        self.imports = imports
+        self.found: list[tuple[cst.Call, str, str | None, str | None]] = []  # node, canonical, model, name
+        self._ctx: list[str] = []
+        self._stmt_target: list[str | None] = []
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._ctx.append(node.name.value)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self._ctx.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if not self._ctx:
+            self._ctx.append(node.name.value)
+        else:
+            self._ctx.append("")
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._ctx.pop()
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        target = None
+        for small in node.body:
+            if isinstance(small, cst.Assign) and small.targets:
+                target = dotted(small.targets[0].target)
+            elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                target = dotted(small.target)
+            elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and \
+                    isinstance(small.value.func, cst.Attribute):
+                target = dotted(small.value.func.value)  # model.add(Dense(...))
+        self._stmt_target.append(target)
+
+    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._stmt_target.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qual = self.imports.resolve(node.func)
+        if qual is None:
+            return
+        canon = canonical(qual)
+        if not is_dense_name(canon):
+            return
+        model = next((c for c in reversed(self._ctx) if c), None)
+        target = self._stmt_target[-1] if self._stmt_target else None
+        if model is None and target is not None:
+            model = target.split(".")[0]
+        self.found.append((node, canon, model, target))
+
+
+class Interpreter:
+    def __init__(self, module: cst.Module, path: str) -> None:
+        self.module = module
+        self.path = path
+        self.sites: dict[cst.Call, LayerReport] = {}
+        self.positions: Any = None
+        self.steps = 0
+        self.depth = 0
+        self.frames: list[Frame] = []
+        self.classes: list[ClassV] = []
+        self.functions: list[Function] = []
+        self.instantiated: set[int] = set()
+        self.called: set[int] = set()
+        self.invoked: set[int] = set()
+        self.context: dict[cst.Call, tuple[str | None, str | None]] = {}
+        self.globals = Scope(module=self)
+
+    # ================================================================================================ driver
+    def run(self) -> list[LayerReport]:
+        imports = ImportTable()
+        self.module.visit(imports)
+        wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+        finder = SiteFinder(imports)
+        wrapper.visit(finder)
+        self.positions = wrapper.resolve(PositionProvider)
+        for node, canon, model, name in finder.found:
+            self.context[node] = (model, name)
+            self._report_for(node, lookup_layer(canon))
+        if not self.sites and not self._mentions_frameworks(imports):
+            return []
+        try:
+            frame = Frame(self.globals)
+            self.frames.append(frame)
+            self.exec_block(self.module.body, frame)
+            for cls in reversed(self.classes):
+                if id(cls) not in self.called and self._is_module_class(cls):
+                    inst = self.instantiate(cls, [], {}, entry=True)
+                    if isinstance(inst, Instance) and id(cls) not in self.called:
+                        self.call_instance(inst, [], {}, entry=True)
+            for fn in self.functions:
+                if id(fn) not in self.invoked:
+                    self.invoke(fn, [], {}, entry=True)
+        except (Budget, RecursionError):
+            pass
+        return sorted(self.sites.values(), key=lambda r: (r.line, r.column))
+
+    @staticmethod
+    def _mentions_frameworks(imports: ImportTable) -> bool:
+        return any(q.split(".")[0] in ("torch", "keras", "tensorflow", "tf_keras") for q in imports.names.values())
+
+    def _report_for(self, node: cst.Call, spec: LayerSpec | None) -> LayerReport | None:
+        rep = self.sites.get(node)
+        if rep is not None or spec is None:
+            return rep
+        pos = self.positions.get(node) if self.positions is not None else None
+        if pos is None:
+            return None
+        model, name = self.context.get(node, (None, None))
+        rep = LayerReport(
+            path=self.path, line=pos.start.line, column=pos.start.column + 1, end_line=pos.end.line,
+            end_column=pos.end.column + 1, framework=spec.framework, layer=spec.name,
+            call=_short_call(self.module.code_for_node(node)), model=model, name=name,
+            in_features=None, out_features=None, bias=None,
+        )
+        rep._configs = 0  # type: ignore[attr-defined]
+        self.sites[node] = rep
+        return rep
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise Budget()
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[-1]
+
+    # ============================================================================================ statements
+    def exec_block(self, body: Sequence[cst.CSTNode], frame: Frame) -> bool:
+        """Execute statements; True when the block certainly ends (return/raise/break/continue)."""
+        for stmt in body:
+            if self.exec_stmt(stmt, frame):
+                return True
+        return False
+
+    def exec_stmt(self, stmt: cst.CSTNode, frame: Frame) -> bool:
+        self.tick()
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if self.exec_small(small, frame):
+                    return True
+            return False
+        if isinstance(stmt, cst.FunctionDef):
+            self.define_function(stmt, frame)
+            return False
+        if isinstance(stmt, cst.ClassDef):
+            self.define_class(stmt, frame)
+            return False
+        if isinstance(stmt, cst.If):
+            return self.exec_if(stmt, frame)
+        if isinstance(stmt, cst.For):
+            return self.exec_for(stmt, frame)
+        if isinstance(stmt, cst.While):
+            self.exec_block(stmt.body.body, frame)
+            return False
+        if isinstance(stmt, (cst.Try, cst.TryStar)):
+            ended = self.exec_block(stmt.body.body, frame)
+            for h in stmt.handlers:
+                self.branch(frame, lambda h=h: self.exec_block(h.body.body, frame))
+            if stmt.orelse is not None and not ended:
+                ended = self.exec_block(stmt.orelse.body.body, frame)
+            if stmt.finalbody is not None:
+                self.exec_block(stmt.finalbody.body.body, frame)
+            return ended
+        if isinstance(stmt, cst.With):
+            for item in stmt.items:
+                v = self.eval(item.item, frame)
+                if item.asname is not None:
+                    self.assign(item.asname.name, UNKNOWN if not isinstance(v, Tensor) else v, frame)
+            return self.exec_block(stmt.body.body, frame)
+        if isinstance(stmt, cst.IndentedBlock):
+            return self.exec_block(stmt.body, frame)
+        return False
+
+    def exec_small(self, small: cst.CSTNode, frame: Frame) -> bool:
+        if isinstance(small, cst.Assign):
+            v = self.eval(small.value, frame)
+            for t in small.targets:
+                self.assign(t.target, v, frame)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self.assign(small.target, self.eval(small.value, frame), frame)
+            else:
+                hint = self.annotation_value(small.annotation.annotation, frame)
+                if hint is not None and isinstance(small.target, cst.Name):
+                    frame.scope.vars[small.target.value] = hint
+        elif isinstance(small, cst.AugAssign):
+            cur = self.eval(small.target, frame)
+            rhs = self.eval(small.value, frame)
+            op = type(small.operator).__name__.replace("Assign", "")
+            opcls = getattr(cst, op, None)
+            self.assign(small.target, self.binop(opcls, cur, rhs), frame)
+        elif isinstance(small, cst.Expr):
+            self.eval(small.value, frame)
+        elif isinstance(small, cst.Return):
+            frame.returns.append(self.eval(small.value, frame) if small.value is not None else Const(None))
+            return True
+        elif isinstance(small, (cst.Raise, cst.Break, cst.Continue)):
+            return True
+        elif isinstance(small, (cst.Import, cst.ImportFrom)):
+            for local, qual in import_bindings(small):
+                frame.scope.vars[local] = Ref(qual)
+        return False
+
+    def branch(self, frame: Frame, run) -> tuple[dict, dict | None, bool]:
+        """Run ``run`` on a copy of the frame's variables (and self's attributes); return the resulting state."""
+        saved = dict(frame.scope.vars)
+        inst = frame.self_value if isinstance(frame.self_value, Instance) else None
+        saved_attrs = dict(inst.attrs) if inst else None
+        ended = run()
+        out_vars, out_attrs = frame.scope.vars, (dict(inst.attrs) if inst else None)
+        frame.scope.vars = saved
+        if inst is not None:
+            inst.attrs.clear()
+            inst.attrs.update(saved_attrs)
+        return out_vars, out_attrs, ended
+
+    def merge(self, frame: Frame, states: list[tuple[dict, dict | None, bool]]) -> bool:
+        live = [s for s in states if not s[2]]
+        if not live:
+            return True
+        inst = frame.self_value if isinstance(frame.self_value, Instance) else None
+
+        def join_maps(maps: list[dict]) -> dict:
+            keys = set().union(*maps)
+            out = {}
+            for k in keys:
+                v: Value | None = None
+                for m in maps:
+                    v = join(v, m.get(k, UNKNOWN)) if v is not None else m.get(k, UNKNOWN)
+                out[k] = v
+            return out
+
+        frame.scope.vars = join_maps([s[0] for s in live])
+        if inst is not None and all(s[1] is not None for s in live):
+            inst.attrs.clear()
+            inst.attrs.update(join_maps([s[1] for s in live]))
+        return False
+
+    def exec_if(self, stmt: cst.If, frame: Frame) -> bool:
+        truth = self.truth(self.eval(stmt.test, frame))
+        orelse = stmt.orelse
+        if truth is True:
+            return self.exec_block(stmt.body.body, frame)
+        if truth is False:
+            return self._exec_orelse(orelse, frame)
+        a = self.branch(frame, lambda: self.exec_block(stmt.body.body, frame))
+        b = self.branch(frame, lambda: self._exec_orelse(orelse, frame))
+        return self.merge(frame, [a, b])
+
+    def _exec_orelse(self, orelse, frame: Frame) -> bool:
+        if orelse is None:
+            return False
+        if isinstance(orelse, cst.If):
+            return self.exec_if(orelse, frame)
+        return self.exec_block(orelse.body.body, frame)
+
+    def iteration(self, it: Value) -> tuple[list[Value], bool]:
+        """(items, exact): exact means these are all the items, in order."""
+        if isinstance(it, Seq):
+            if it.repeated:
+                return [self.join_all(it.items)], False
+            if len(it.items) <= MAX_UNROLL:
+                return list(it.items), True
+            return [self.join_all(it.items)], False
+        if isinstance(it, Dict):
+            keys = [Const(k) for k in it.items]
+            return (keys, True) if len(keys) <= MAX_UNROLL else ([UNKNOWN], False)
+        if isinstance(it, Sequential):
+            return (list(it.layers), True) if len(it.layers) <= MAX_UNROLL else ([UNKNOWN], False)
+        if isinstance(it, Tensor):
+            s = it.shape
+            return [Tensor(Shape.of(s.dims[1:]) if s.rank else UNKNOWN_SHAPE)], False
+        return [UNKNOWN], False
+
+    @staticmethod
+    def join_all(items: list[Value]) -> Value:
+        out: Value | None = None
+        for x in items:
+            out = join(out, x) if out is not None else x
+        return out if out is not None else UNKNOWN
+
+    def exec_for(self, stmt: cst.For, frame: Frame) -> bool:
+        items, exact = self.iteration(self.eval(stmt.iter, frame))
+        if exact:
+            for item in items:
+                self.assign(stmt.target, item, frame)
+                if self.exec_block(stmt.body.body, frame):
+                    break
+        else:
+            for _ in range(2):  # twice: values that flow around the loop settle (or are joined below)
+                self.assign(stmt.target, items[0], frame)
+                state = self.branch(frame, lambda: self.exec_block(stmt.body.body, frame))
+                if state[2]:
+                    break
+                frame.scope.vars = state[0]
+                if state[1] is not None and isinstance(frame.self_value, Instance):
+                    frame.self_value.attrs.update(state[1])
+        if stmt.orelse is not None:
+            self.exec_block(stmt.orelse.body.body, frame)
+        return False
+
+    # ----------------------------------------------------------------------------------------- definitions
+    def define_function(self, node: cst.FunctionDef, frame: Frame, cls: ClassV | None = None) -> Function:
+        defaults: dict[str, Value] = {}
+        p = node.params
+        for param in list(p.posonly_params) + list(p.params) + list(p.kwonly_params):
+            if param.default is not None:
+                defaults[param.name.value] = self.eval(param.default, frame)
+        decorators = {dotted(d.decorator) for d in node.decorators}
+        scope = frame.scope if cls is None else cls.scope
+        fn = Function(node, scope, defaults, node.name.value, cls)
+        fn.decorators = decorators  # type: ignore[attr-defined]
+        if cls is None:
+            frame.scope.vars[node.name.value] = fn
+            if frame.scope is self.globals:
+                self.functions.append(fn)
+        return fn
+
+    def define_class(self, node: cst.ClassDef, frame: Frame) -> ClassV:
+        bases = []
+        for arg in node.bases:
+            b = self.eval(arg.value, frame)
+            if isinstance(b, Ref):
+                b = Ref(canonical(b.qualname))
+            bases.append(b)
+        cls = ClassV(node, node.name.value, bases, frame.scope)
+        frame.scope.vars[node.name.value] = cls
+        self.classes.append(cls)
+        body_scope = Scope(parent=frame.scope)
+        body_frame = Frame(body_scope)
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                fn = self.define_function(stmt, frame, cls)
+                body_scope.vars[stmt.name.value] = fn
+            else:
+                self.exec_stmt(stmt, body_frame)
+        cls.attrs.update(body_scope.vars)
+        return cls
+
+    def _is_module_class(self, cls: ClassV) -> bool:
+        ext = cls.external_bases()
+        if any(b in _MODULE_BASES or lookup_layer(b) is not None for b in ext):
+            return True
+        return cls.lookup("forward") is not None or cls.lookup("call") is not None
+
+    # ============================================================================================ assignment
+    def assign(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
+        if isinstance(target, cst.Name):
+            frame.scope.vars[target.value] = value
+        elif isinstance(target, cst.Attribute):
+            base = self.eval(target.value, frame)
+            for b in options(base):
+                if isinstance(b, (Instance, ClassV)):
+                    b.attrs[target.attr.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elts = target.elements
+            items = self.unpack(value, len(elts))
+            star = next((i for i, e in enumerate(elts) if isinstance(e, cst.StarredElement)), None)
+            if star is not None and isinstance(value, Seq) and not value.repeated:
+                n_after = len(elts) - star - 1
+                vals = value.items
+                for i in range(star):
+                    self.assign(elts[i].value, vals[i] if i < len(vals) else UNKNOWN, frame)
+                self.assign(elts[star].value, Seq(vals[star:len(vals) - n_after]), frame)
+                for j in range(n_after):
+                    idx = len(vals) - n_after + j
+                    self.assign(elts[star + 1 + j].value, vals[idx] if 0 <= idx < len(vals) else UNKNOWN, frame)
+                return
+            for e, v in zip(elts, items):
+                self.assign(e.value, v if not isinstance(e, cst.StarredElement) else UNKNOWN, frame)
+        elif isinstance(target, cst.Subscript):
+            base = self.eval(target.value, frame)
+            if isinstance(base, (Seq, Dict)) and len(target.slice) == 1 and \
+                    isinstance(target.slice[0].slice, cst.Index):
+                key = pyvalue(self.eval(target.slice[0].slice.value, frame))
+                if isinstance(base, Dict) and key is not None:
+                    base.items[key] = value
+                elif isinstance(base, Seq) and isinstance(key, int) and -len(base.items) <= key < len(base.items):
+                    base.items[key] = value
+
+    def unpack(self, value: Value, n: int) -> list[Value]:
+        if isinstance(value, Seq):
+            if value.repeated:
+                return [self.join_all(value.items)] * n
+            if len(value.items) == n:
+                return list(value.items)
+        if isinstance(value, Tensor) and value.shape.rank:
+            return [Tensor(Shape.of(value.shape.dims[1:]))] * n
+        return [UNKNOWN] * n
+
+    # =========================================================================================== expressions
+    def eval(self, node: cst.BaseExpression | None, frame: Frame) -> Value:
+        if node is None:
+            return UNKNOWN
+        self.tick()
+        meth = getattr(self, "eval_" + type(node).__name__, None)
+        if meth is None:
+            return UNKNOWN
+        return meth(node, frame)
+
+    def eval_Integer(self, node: cst.Integer, frame: Frame) -> Value:
+        try:
+            return Const(int(node.value.replace("_", ""), 0))
+        except ValueError:
+            return Const(int(node.value.replace("_", "")))
+
+    def eval_Float(self, node: cst.Float, frame: Frame) -> Value:
+        try:
+            return Const(float(node.value.replace("_", "")))
+        except ValueError:
+            return UNKNOWN
+
+    def eval_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
+        try:
+            return Const(node.evaluated_value)
+        except Exception:  # noqa: BLE001 - odd literal: value unknown
+            return UNKNOWN
+
+    def eval_ConcatenatedString(self, node: cst.ConcatenatedString, frame: Frame) -> Value:
+        try:
+            v = node.evaluated_value
+            return Const(v) if v is not None else UNKNOWN
+        except Exception:  # noqa: BLE001
+            return UNKNOWN
+
+    def eval_Ellipsis(self, node, frame: Frame) -> Value:
+        return Const(Ellipsis)
+
+    def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
+        name = node.value
+        v = frame.scope.lookup(name)
+        if v is not None:
+            return v
+        if name in ("True", "False", "None"):
+            return Const({"True": True, "False": False, "None": None}[name])
+        if name in _BUILTINS:
+            return Builtin(name)
+        return UNKNOWN
+
+    def eval_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
+        return self.getattr(self.eval(node.value, frame), node.attr.value)
+
+    def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
+        return Seq(self.elements(node.elements, frame), "tuple")
+
+    def eval_List(self, node: cst.List, frame: Frame) -> Value:
+        return Seq(self.elements(node.elements, frame), "list")
+
+    def eval_Set(self, node: cst.Set, frame: Frame) -> Value:
+        return Seq(self.elements(node.elements, frame), "list")
+
+    def elements(self, elts: Sequence[cst.BaseElement], frame: Frame) -> list[Value]:
+        out: list[Value] = []
+        for e in elts:
+            v = self.eval(e.value, frame)
+            if isinstance(e, cst.StarredElement):
+                if isinstance(v, Seq) and not v.repeated:
+                    out.extend(v.items)
+                else:
+                    out.append(UNKNOWN)
+            else:
+                out.append(v)
+        return out
+
+    def eval_Dict(self, node: cst.Dict, frame: Frame) -> Value:
+        items: dict[Any, Value] = {}
+        for e in node.elements:
+            if isinstance(e, cst.DictElement):
+                k = pyvalue(self.eval(e.key, frame))
+                v = self.eval(e.value, frame)
+                if k is not None and not isinstance(k, Sym):
+                    try:
+                        items[k] = v
+                    except TypeError:
+                        pass
+        return Dict(items)
+
+    def eval_Lambda(self, node: cst.Lambda, frame: Frame) -> Value:
+        defaults = {p.name.value: self.eval(p.default, frame) for p in node.params.params if p.default is not None}
+        return Function(node, frame.scope, defaults, "<lambda>")
+
+    def eval_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
+        v = self.eval(node.value, frame)
+        self.assign(node.target, v, frame)
+        return v
+
+    def eval_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:
+        t = self.truth(self.eval(node.test, frame))
+        if t is True:
+            return self.eval(node.body, frame)
+        if t is False:
+            return self.eval(node.orelse, frame)
+        return join(self.eval(node.body, frame), self.eval(node.orelse, frame))
+
+    def eval_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:
+        v = self.eval(node.expression, frame)
+        if isinstance(node.operator, cst.Not):
+            t = self.truth(v)
+            return Const(not t) if t is not None else UNKNOWN
+        if isinstance(v, Const) and isinstance(v.value, (int, float)) and not isinstance(v.value, bool):
+            if isinstance(node.operator, cst.Minus):
+                return Const(-v.value)
+            if isinstance(node.operator, cst.Plus):
+                return v
+            if isinstance(node.operator, cst.BitInvert) and isinstance(v.value, int):
+                return Const(~v.value)
+        if isinstance(v, Tensor):
+            return v
+        return UNKNOWN
+
+    def eval_BooleanOperation(self, node: cst.BooleanOperation, frame: Frame) -> Value:
+        left = self.eval(node.left, frame)
+        t = self.truth(left)
+        is_and = isinstance(node.operator, cst.And)
+        if t is not None:
+            if is_and:
+                return self.eval(node.right, frame) if t else left
+            return left if t else self.eval(node.right, frame)
+        return join(left, self.eval(node.right, frame))
+
+    def eval_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
+        left = self.eval(node.left, frame)
+        result: bool | None = True
+        for comp in node.comparisons:
+            right = self.eval(comp.comparator, frame)
+            r = self.compare(comp.operator, left, right)
+            if r is False:
+                return Const(False)
+            if r is None:
+                result = None
+            left = right
+        return Const(result) if result is not None else UNKNOWN
+
+    def compare(self, op: cst.BaseCompOp, a: Value, b: Value) -> bool | None:
+        if isinstance(op, (cst.Is, cst.IsNot)):
+            if isinstance(b, Const) and b.value is None:
+                if isinstance(a, Const):
+                    r = a.value is None
+                elif isinstance(a, (Tensor, Layer, Instance, Seq, Dict, Sequential, Function, DimV)):
+                    r = False
+                else:
+                    return None
+                return r if isinstance(op, cst.Is) else not r
+            return None
+        fn = _CMPOPS.get(type(op))
+        pa, pb = pyvalue(a), pyvalue(b)
+        if fn is not None and isinstance(a, (Const, Seq)) and isinstance(b, (Const, Seq)):
+            if pa is None and not (isinstance(a, Const)) or pb is None and not isinstance(b, Const):
+                return None
+            if _has_sym(pa) or _has_sym(pb):
+                return None
+            try:
+                return bool(fn(pa, pb))
+            except Exception:  # noqa: BLE001
+                return None
+        if isinstance(op, (cst.In, cst.NotIn)) and isinstance(a, Const) and isinstance(b, (Seq, Dict, Const)):
+            try:
+                if isinstance(b, Dict):
+                    r = a.value in b.items
+                elif isinstance(b, Seq):
+                    if b.repeated or any(not isinstance(x, Const) for x in b.items):
+                        return None
+                    r = a.value in [x.value for x in b.items]
+                else:
+                    r = a.value in b.value
+                return r if isinstance(op, cst.In) else not r
+            except Exception:  # noqa: BLE001
+                return None
+        return None
+
+    def truth(self, v: Value) -> bool | None:
+        if isinstance(v, Const):
+            try:
+                return bool(v.value)
+            except Exception:  # noqa: BLE001
+                return None
+        if isinstance(v, Seq) and not v.repeated:
+            return bool(v.items)
+        if isinstance(v, (Layer, Instance, Function, ClassV, Sequential, BoundMethod)):
+            return True
+        return None
+
+    def eval_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
+        return self.binop(type(node.operator), self.eval(node.left, frame), self.eval(node.right, frame))
+
+    def binop(self, opcls, a: Value, b: Value) -> Value:
+        if isinstance(a, Union) or isinstance(b, Union):
+            out: Value | None = None
+            for x in options(a):
+                for y in options(b):
+                    r = self.binop(opcls, x, y)
+                    out = join(out, r) if out is not None else r
+            return out or UNKNOWN
+        if opcls is cst.MatrixMultiply:
+            if isinstance(a, Tensor) and isinstance(b, Tensor):
+                return self.to_value(torch_fw.f_matmul(Args({}, {"input": a.shape, "other": b.shape})))
+            return UNKNOWN
+        if isinstance(a, Tensor) or isinstance(b, Tensor):
+            if isinstance(a, Tensor) and isinstance(b, Tensor):
+                from densecheck.shapes import broadcast
+                return Tensor(broadcast(a.shape, b.shape))
+            t = a if isinstance(a, Tensor) else b
+            other = b if t is a else a
+            if isinstance(other, (Const, DimV)):
+                return Tensor(t.shape)
+            return Tensor(t.shape) if other is UNKNOWN else UNKNOWN
+        if isinstance(a, Seq) and isinstance(b, Seq) and opcls is cst.Add and not a.repeated and not b.repeated:
+            return Seq(a.items + b.items, a.kind)
+        if isinstance(a, Seq) and isinstance(b, Const) and opcls is cst.Multiply and isinstance(b.value, int) \
+                and not a.repeated and 0 <= b.value * len(a.items) <= 256:
+            return Seq(a.items * b.value, a.kind)
+        fn = _BINOPS.get(opcls)
+        if fn is None:
+            return UNKNOWN
+        if isinstance(a, Const) and isinstance(b, Const):
+            x, y = a.value, b.value
+            if opcls is cst.Power and isinstance(y, (int, float)) and abs(y) > 64:
+                return UNKNOWN
+            if opcls in (cst.LeftShift,) and isinstance(y, int) and y > 64:
+                return UNKNOWN
+            if isinstance(x, str) or isinstance(y, str):
+                if opcls is cst.Add and isinstance(x, str) and isinstance(y, str) and len(x) + len(y) < 10_000:
+                    return Const(x + y)
+                return UNKNOWN
+            try:
+                r = fn(x, y)
+            except Exception:  # noqa: BLE001 - ZeroDivision, type errors: value unknown
+                return UNKNOWN
+            if isinstance(r, int) and not isinstance(r, bool) and abs(r) > 10 ** 18:
+                return UNKNOWN
+            return Const(r)
+        if isinstance(a, (Const, DimV)) and isinstance(b, (Const, DimV)):
+            if opcls is cst.Multiply and (_is_one(a) or _is_one(b)):
+                return b if _is_one(a) else a
+            return DimV(Sym("?"))
+        return UNKNOWN
+
+    def eval_Subscript(self, node: cst.Subscript, frame: Frame) -> Value:
+        base = self.eval(node.value, frame)
+        elems = node.slice
+        if isinstance(base, Tensor):
+            return self.index_tensor(base, elems, frame)
+        if isinstance(base, Union):
+            out: Value | None = None
+            for b in base.options:
+                r = self.subscript(b, elems, frame)
+                out = join(out, r) if out is not None else r
+            return out or UNKNOWN
+        return self.subscript(base, elems, frame)
+
+    def subscript(self, base: Value, elems, frame: Frame) -> Value:
+        if isinstance(base, Tensor):
+            return self.index_tensor(base, elems, frame)
+        if len(elems) != 1:
+            return UNKNOWN
+        s = elems[0].slice
+        if isinstance(base, Sequential):
+            base = Seq(base.layers, "list")
+        if isinstance(base, Seq):
+            if base.repeated:
+                return self.join_all(base.items) if isinstance(s, cst.Index) else base
+            if isinstance(s, cst.Index):
+                k = pyvalue(self.eval(s.value, frame))
+                if isinstance(k, int) and not isinstance(k, bool) and -len(base.items) <= k < len(base.items):
+                    return base.items[k]
+                return self.join_all(base.items) if base.items else UNKNOWN
+            if isinstance(s, cst.Slice):
+                parts = [pyvalue(self.eval(p, frame)) if p is not None else None for p in (s.lower, s.upper, s.step)]
+                if all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in parts):
+                    return Seq(base.items[slice(*parts)], base.kind)
+            return UNKNOWN
+        if isinstance(base, Dict) and isinstance(s, cst.Index):
+            k = pyvalue(self.eval(s.value, frame))
+            try:
+                return base.items.get(k, UNKNOWN) if k is not None else UNKNOWN
+            except TypeError:
+                return UNKNOWN
+        return UNKNOWN
+
+    def index_tensor(self, t: Tensor, elems, frame: Frame) -> Value:
+        s = t.shape
+        kinds: list[tuple[str, Any]] = []
+        for el in elems:
+            sl = el.slice
+            if isinstance(sl, cst.Slice):
+                parts = [pyvalue(self.eval(p, frame)) if p is not None else None for p in (sl.lower, sl.upper, sl.step)]
+                kinds.append(("slice", parts))
+                continue
+            v = self.eval(sl.value, frame)
+            if isinstance(v, Const) and v.value is None:
+                kinds.append(("new", None))
+            elif isinstance(v, Const) and v.value is Ellipsis:
+                kinds.append(("ellipsis", None))
+            elif isinstance(v, (Const, DimV)) and (isinstance(v, DimV) or isinstance(v.value, int)):
+                kinds.append(("int", None))
+            else:
+                return Tensor(UNKNOWN_SHAPE)  # advanced indexing
+        if s.rank is None:
+            if any(k == "ellipsis" for k, _ in kinds):
+                return Tensor(UNKNOWN_SHAPE)
+            return Tensor(UNKNOWN_SHAPE)
+        consumed = sum(1 for k, _ in kinds if k in ("slice", "int"))
+        if consumed > s.rank:
+            return Tensor(UNKNOWN_SHAPE)
+        dims: list = []
+        src_axes: list = []
+        axis = 0
+        for k, parts in kinds:
+            if k == "ellipsis":
+                n = s.rank - consumed
+                for _ in range(n):
+                    dims.append(s.dims[axis])
+                    src_axes.append(axis)
+                    axis += 1
+            elif k == "new":
+                dims.append(1)
+                src_axes.append(None)
+            elif k == "int":
+                axis += 1
+            else:
+                d = s.dims[axis]
+                lo, hi, st = parts
+                if lo is None and hi is None and st is None:
+                    dims.append(d)
+                elif known(d) and all(p is None or isinstance(p, int) for p in parts):
+                    dims.append(len(range(d)[slice(lo, hi, st)]))
+                else:
+                    dims.append(None)
+                src_axes.append(axis)
+                axis += 1
+        while axis < s.rank:
+            dims.append(s.dims[axis])
+            src_axes.append(axis)
+            axis += 1
+        ca = src_axes.index(s.channel_axis) if s.channel_axis is not None and s.channel_axis in src_axes else None
+        return Tensor(Shape(tuple(dims), ca, s.explicit_layout))
+
+    def comprehension(self, node, frame: Frame) -> tuple[list[Value], bool]:
+        """Evaluate a comprehension: (items, exact) — exact when the items are all of them, in order."""
+        inner = Frame(Scope(parent=frame.scope), frame.self_value, frame.func)
+        self.frames.append(inner)
+        try:
+            results: list[Value] = []
+            exact = self._comp_for(node.for_in, node.elt, inner, results)
+            return results, exact
+        finally:
+            self.frames.pop()
+
+    def _comp_for(self, comp: cst.CompFor, elt, frame: Frame, out: list) -> bool:
+        items, exact = self.iteration(self.eval(comp.iter, frame))
+        for item in items:
+            self.assign(comp.target, item, frame)
+            skip = False
+            for cond in comp.ifs:
+                t = self.truth(self.eval(cond.test, frame))
+                if t is False:
+                    skip = True
+                elif t is None:
+                    exact = False
+            if skip:
+                continue
+            if comp.inner_for_in is not None:
+                exact = self._comp_for(comp.inner_for_in, elt, frame, out) and exact
+            else:
+                out.append(self.eval(elt, frame))
+        return exact
+
+    def _comp_seq(self, node, frame: Frame, kind: str) -> Value:
+        items, exact = self.comprehension(node, frame)
+        if exact:
+            return Seq(items, kind)
+        return Seq([self.join_all(items)], kind, repeated=True)
+
+    def eval_ListComp(self, node: cst.ListComp, frame: Frame) -> Value:
+        return self._comp_seq(node, frame, "list")
+
+    def eval_GeneratorExp(self, node: cst.GeneratorExp, frame: Frame) -> Value:
+        return self._comp_seq(node, frame, "list")
+
+    def eval_SetComp(self, node: cst.SetComp, frame: Frame) -> Value:
+        return self._comp_seq(node, frame, "list")
+
+    def eval_DictComp(self, node: cst.DictComp, frame: Frame) -> Value:
+        return UNKNOWN
+
+    # ================================================================================================ calls
+    def eval_Call(self, node: cst.Call, frame: Frame) -> Value:
+        func = self.eval(node.func, frame)
+        args: list[Value] = []
+        kwargs: dict[str, Value] = {}
+        for a in node.args:
+            v = self.eval(a.value, frame)
+            if a.star == "*":
+                if isinstance(v, Seq) and not v.repeated:
+                    args.extend(v.items)
+                elif isinstance(v, Sequential):
+                    args.extend(v.layers)
+                else:
+                    args.append(_VarArgs(v))
+            elif a.star == "**":
+                if isinstance(v, Dict):
+                    kwargs.update({str(k): x for k, x in v.items.items()})
+            elif a.keyword is not None:
+                kwargs[a.keyword.value] = v
+            else:
+                args.append(v)
+        return self.call(func, args, kwargs, node)
+
+    def call(self, fn: Value, args: list[Value], kwargs: dict[str, Value], node: cst.Call | None = None) -> Value:
+        if isinstance(fn, Union):
+            out: Value | None = None
+            for f in fn.options:
+                r = self.call(f, args, kwargs, node)
+                out = join(out, r) if out is not None else r
+            return out or UNKNOWN
+        if isinstance(fn, Ref):
+            return self.call_ref(canonical(fn.qualname), args, kwargs, node)
+        if isinstance(fn, Layer):
+            return self.apply_layer(fn, args, kwargs)
+        if isinstance(fn, Sequential):
+            return self.apply_sequential(fn, args[0] if args else UNKNOWN)
+        if isinstance(fn, KerasModel):
+            return fn.outputs
+        if isinstance(fn, Function):
+            return self.invoke(fn, args, kwargs)
+        if isinstance(fn, BoundMethod):
+            return self.invoke(fn.func, args, kwargs, self_value=fn.self)
+        if isinstance(fn, Builtin):
+            return self.call_builtin(fn, args, kwargs, node)
+        if isinstance(fn, Partial):
+            return self.call(fn.func, fn.args + args, {**fn.kwargs, **kwargs}, node)
+        if isinstance(fn, ClassV):
+            return self.instantiate(fn, args, kwargs)
+        if isinstance(fn, Instance):
+            return self.call_instance(fn, args, kwargs)
+        return UNKNOWN
+
+    # --- external names: layers, containers, functions ----------------------------------------------------
+    def call_ref(self, q: str, args, kwargs, node) -> Value:
+        spec = lookup_layer(q)
+        if spec is not None:
+            return self.make_layer(spec, args, kwargs, node)
+        special = _SPECIAL_CALLS.get(q)
+        if special is not None:
+            return special(self, args, kwargs, node)
+        op = lookup_function(q)
+        if op is not None:
+            return self.apply_op(op, args, kwargs)
+        if q.startswith("einops."):
+            return self.einops(q.rsplit(".", 1)[-1], args, kwargs)
+        return UNKNOWN
+
+    def bind(self, params: Sequence[str], args: list[Value], kwargs: dict[str, Value],
+             varargs: str | None = None) -> dict[str, Value]:
+        bound: dict[str, Value] = {}
+        if varargs is not None and params and params[0] == varargs:
+            if len(args) == 1 and isinstance(args[0], (Seq, _VarArgs)):
+                bound[varargs] = args[0].value if isinstance(args[0], _VarArgs) else args[0]
+            elif args:
+                if any(isinstance(a, _VarArgs) for a in args):
+                    bound[varargs] = UNKNOWN
+                else:
+                    bound[varargs] = Seq(list(args))
+            rest_params = params[1:]
+            rest_args: list[Value] = []
+        else:
+            rest_params, rest_args = params, args
+        for i, a in enumerate(rest_args):
+            if isinstance(a, _VarArgs):
+                break
+            if i < len(rest_params):
+                bound[rest_params[i]] = a
+        for k, v in kwargs.items():
+            bound[k] = v
+        return bound
+
+    def layer_args(self, spec_params, defaults, bound: dict[str, Value], keep_syms: bool = False) -> Args:
+        vals: dict[str, Any] = dict(defaults)
+        shapes: dict[str, Any] = {}
+        for k, v in bound.items():
+            pv = pyvalue(v)
+            if not keep_syms:
+                pv = _strip_syms(pv)
+            vals[k] = pv
+            if isinstance(v, Tensor):
+                shapes[k] = v.shape
+            elif isinstance(v, Seq) and v.items and all(isinstance(x, Tensor) for x in v.items):
+                shapes[k] = [x.shape for x in v.items]
+        return Args(vals, shapes)
+
+    def make_layer(self, spec: LayerSpec, args, kwargs, node) -> Value:
+        bound = self.bind(spec.params, args, kwargs)
+        layer = Layer(spec, bound)
+        for key in ("input_shape", "batch_input_shape", "input_dim"):
+            if key in kwargs:
+                v = pyvalue(kwargs[key])
+                if key == "input_dim" and isinstance(v, int):
+                    layer.built_shape = Shape.of((None, v), -1)
+                elif isinstance(v, tuple):
+                    dims = tuple(d if known(d) else None for d in v)
+                    layer.built_shape = Shape.of(((None,) + dims) if key == "input_shape" else dims, -1)
+        if spec.dense and node is not None:
+            rep = self._report_for(node, spec)
+            if rep is not None:
+                layer.site = Site(node, rep)
+                a = self.layer_args(spec.params, spec.defaults, bound)
+                in_f = a["in_features"]
+                out_f = a["out_features"] if spec.framework == "torch" else a["units"]
+                bias = a.get("bias", True) if spec.framework == "torch" else a.get("use_bias", True)
+                bias = bias if isinstance(bias, bool) else None
+                first = rep._configs == 0  # type: ignore[attr-defined]
+                rep._configs += 1  # type: ignore[attr-defined]
+                rep.in_features = in_f if first or rep.in_features == in_f else None
+                rep.out_features = out_f if first or rep.out_features == out_f else None
+                rep.bias = bias if first or rep.bias == bias else None
+                if not isinstance(rep.in_features, int) or isinstance(rep.in_features, bool):
+                    rep.in_features = None
+                if not isinstance(rep.out_features, int) or isinstance(rep.out_features, bool):
+                    rep.out_features = None
+        return layer
+
+    def record(self, layer: Layer, shape: Shape) -> None:
+        if layer.site is None:
+            return
+        rep = layer.site.report
+        if len(rep.shapes) >= MAX_SHAPES_PER_SITE:
+            return
+        key = (shape.json(), shape.channel_axis, shape.explicit_layout)
+        for s in rep.shapes:
+            if (s.json(), s.channel_axis, s.explicit_layout) == key:
+                return
+        rep.shapes.append(shape)
+
+    def apply_layer(self, layer: Layer, args: list[Value], kwargs: dict[str, Value]) -> Value:
+        spec = layer.spec
+        x = args[0] if args else next(iter(kwargs.values()), UNKNOWN)
+        if isinstance(x, Union):
+            out: Value | None = None
+            for o in x.options:
+                r = self.apply_layer(layer, [o] + list(args[1:]), kwargs)
+                out = join(out, r) if out is not None else r
+            return out or UNKNOWN
+        if spec.wraps:
+            return self.apply_wrapper(layer, x)
+        a = self.layer_args(spec.params, spec.defaults, layer.args)
+        if spec.multi_input:
+            shapes = [t.shape if isinstance(t, Tensor) else UNKNOWN_SHAPE for t in options_seq(x)]
+            return self.to_value(_safe(spec.rule, shapes, a))
+        shape = x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE
+        if spec.dense:
+            self.record(layer, shape)
+        if spec.rule is None:
+            return Tensor(UNKNOWN_SHAPE)
+        return self.to_value(_safe(spec.rule, shape, a))
+
+    def apply_wrapper(self, layer: Layer, x: Value) -> Value:
+        inner = layer.args.get("layer")
+        if not isinstance(inner, Layer) or not isinstance(x, Tensor):
+            if isinstance(inner, Layer) and inner.spec.dense:
+                self.record(inner, UNKNOWN_SHAPE)
+            return Tensor(UNKNOWN_SHAPE)
+        s = x.shape
+        if layer.spec.short == "TimeDistributed":
+            if s.rank is None or s.rank < 3:
+                return self.apply_layer(inner, [Tensor(UNKNOWN_SHAPE)], {})
+            ca = s.channel_axis - 1 if s.channel_axis is not None and s.channel_axis > 1 else s.channel_axis
+            inner_in = Shape(s.dims[:1] + s.dims[2:], ca, s.explicit_layout)
+            out = self.apply_layer(inner, [Tensor(inner_in)], {})
+            if isinstance(out, Tensor) and out.shape.rank is not None:
+                o = out.shape
+                oca = o.channel_axis + 1 if o.channel_axis is not None and o.channel_axis >= 1 else o.channel_axis
+                return Tensor(Shape(o.dims[:1] + (s.dims[1],) + o.dims[1:], oca, o.explicit_layout))
+            return Tensor(UNKNOWN_SHAPE)
+        out = self.apply_layer(inner, [x], {})  # Bidirectional
+        merge = pyvalue(layer.args.get("merge_mode")) if "merge_mode" in layer.args else "concat"
+        if merge == "concat":
+            def double(v):
+                if isinstance(v, Tensor) and v.shape.rank and known(v.shape.last):
+                    return Tensor(v.shape.with_last(v.shape.last * 2))
+                return v
+            if isinstance(out, Seq):
+                return Seq([double(i) for i in out.items])
+            return double(out)
+        return out
+
+    def apply_sequential(self, seq: Sequential, x: Value) -> Value:
+        for layer in seq.layers:
+            x = self.call(layer, [x], {})
+        return x
+
+    def to_value(self, r: Any) -> Value:
+        if isinstance(r, Shape):
+            return Tensor(r)
+        if isinstance(r, tuple):
+            if len(r) == 3 and r[0] == "repeat":
+                piece = Tensor(r[1]) if isinstance(r[1], Shape) else UNKNOWN
+                n = r[2]
+                if isinstance(n, int) and 0 < n <= MAX_UNROLL:
+                    return Seq([piece] * n)
+                return Seq([piece], repeated=True)
+            return Seq([self.to_value(x) for x in r])
+        return Tensor(UNKNOWN_SHAPE) if r is None else UNKNOWN
+
+    def apply_op(self, op: OpSpec, args: list[Value], kwargs: dict[str, Value], self_value: Value | None = None,
+                 self_param: str = "input") -> Value:
+        params = op.params
+        if self_value is not None:
+            bound = self.bind(params, args, kwargs, op.varargs)
+            bound[self_param] = self_value
+        else:
+            bound = self.bind(params, args, kwargs, op.varargs)
+        for k, v in list(bound.items()):
+            if v is UNKNOWN and k in ("input", "x"):
+                bound[k] = Tensor(UNKNOWN_SHAPE)
+        a = self.layer_args(params, op.defaults, bound, keep_syms=True)
+        return self.to_value(_safe(op.rule, a))
+
+    # --- user code --------------------------------------------------------------------------------------
+    def invoke(self, fn: Function, args: list[Value], kwargs: dict[str, Value], self_value: Value | None = None,
+               entry: bool = False) -> Value:
+        self.invoked.add(id(fn))
+        if self.depth >= MAX_DEPTH or sum(1 for f in self.frames if f.func is fn) >= 2:
+            return UNKNOWN
+        node = fn.node
+        scope = Scope(parent=fn.scope)
+        frame = Frame(scope, self_value, fn)
+        params = node.params
+        positional = list(params.posonly_params) + list(params.params)
+        args = list(args)
+        decorators = getattr(fn, "decorators", set())
+        if self_value is not None and positional and "staticmethod" not in decorators:
+            scope.vars[positional[0].name.value] = self_value
+            positional = positional[1:]
+        elif fn.cls is not None and positional and "staticmethod" not in decorators and \
+                isinstance(node, cst.FunctionDef) and not entry:
+            pass
+        tensor_default = entry and fn.qualname in ("forward", "call", "__call__")
+        extra: list[Value] = []
+        for i, a in enumerate(args):
+            if isinstance(a, _VarArgs):
+                break
+            if i < len(positional):
+                scope.vars[positional[i].name.value] = a
+            else:
+                extra.append(a)
+        names = {p.name.value for p in positional} | {p.name.value for p in params.kwonly_params}
+        extra_kw: dict[str, Value] = {}
+        for k, v in kwargs.items():
+            if k in names:
+                scope.vars[k] = v
+            else:
+                extra_kw[k] = v
+        for p in positional + list(params.kwonly_params):
+            n = p.name.value
+            if n not in scope.vars:
+                if n in fn.defaults:
+                    scope.vars[n] = fn.defaults[n]
+                else:
+                    hint = self.annotation_value(p.annotation.annotation, frame) if p.annotation else None
+                    if hint is not None:
+                        scope.vars[n] = hint
+                    elif tensor_default:
+                        scope.vars[n] = Tensor(UNKNOWN_SHAPE)
+                    else:
+                        scope.vars[n] = UNKNOWN
+        if isinstance(params.star_arg, cst.Param):
+            scope.vars[params.star_arg.name.value] = Seq(extra) if not any(
+                isinstance(a, _VarArgs) for a in args) else Seq([UNKNOWN], repeated=True)
+        if params.star_kwarg is not None:
+            scope.vars[params.star_kwarg.name.value] = Dict(dict(extra_kw))
+        self.depth += 1
+        self.frames.append(frame)
+        try:
+            if isinstance(node, cst.Lambda):
+                return self.eval(node.body, frame)
+            body = node.body
+            if isinstance(body, cst.IndentedBlock):
+                self.exec_block(body.body, frame)
+            else:
+                self.exec_block(body.body, frame)
+        finally:
+            self.frames.pop()
+            self.depth -= 1
+        if not frame.returns:
+            return Const(None)
+        return self.join_all(frame.returns)
+
+    def annotation_value(self, ann: cst.BaseExpression, frame: Frame) -> Value | None:
+        """Shape hints from annotations: jaxtyping ``Float[Tensor, "b c h w"]`` and plain ``torch.Tensor``."""
+        if isinstance(ann, cst.Subscript) and len(ann.slice) == 2:
+            head = self.eval(ann.value, frame)
+            spec = ann.slice[1].slice
+            if isinstance(head, Ref) and head.qualname.startswith("jaxtyping.") and isinstance(spec, cst.Index):
+                s = pyvalue(self.eval(spec.value, frame))
+                if isinstance(s, str):
+                    return Tensor(_jaxtyping_shape(s))
+        if isinstance(ann, (cst.Name, cst.Attribute)):
+            v = self.eval(ann, frame)
+            if isinstance(v, Ref) and canonical(v.qualname) in ("torch.Tensor", "torch.FloatTensor",
+                                                                 "tf.Tensor", "keras.KerasTensor"):
+                return Tensor(UNKNOWN_SHAPE)
+        return None
+
+    def instantiate(self, cls: ClassV, args, kwargs, entry: bool = False) -> Value:
+        self.instantiated.add(id(cls))
+        # a subclass of a framework layer without its own forward/call behaves as that layer
+        if cls.lookup("forward") is None and cls.lookup("call") is None:
+            for b in cls.external_bases():
+                spec = lookup_layer(b)
+                if spec is not None and not spec.dense:
+                    return self.make_layer(spec, args, kwargs, None)
+        inst = Instance(cls)
+        init = cls.lookup("__init__")
+        if isinstance(init, Function):
+            self.invoke(init, args, kwargs, self_value=inst, entry=entry)
+        return inst
+
+    def call_instance(self, inst: Instance, args, kwargs, entry: bool = False) -> Value:
+        self.called.add(id(inst.cls))
+        method = inst.cls.lookup("forward") or inst.cls.lookup("call") or inst.cls.lookup("__call__")
+        build = inst.cls.lookup("build")
+        if isinstance(build, Function) and not inst.built:
+            inst.built = True
+            x = args[0] if args else UNKNOWN
+            shape_v = Seq([Const(d) if known(d) else UNKNOWN for d in x.shape.dims]) \
+                if isinstance(x, Tensor) and x.shape.dims is not None else UNKNOWN
+            self.invoke(build, [shape_v], {}, self_value=inst)
+        if isinstance(method, Function):
+            return self.invoke(method, args, kwargs, self_value=inst, entry=entry)
+        seq = inst.attrs.get("__sequential__")
+        if isinstance(seq, Sequential):
+            return self.apply_sequential(seq, args[0] if args else UNKNOWN)
+        return Tensor(UNKNOWN_SHAPE) if args else UNKNOWN
+
+    # --- attributes -------------------------------------------------------------------------------------
+    def getattr(self, v: Value, name: str) -> Value:
+        if isinstance(v, Union):
+            out: Value | None = None
+            for o in v.options:
+                r = self.getattr(o, name)
+                out = join(out, r) if out is not None else r
+            return out or UNKNOWN
+        if isinstance(v, Ref):
+            return Ref(f"{v.qualname}.{name}")
+        if isinstance(v, Tensor) or (v is UNKNOWN and name in _TENSORISH):
+            t = v if isinstance(v, Tensor) else Tensor(UNKNOWN_SHAPE)
+            return self.tensor_attr(t, name)
+        if isinstance(v, Instance):
+            if name in v.attrs:
+                return v.attrs[name]
+            c = v.cls.lookup(name)
+            if isinstance(c, Function):
+                decorators = getattr(c, "decorators", set())
+                if "property" in decorators:
+                    return self.invoke(c, [], {}, self_value=v)
+                if "staticmethod" in decorators:
+                    return c
+                return BoundMethod(c, v)
+            if c is not None:
+                return c
+            if name in _MODULE_METHODS:
+                return Builtin("module." + name, v)
+            return UNKNOWN
+        if isinstance(v, ClassV):
+            c = v.lookup(name)
+            return c if c is not None else UNKNOWN
+        if isinstance(v, Super):
+            mro = v.instance.cls.mro() if isinstance(v.instance, Instance) else []
+            after = mro[mro.index(v.cls) + 1:] if v.cls in mro else []
+            for c in after:
+                if name in c.attrs:
+                    f = c.attrs[name]
+                    return BoundMethod(f, v.instance) if isinstance(f, Function) else f
+            return Builtin("super." + name, v.instance)
+        if isinstance(v, Layer):
+            if name in ("in_features", "out_features", "units", "filters", "out_channels", "in_channels",
+                        "embedding_dim", "num_embeddings", "hidden_size"):
+                return v.args.get(name, UNKNOWN)
+            if name in ("weight", "bias", "kernel"):
+                return self._layer_weight(v)
+            return UNKNOWN
+        if isinstance(v, Sequential):
+            if name in ("add", "append", "build", "extend", "insert"):
+                return Builtin("seq." + name, v)
+            if name == "layers":
+                return Seq(v.layers, "list")
+            return UNKNOWN
+        if isinstance(v, Seq) and v.kind == "list" and name in ("append", "extend", "insert"):
+            return Builtin("list." + name, v)
+        if isinstance(v, Dict) and name in ("items", "values", "keys", "get", "update", "setdefault"):
+            return Builtin("dict." + name, v)
+        return UNKNOWN
+
+    def _layer_weight(self, layer: Layer) -> Value:
+        a = self.layer_args(layer.spec.params, layer.spec.defaults, layer.args)
+        if layer.spec.short in ("Linear",):
+            return Tensor(Shape.of((a["out_features"], a["in_features"])))
+        if layer.spec.short == "Embedding":
+            return Tensor(Shape.of((a["num_embeddings"], a["embedding_dim"])))
+        return Tensor(UNKNOWN_SHAPE)
+
+    def tensor_attr(self, t: Tensor, name: str) -> Value:
+        s = t.shape
+        if name == "shape":
+            return self.shape_seq(t)
+        if name in ("ndim",):
+            return Const(s.rank) if s.rank is not None else UNKNOWN
+        if name in ("T", "mT"):
+            if s.rank is None:
+                return Tensor(UNKNOWN_SHAPE)
+            from densecheck.shapes import transpose
+            return Tensor(transpose(s, -2, -1) if name == "mT" or s.rank == 2 else
+                          Shape.of(tuple(reversed(s.dims))))
+        if name in ("data", "real", "imag"):
+            return t
+        return Builtin("tensor." + name, t)
+
+    def shape_seq(self, t: Tensor) -> Value:
+        s = t.shape
+        if s.dims is None:
+            return Seq([DimV(Sym("?"))], repeated=True)
+        dims = list(s.dims)
+        changed = False
+        for i, d in enumerate(dims):
+            if d is None:
+                dims[i] = Sym(f"d{i}")
+                changed = True
+        if changed:
+            t.shape = Shape(tuple(dims), s.channel_axis, s.explicit_layout)
+        return Seq([Const(d) if known(d) else DimV(d) for d in dims], "tuple")
+
+    # --- builtins ---------------------------------------------------------------------------------------
+    def call_builtin(self, b: Builtin, args, kwargs, node) -> Value:
+        name = b.name
+        if name.startswith("tensor."):
+            return self.tensor_method(b.self, name[7:], args, kwargs)
+        handler = _BUILTIN_IMPL.get(name)
+        if handler is not None:
+            return handler(self, b, args, kwargs)
+        return UNKNOWN
+
+    def tensor_method(self, t: Tensor, name: str, args, kwargs) -> Value:
+        s = t.shape
+        if name == "size":
+            full = self.shape_seq(t)
+            if not args and "dim" not in kwargs:
+                return full
+            d = pyvalue(args[0] if args else kwargs["dim"])
+            if isinstance(d, int) and isinstance(full, Seq) and not full.repeated and -len(full.items) <= d < len(
+                    full.items):
+                return full.items[d]
+            return DimV(Sym("?"))
+        if name in ("dim", "ndimension"):
+            return Const(s.rank) if s.rank is not None else UNKNOWN
+        if name == "numel":
+            from densecheck.shapes import dim_product
+            n = dim_product(s.dims) if s.dims is not None else None
+            return Const(n) if n is not None else UNKNOWN
+        if name == "item":
+            return UNKNOWN
+        if name in ("view_as", "reshape_as", "expand_as"):
+            other = args[0] if args else UNKNOWN
+            return Tensor(other.shape) if isinstance(other, Tensor) else Tensor(UNKNOWN_SHAPE)
+        if name == "unbind":
+            dim = pyvalue(args[0]) if args else 0
+            if s.rank is not None and isinstance(dim, int):
+                from densecheck.shapes import squeeze
+                a = s.axis(dim)
+                if a is not None:
+                    dims = s.dims[:a] + s.dims[a + 1:]
+                    ca = s.channel_axis if s.channel_axis is None or s.channel_axis < a else (
+                        None if s.channel_axis == a else s.channel_axis - 1)
+                    return Seq([Tensor(Shape(dims, ca, s.explicit_layout))], repeated=True)
+            return Seq([Tensor(UNKNOWN_SHAPE)], repeated=True)
+        spec = torch_fw.METHODS.get(name)
+        if spec is None:
+            return Tensor(UNKNOWN_SHAPE) if name in _TENSOR_RESULT else UNKNOWN
+        return self.apply_op(spec, args, kwargs, self_value=t)
+
+    # --- einops -----------------------------------------------------------------------------------------
+    def einops(self, fn: str, args, kwargs) -> Value:
+        if fn not in ("rearrange", "reduce", "repeat") or len(args) < 2:
+            return Tensor(UNKNOWN_SHAPE) if fn in ("rearrange", "reduce", "repeat") else UNKNOWN
+        x = args[0]
+        pattern = pyvalue(args[1])
+        if not isinstance(pattern, str) or "->" not in pattern:
+            return Tensor(UNKNOWN_SHAPE)
+        sizes = {k: pyvalue(v) for k, v in kwargs.items()}
+        return Tensor(_einops_shape(x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE, pattern, sizes))
+
+
+class _VarArgs(Value):
+    """``*args`` whose contents are unknown."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Value) -> None:
+        self.value = value
+
+
+def options_seq(x: Value) -> list[Value]:
+    if isinstance(x, Seq):
+        return list(x.items)
+    return [x]
+
+
+def _safe(rule, *a):
+    try:
+        return rule(*a)
+    except (TypeError, ValueError, ZeroDivisionError, IndexError, KeyError, AttributeError, OverflowError):
+        return None
+
+
+def _is_one(v: Value) -> bool:
+    return isinstance(v, Const) and v.value == 1
+
+
+def _has_sym(v: Any) -> bool:
+    if isinstance(v, Sym):
+        return True
+    if isinstance(v, tuple):
+        return any(_has_sym(x) for x in v)
+    return False
+
+
+def _strip_syms(v: Any) -> Any:
+    if isinstance(v, Sym):
+        return None
+    if isinstance(v, tuple):
+        return tuple(_strip_syms(x) for x in v)
+    return v
+
+
+def _jaxtyping_shape(spec: str) -> Shape:
+    dims: list = []
+    for tok in spec.split():
+        if tok.startswith("*") or tok == "...":
+            return UNKNOWN_SHAPE
+        tok = tok.lstrip("#_")
+        dims.append(int(tok) if tok.isdigit() else Sym(tok))
+    names = [t.lower() for t in spec.split()]
+    ca = None
+    for i, n in enumerate(names):
+        if n in ("c", "channels", "ch", "d", "dim", "hidden", "embed", "features", "e"):
+            ca = i
+            break
+    return Shape(tuple(dims), ca, False)
+
+
+def _einops_groups(side: str) -> list[list[str]] | None:
+    groups: list[list[str]] = []
+    cur: list[str] | None = None
+    for tok in side.replace("(", " ( ").replace(")", " ) ").split():
+        if tok == "(":
+            cur = []
+        elif tok == ")":
+            if cur is None:
+                return None
+            groups.append(cur)
+            cur = None
+        elif cur is not None:
+            cur.append(tok)
+        else:
+            groups.append([tok])
+    return groups
+
+
+def _einops_shape(s: Shape, pattern: str, sizes: dict[str, Any]) -> Shape:
+    lhs, _, rhs = pattern.partition("->")
+    left, right = _einops_groups(lhs), _einops_groups(rhs)
+    if left is None or right is None or any(g == ["..."] for g in left + right):
+        return UNKNOWN_SHAPE
+    axis_size: dict[str, Any] = {k: v for k, v in sizes.items() if isinstance(v, int)}
+    channel_name = None
+    if s.dims is not None and len(s.dims) == len(left):
+        for g, d in zip(left, s.dims):
+            if len(g) == 1 and known(d):
+                axis_size[g[0]] = d
+            elif len(g) > 1 and known(d):
+                unknown = [n for n in g if n not in axis_size]
+                if len(unknown) == 1:
+                    rest = 1
+                    for n in g:
+                        if n != unknown[0]:
+                            rest *= axis_size[n]
+                    axis_size[unknown[0]] = d // rest if rest else None
+        if s.channel_axis is not None and len(left[s.channel_axis]) == 1:
+            channel_name = left[s.channel_axis][0]
+    dims = []
+    ca = None
+    for i, g in enumerate(right):
+        total = 1
+        for n in g:
+            v = axis_size.get(n, 1 if n == "1" else None)
+            if v is None:
+                total = None
+                break
+            total *= v
+        dims.append(total)
+        if channel_name is not None and g == [channel_name]:
+            ca = i
+    if ca is None and channel_name is None and right and len(right[-1]) == 1 and \
+            right[-1][0] in ("c", "d", "dim", "channels", "e"):
+        ca = len(right) - 1
+    return Shape(tuple(dims), ca, True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Special external callables: containers, inputs, models
+# ---------------------------------------------------------------------------------------------------------
+
+def _torch_sequential(it: Interpreter, args, kwargs, node) -> Value:
+    layers: list[Value] = []
+    for a in args:
+        if isinstance(a, Dict):
+            layers.extend(a.items.values())
+        elif isinstance(a, _VarArgs):
+            inner = a.value
+            if isinstance(inner, Seq):
+                layers.extend(inner.items if not inner.repeated else [inner.items[0]])
+            else:
+                layers.append(UNKNOWN)
+        else:
+            layers.append(a)
+    return Sequential("torch", layers)
+
+
+def _keras_sequential(it: Interpreter, args, kwargs, node) -> Value:
+    items = args[0] if args else kwargs.get("layers")
+    seq = Sequential("keras", [])
+    if isinstance(items, Seq):
+        for layer in items.items:
+            _keras_add(it, seq, layer)
+    return seq
+
+
+def _keras_add(it: Interpreter, seq: Sequential, layer: Value) -> None:
+    if isinstance(layer, Tensor):  # keras.Input(...) as the first "layer"
+        seq.current = layer.shape
+        return
+    if isinstance(layer, Layer) and layer.spec.short in ("InputLayer",):
+        return
+    seq.layers.append(layer)
+    if seq.current is None and isinstance(layer, Layer) and layer.built_shape is not None:
+        seq.current = layer.built_shape
+    if seq.current is not None:
+        out = it.call(layer, [Tensor(seq.current)], {})
+        seq.current = out.shape if isinstance(out, Tensor) else UNKNOWN_SHAPE
+
+
+def _keras_input(it: Interpreter, args, kwargs, node) -> Value:
+    shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("shape"))
+    batch = pyvalue(kwargs.get("batch_size"))
+    if shape is None and "batch_shape" in kwargs:
+        bs = pyvalue(kwargs["batch_shape"])
+        if isinstance(bs, tuple):
+            return Tensor(Shape.of(tuple(d if known(d) else None for d in bs), -1))
+    if isinstance(shape, int):
+        shape = (shape,)
+    if not isinstance(shape, tuple):
+        return Tensor(UNKNOWN_SHAPE)
+    dims = ((batch if isinstance(batch, int) else None),) + tuple(d if known(d) else None for d in shape)
+    return Tensor(Shape.of(dims, -1))
+
+
+def _keras_model(it: Interpreter, args, kwargs, node) -> Value:
+    outputs = args[1] if len(args) > 1 else kwargs.get("outputs", UNKNOWN)
+    return KerasModel(outputs)
+
+
+def _module_list(it: Interpreter, args, kwargs, node) -> Value:
+    items = args[0] if args else kwargs.get("modules")
+    if isinstance(items, Seq):
+        return Seq(list(items.items), "list", items.repeated)
+    if isinstance(items, Sequential):
+        return Seq(list(items.layers), "list")
+    return Seq([], "list") if items is None else Seq([UNKNOWN], "list", repeated=True)
+
+
+def _module_dict(it: Interpreter, args, kwargs, node) -> Value:
+    items = args[0] if args else None
+    if isinstance(items, Dict):
+        return Dict(dict(items.items))
+    if isinstance(items, Seq):
+        return _ordered_dict(it, args, kwargs, node)
+    return Dict({})
+
+
+def _ordered_dict(it: Interpreter, args, kwargs, node) -> Value:
+    items = args[0] if args else None
+    out: dict[Any, Value] = {}
+    if isinstance(items, Seq):
+        for i, pair in enumerate(items.items):
+            if isinstance(pair, Seq) and len(pair.items) == 2:
+                k = pyvalue(pair.items[0])
+                out[k if k is not None and not isinstance(k, Sym) else f"<{i}>"] = pair.items[1]
+    elif isinstance(items, Dict):
+        out.update(items.items)
+    out.update(kwargs)
+    return Dict(out)
+
+
+def _partial(it: Interpreter, args, kwargs, node) -> Value:
+    if not args:
+        return UNKNOWN
+    return Partial(args[0], list(args[1:]), dict(kwargs))
+
+
+def _torch_size(it: Interpreter, args, kwargs, node) -> Value:
+    return args[0] if args and isinstance(args[0], Seq) else UNKNOWN
+
+
+_SPECIAL_CALLS = {
+    "torch.nn.Sequential": _torch_sequential,
+    "torch.nn.ModuleList": _module_list,
+    "torch.nn.ParameterList": _module_list,
+    "torch.nn.ModuleDict": _module_dict,
+    "keras.Sequential": _keras_sequential,
+    "keras.models.Sequential": _keras_sequential,
+    "keras.Input": _keras_input,
+    "keras.layers.Input": _keras_input,
+    "keras.Model": _keras_model,
+    "keras.models.Model": _keras_model,
+    "keras.Functional": _keras_model,
+    "collections.OrderedDict": _ordered_dict,
+    "typing.OrderedDict": _ordered_dict,
+    "functools.partial": _partial,
+    "torch.Size": _torch_size,
+}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Python builtins and methods implemented by the interpreter
+# ---------------------------------------------------------------------------------------------------------
+
+def _b_len(it, b, args, kwargs):
+    x = args[0] if args else UNKNOWN
+    if isinstance(x, Seq) and not x.repeated:
+        return Const(len(x.items))
+    if isinstance(x, Dict):
+        return Const(len(x.items))
+    if isinstance(x, Sequential):
+        return Const(len(x.layers))
+    if isinstance(x, Const) and isinstance(x.value, (str, tuple)):
+        return Const(len(x.value))
+    if isinstance(x, Tensor) and x.shape.rank:
+        d = x.shape.dims[0]
+        return Const(d) if known(d) else DimV(d if isinstance(d, Sym) else Sym("?"))
+    return UNKNOWN
+
+
+def _b_range(it, b, args, kwargs):
+    vals = [pyvalue(a) for a in args]
+    if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        try:
+            r = range(*vals)
+        except (TypeError, ValueError):
+            return Seq([UNKNOWN], "list", repeated=True)
+        if len(r) <= MAX_UNROLL:
+            return Seq([Const(i) for i in r], "list")
+    return Seq([DimV(Sym("i"))], "list", repeated=True)
+
+
+def _b_numeric(kind):
+    def impl(it, b, args, kwargs):
+        x = args[0] if args else Const(0)
+        if isinstance(x, Const) and isinstance(x.value, (int, float, str, bool)):
+            try:
+                return Const(kind(x.value))
+            except (TypeError, ValueError, OverflowError):
+                return UNKNOWN
+        if isinstance(x, DimV) and kind is int:
+            return x
+        return UNKNOWN
+    return impl
+
+
+def _b_seq(kind):
+    def impl(it, b, args, kwargs):
+        x = args[0] if args else Seq([], kind)
+        if isinstance(x, Seq):
+            return Seq(list(x.items), kind, x.repeated)
+        if isinstance(x, Dict):
+            return Seq([Const(k) for k in x.items], kind)
+        if isinstance(x, Sequential):
+            return Seq(list(x.layers), kind)
+        return Seq([UNKNOWN], kind, repeated=True)
+    return impl
+
+
+def _b_minmax(fn):
+    def impl(it, b, args, kwargs):
+        vals = [pyvalue(a) for a in args]
+        if len(vals) == 1 and isinstance(vals[0], tuple):
+            vals = list(vals[0])
+        if vals and all(isinstance(v, (int, float)) for v in vals):
+            return Const(fn(vals))
+        return UNKNOWN
+    return impl
+
+
+def _b_sum(it, b, args, kwargs):
+    v = pyvalue(args[0]) if args else None
+    if isinstance(v, tuple) and all(isinstance(x, (int, float)) for x in v):
+        return Const(sum(v))
+    return UNKNOWN
+
+
+def _b_math(fn):
+    def impl(it, b, args, kwargs):
+        vals = [pyvalue(a) for a in args]
+        if len(vals) == 1 and isinstance(vals[0], tuple):
+            vals = list(vals[0]) if fn is math.prod else vals
+        if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            try:
+                return Const(fn(vals) if fn is math.prod else fn(*vals))
+            except (ValueError, OverflowError, TypeError):
+                return UNKNOWN
+        return UNKNOWN
+    return impl
+
+
+def _b_getattr(it, b, args, kwargs):
+    if len(args) >= 2:
+        name = pyvalue(args[1])
+        if isinstance(name, str):
+            r = it.getattr(args[0], name)
+            if r is UNKNOWN and len(args) > 2:
+                return args[2]
+            return r
+    return UNKNOWN
+
+
+def _b_setattr(it, b, args, kwargs):
+    if len(args) == 3:
+        name = pyvalue(args[1])
+        if isinstance(name, str) and isinstance(args[0], (Instance, ClassV)):
+            args[0].attrs[name] = args[2]
+    return Const(None)
+
+
+def _b_super(it, b, args, kwargs):
+    frame = it.frame
+    fn = frame.func
+    if fn is not None and fn.cls is not None and frame.self_value is not None:
+        return Super(frame.self_value, fn.cls)
+    if len(args) == 2 and isinstance(args[0], ClassV):
+        return Super(args[1], args[0])
+    return UNKNOWN
+
+
+def _b_enumerate(it, b, args, kwargs):
+    x = args[0] if args else UNKNOWN
+    items, exact = it.iteration(x)
+    if exact:
+        return Seq([Seq([Const(i), v]) for i, v in enumerate(items)], "list")
+    return Seq([Seq([DimV(Sym("i")), items[0]])], "list", repeated=True)
+
+
+def _b_zip(it, b, args, kwargs):
+    cols = [it.iteration(a) for a in args]
+    if cols and all(exact for _, exact in cols):
+        n = min(len(items) for items, _ in cols)
+        return Seq([Seq([items[i] for items, _ in cols]) for i in range(n)], "list")
+    return Seq([Seq([items[0] if items else UNKNOWN for items, _ in cols])], "list", repeated=True)
+
+
+def _b_reversed(it, b, args, kwargs):
+    x = args[0] if args else UNKNOWN
+    if isinstance(x, Seq):
+        return Seq(list(reversed(x.items)), x.kind, x.repeated)
+    return UNKNOWN
+
+
+def _b_isinstance(it, b, args, kwargs):
+    return UNKNOWN
+
+
+def _b_print(it, b, args, kwargs):
+    return Const(None)
+
+
+def _b_seq_add(it, b, args, kwargs):
+    seq = b.self
+    if isinstance(seq, Sequential) and args:
+        if seq.framework == "keras":
+            _keras_add(it, seq, args[-1])
+        else:
+            seq.layers.append(args[-1])
+    return Const(None)
+
+
+def _b_seq_build(it, b, args, kwargs):
+    seq = b.self
+    shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("input_shape"))
+    if isinstance(seq, Sequential) and isinstance(shape, tuple):
+        cur = Shape.of(tuple(d if known(d) else None for d in shape), -1)
+        for layer in seq.layers:
+            out = it.call(layer, [Tensor(cur)], {})
+            cur = out.shape if isinstance(out, Tensor) else UNKNOWN_SHAPE
+        seq.current = cur
+    return Const(None)
+
+
+def _b_list_append(it, b, args, kwargs):
+    if isinstance(b.self, Seq) and args:
+        if b.self.repeated:
+            b.self.items[0] = join(b.self.items[0], args[0])
+        elif len(b.self.items) < 256:
+            b.self.items.append(args[0])
+    return Const(None)
+
+
+def _b_list_extend(it, b, args, kwargs):
+    if isinstance(b.self, Seq) and args:
+        x = args[0]
+        if isinstance(x, Seq) and not x.repeated and not b.self.repeated:
+            b.self.items.extend(x.items)
+        elif isinstance(x, Seq) and x.items:
+            b.self.items[:] = [it.join_all(b.self.items + x.items)]
+            b.self.repeated = True
+    return Const(None)
+
+
+def _b_list_insert(it, b, args, kwargs):
+    if isinstance(b.self, Seq) and len(args) == 2:
+        idx = pyvalue(args[0])
+        if isinstance(idx, int) and not b.self.repeated:
+            b.self.items.insert(idx, args[1])
+    return Const(None)
+
+
+def _b_dict_items(it, b, args, kwargs):
+    d = b.self
+    return Seq([Seq([Const(k), v]) for k, v in d.items.items()], "list") if isinstance(d, Dict) else UNKNOWN
+
+
+def _b_dict_values(it, b, args, kwargs):
+    d = b.self
+    return Seq(list(d.items.values()), "list") if isinstance(d, Dict) else UNKNOWN
+
+
+def _b_dict_keys(it, b, args, kwargs):
+    d = b.self
+    return Seq([Const(k) for k in d.items], "list") if isinstance(d, Dict) else UNKNOWN
+
+
+def _b_dict_get(it, b, args, kwargs):
+    d = b.self
+    if isinstance(d, Dict) and args:
+        k = pyvalue(args[0])
+        try:
+            if k in d.items:
+                return d.items[k]
+        except TypeError:
+            return UNKNOWN
+        return args[1] if len(args) > 1 else Const(None)
+    return UNKNOWN
+
+
+def _b_dict_update(it, b, args, kwargs):
+    d = b.self
+    if isinstance(d, Dict):
+        if args and isinstance(args[0], Dict):
+            d.items.update(args[0].items)
+        d.items.update(kwargs)
+    return Const(None)
+
+
+def _b_add_module(it, b, args, kwargs):
+    if len(args) == 2 and isinstance(b.self, Instance):
+        name = pyvalue(args[0])
+        if isinstance(name, str):
+            b.self.attrs[name] = args[1]
+    return Const(None)
+
+
+def _b_super_init(it, b, args, kwargs):
+    """super().__init__(...) of an external base: nn.Sequential subclasses keep their layers."""
+    inst = b.self
+    if isinstance(inst, Instance) and any(x == "torch.nn.Sequential" for x in inst.cls.external_bases()):
+        inst.attrs["__sequential__"] = _torch_sequential(it, args, kwargs, None)
+    return Const(None)
+
+
+_BUILTIN_IMPL = {
+    "len": _b_len, "range": _b_range, "int": _b_numeric(int), "float": _b_numeric(float),
+    "bool": _b_numeric(bool), "round": _b_numeric(round), "abs": _b_numeric(abs),
+    "tuple": _b_seq("tuple"), "list": _b_seq("list"), "min": _b_minmax(min), "max": _b_minmax(max),
+    "sum": _b_sum, "getattr": _b_getattr, "setattr": _b_setattr, "super": _b_super, "enumerate": _b_enumerate,
+    "zip": _b_zip, "reversed": _b_reversed, "isinstance": _b_isinstance, "print": _b_print,
+    "seq.add": _b_seq_add, "seq.append": _b_seq_add, "seq.build": _b_seq_build,
+    "list.append": _b_list_append, "list.extend": _b_list_extend, "list.insert": _b_list_insert,
+    "dict.items": _b_dict_items, "dict.values": _b_dict_values, "dict.keys": _b_dict_keys, "dict.get": _b_dict_get,
+    "dict.update": _b_dict_update,
+    "module.add_module": _b_add_module, "module.register_module": _b_add_module,
+    "super.__init__": _b_super_init,
+}
+_BUILTINS = set(n for n in _BUILTIN_IMPL if "." not in n) | {"str", "dict", "set", "hasattr", "callable", "iter",
+                                                              "next", "map", "filter", "sorted", "any", "all"}
+_MATH = {"prod": math.prod, "sqrt": math.sqrt, "ceil": math.ceil, "floor": math.floor, "log2": math.log2,
+         "log": math.log, "gcd": math.gcd}
+_TENSORISH = set(torch_fw.METHODS) | {"size", "shape", "dim", "ndim", "view_as", "reshape_as", "unbind",
+                                      "expand_as", "numel"}
+_TENSOR_RESULT = {"masked_scatter", "scatter", "gather", "index_fill", "sort", "topk", "argmax", "argmin",
+                  "cumprod", "diff", "narrow", "unfold", "roll"}
+_MODULE_METHODS = {"add_module", "register_module", "register_buffer", "register_parameter", "parameters",
+                   "modules", "children", "named_modules", "apply", "eval", "train", "to"}
+
+
+def _math_ref(it: Interpreter, q: str):
+    fn = _MATH.get(q.rsplit(".", 1)[-1])
+    return _b_math(fn) if fn else None
+
+
+for _n, _f in _MATH.items():
+    _SPECIAL_CALLS[f"math.{_n}"] = (lambda f: lambda it, args, kwargs, node: _b_math(f)(it, None, args, kwargs))(_f)
+for _n in ("numpy.prod", "np.prod"):
+    _SPECIAL_CALLS[_n] = lambda it, args, kwargs, node: _b_math(math.prod)(it, None, args, kwargs)
+
+
+def analyze(module: cst.Module, path: str) -> list[LayerReport]:
+    return Interpreter(module, path).run()
+
+
+__all__ = ["Interpreter", "analyze", "V"]

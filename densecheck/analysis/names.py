@@ -1,0 +1,93 @@
+"""Name resolution without executing anything: which qualified name does an expression refer to?
+
+``import torch.nn as nn`` makes ``nn.Linear`` mean ``torch.nn.Linear``; ``from tensorflow.keras.layers import Dense
+as D`` makes ``D`` mean ``tensorflow.keras.layers.Dense``. A class defined in the file shadows an import of the same
+name, so a local ``class Linear`` is never mistaken for ``torch.nn.Linear``.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` -> "a.b.c"; None for anything that is not a plain dotted name."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def import_module_name(node: cst.ImportFrom, package: str | None = None) -> str | None:
+    mod = dotted(node.module) if node.module is not None else ""
+    if mod is None:
+        return None
+    dots = len(node.relative)
+    if dots:
+        base = (package or "").split(".")
+        base = base[: len(base) - (dots - 1)] if dots > 1 else base
+        prefix = ".".join(p for p in base if p)
+        return f"{prefix}.{mod}".strip(".") if prefix else ("." * dots + mod)
+    return mod
+
+
+def import_bindings(node: cst.Import | cst.ImportFrom, package: str | None = None) -> list[tuple[str, str]]:
+    """(local name, qualified name) pairs bound by an import statement; star imports bind nothing."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, cst.Import):
+        for alias in node.names:
+            full = dotted(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                out.append((alias.asname.name.value, full))
+            else:
+                top = full.split(".", 1)[0]
+                out.append((top, top))
+        return out
+    mod = import_module_name(node, package)
+    if mod is None or isinstance(node.names, cst.ImportStar):
+        return out
+    for alias in node.names:
+        name = dotted(alias.name)
+        if name is None:
+            continue
+        local = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) \
+            else name
+        out.append((local, f"{mod}.{name}" if mod else name))
+    return out
+
+
+class ImportTable(cst.CSTVisitor):
+    """All import bindings anywhere in a module (function-local ones included) and the names it defines."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.defined: set[str] = set()
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for local, qual in import_bindings(node):
+            self.names.setdefault(local, qual)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        for local, qual in import_bindings(node):
+            self.names.setdefault(local, qual)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.defined.add(node.name.value)
+
+    def resolve(self, expr: cst.BaseExpression) -> str | None:
+        name = dotted(expr)
+        if name is None:
+            return None
+        head, _, rest = name.partition(".")
+        if head in self.defined and head not in self.names:
+            return None
+        qual = self.names.get(head)
+        if qual is None:
+            return None
+        return f"{qual}.{rest}" if rest else qual

@@ -1,0 +1,383 @@
+"""Keras knowledge (Keras 3 and tf.keras): ``keras.layers`` layers and ``keras.ops`` / ``tf`` functions.
+
+Layout convention: Keras is channels-last unless a layer says ``data_format="channels_first"``; shapes built from
+``Input(shape=...)`` or ``input_shape=`` carry ``channel_axis = -1`` and a ``None`` batch axis.
+"""
+
+from __future__ import annotations
+
+from densecheck.frameworks import Args, layer, op
+from densecheck.shapes import (
+    UNKNOWN,
+    Shape,
+    as_tuple,
+    broadcast,
+    concat,
+    conv_out,
+    dim_product,
+    flatten,
+    known,
+    permute,
+    reduce_axes,
+    reshape,
+    squeeze,
+    stack,
+    unsqueeze,
+)
+
+
+def same(s: Shape, a: Args) -> Shape:
+    return s
+
+
+def dense(s: Shape, a: Args) -> Shape:
+    if s.rank is None:
+        return s
+    if s.rank == 0:
+        return UNKNOWN
+    return s.with_last(a["units"])
+
+
+def _channels_first(a: Args) -> bool:
+    return a.get("data_format", "channels_last") == "channels_first"
+
+
+def _split(s: Shape, nd: int, cf: bool):
+    """(batch dims, spatial dims) of a keras spatial input; unknown rank -> batched with unknown dims."""
+    if s.rank is None:
+        s = Shape.of((None,) * (nd + 2), 1 if cf else -1)
+    if s.rank != nd + 2:
+        return None, None
+    spatial = s.dims[2:] if cf else s.dims[1:-1]
+    return s, spatial
+
+
+def _assemble(s: Shape, spatial, channels, cf: bool) -> Shape:
+    if cf:
+        return Shape.of((s.dims[0], channels) + tuple(spatial), 1)
+    return Shape.of((s.dims[0],) + tuple(spatial) + (channels,), -1)
+
+
+def conv(nd: int, transposed: bool = False, depthwise: bool = False):
+    def rule(s: Shape, a: Args) -> Shape:
+        cf = _channels_first(a)
+        s, spatial = _split(s, nd, cf)
+        if s is None:
+            return UNKNOWN
+        k = as_tuple(a["kernel_size"], nd)
+        st = as_tuple(a.get("strides", 1), nd)
+        dl = as_tuple(a.get("dilation_rate", 1), nd)
+        pad = str(a.get("padding", "valid")).lower()
+        opad = as_tuple(a["output_padding"], nd) if transposed and a["output_padding"] is not None else None
+        out = []
+        for i in range(nd):
+            if None in (k, st, dl):
+                out.append(None)
+            elif transposed and opad is not None:
+                out.append(conv_out(spatial[i], k[i], st[i], 0 if pad == "valid" else (k[i] - 1) // 2, dl[i],
+                                    output_padding=opad[i], transposed=True))
+            else:
+                out.append(conv_out(spatial[i], k[i], st[i], pad, dl[i], mode="keras", transposed=transposed))
+        if depthwise:
+            c = s.dims[1] if cf else s.dims[-1]
+            m = a.get("depth_multiplier", 1)
+            channels = c * m if known(c) and isinstance(m, int) else None
+        else:
+            channels = a["filters"]
+        return _assemble(s, out, channels, cf)
+
+    return rule
+
+
+def pool(nd: int):
+    def rule(s: Shape, a: Args) -> Shape:
+        cf = _channels_first(a)
+        s, spatial = _split(s, nd, cf)
+        if s is None:
+            return UNKNOWN
+        k = as_tuple(a.get("pool_size", 2), nd)
+        st = as_tuple(a["strides"] if a["strides"] is not None else a.get("pool_size", 2), nd)
+        pad = str(a.get("padding", "valid")).lower()
+        out = [conv_out(spatial[i], k[i], st[i], pad, 1, mode="keras") if k and st else None for i in range(nd)]
+        c = s.dims[1] if cf else s.dims[-1]
+        return _assemble(s, out, c, cf)
+
+    return rule
+
+
+def global_pool(nd: int):
+    def rule(s: Shape, a: Args) -> Shape:
+        cf = _channels_first(a)
+        s, _ = _split(s, nd, cf)
+        if s is None:
+            return UNKNOWN
+        c = s.dims[1] if cf else s.dims[-1]
+        if a.get("keepdims", False):
+            return _assemble(s, (1,) * nd, c, cf)
+        return Shape.of((s.dims[0], c), -1)
+
+    return rule
+
+
+def flatten_layer(s: Shape, a: Args) -> Shape:
+    if s.rank is None:
+        return Shape.of((None, None), -1)
+    return flatten(s, 1, -1)
+
+
+def reshape_layer(s: Shape, a: Args) -> Shape:
+    target = a["target_shape"]
+    if not isinstance(target, (tuple, list)):
+        return UNKNOWN
+    if s.dims is None:
+        return reshape(Shape.of((None,)), list(target), keep_batch=True).with_dims(
+            (None,) + tuple(d if known(d) and d >= 0 else None for d in target), channel_axis=-1)
+    out = reshape(s, list(target), keep_batch=True)
+    return out.with_dims(out.dims, channel_axis=-1) if out.channel_axis is None else out
+
+
+def permute_layer(s: Shape, a: Args) -> Shape:
+    dims = a["dims"]
+    if not isinstance(dims, (tuple, list)) or any(not isinstance(d, int) for d in dims):
+        return UNKNOWN
+    return permute(s, (0,) + tuple(dims))
+
+
+def embedding(s: Shape, a: Args) -> Shape:
+    if s.rank is None:
+        return UNKNOWN
+    return Shape.of(s.dims + (a["output_dim"],), -1)
+
+
+def rnn(s: Shape, a: Args):
+    units = a["units"]
+    if s.rank is None:
+        s = Shape.of((None, None, None), -1)
+    if a.get("return_sequences", False):
+        out = Shape.of(s.dims[:2] + (units,), -1)
+    else:
+        out = Shape.of((s.dims[0], units), -1)
+    if a.get("return_state", False):
+        return (out, Shape.of((s.dims[0], units), -1), Shape.of((s.dims[0], units), -1))
+    return out
+
+
+def repeat_vector(s: Shape, a: Args) -> Shape:
+    return Shape.of((s.dims[0] if s.dims else None, a["n"], s.last if s.rank == 2 else None), -1)
+
+
+def upsampling(nd: int):
+    def rule(s: Shape, a: Args) -> Shape:
+        cf = _channels_first(a)
+        s, spatial = _split(s, nd, cf)
+        if s is None:
+            return UNKNOWN
+        size = as_tuple(a.get("size", 2), nd)
+        out = [d * size[i] if known(d) and size else None for i, d in enumerate(spatial)]
+        return _assemble(s, out, s.dims[1] if cf else s.dims[-1], cf)
+
+    return rule
+
+
+def padding_layer(nd: int, sign: int):
+    def rule(s: Shape, a: Args) -> Shape:
+        cf = _channels_first(a)
+        s, spatial = _split(s, nd, cf)
+        if s is None:
+            return UNKNOWN
+        p = a.get("padding" if sign > 0 else "cropping", 1)
+        out = []
+        for i, d in enumerate(spatial):
+            if isinstance(p, int):
+                amount = 2 * p
+            elif isinstance(p, (tuple, list)) and len(p) == nd:
+                pi = p[i]
+                amount = sum(pi) if isinstance(pi, (tuple, list)) else 2 * pi
+            else:
+                amount = None
+            out.append(d + sign * amount if known(d) and isinstance(amount, int) else None)
+        return _assemble(s, out, s.dims[1] if cf else s.dims[-1], cf)
+
+    return rule
+
+
+def merge_concat(shapes, a: Args) -> Shape:
+    return concat(shapes, a.get("axis", -1)) if shapes else UNKNOWN
+
+
+def merge_elementwise(shapes, a: Args) -> Shape:
+    if not shapes:
+        return UNKNOWN
+    out = shapes[0]
+    for s in shapes[1:]:
+        out = broadcast(out, s)
+    return out
+
+
+def mha(s: Shape, a: Args) -> Shape:
+    if a["output_shape"] is not None or s.rank is None:
+        return s.with_last(None) if s.rank else UNKNOWN
+    return s
+
+
+_SAME = """Dropout SpatialDropout1D SpatialDropout2D SpatialDropout3D AlphaDropout GaussianDropout GaussianNoise
+Activation ReLU LeakyReLU PReLU ELU Softmax ThresholdedReLU BatchNormalization LayerNormalization GroupNormalization
+UnitNormalization RMSNormalization SyncBatchNormalization Rescaling Normalization ActivityRegularization Masking
+Identity""".split()
+
+_CONV_P = "filters kernel_size strides padding data_format dilation_rate groups activation use_bias"
+_CONVT_P = "filters kernel_size strides padding output_padding data_format dilation_rate activation use_bias"
+_DW_P = "kernel_size strides padding depth_multiplier data_format dilation_rate activation use_bias"
+_SEP_P = "filters kernel_size strides padding data_format dilation_rate depth_multiplier activation use_bias"
+_POOL_P = "pool_size strides padding data_format"
+_RNN_P = "units activation recurrent_activation use_bias"
+
+LAYERS = {
+    "keras.layers.Dense": layer("keras.layers.Dense", "units activation use_bias", dense,
+                                defaults={"use_bias": True}, dense=True),
+    **{f"keras.layers.Conv{n}D": layer(f"keras.layers.Conv{n}D", _CONV_P, conv(n)) for n in (1, 2, 3)},
+    **{f"keras.layers.Convolution{n}D": layer(f"keras.layers.Conv{n}D", _CONV_P, conv(n)) for n in (1, 2, 3)},
+    **{f"keras.layers.Conv{n}DTranspose": layer(f"keras.layers.Conv{n}DTranspose", _CONVT_P,
+                                                conv(n, transposed=True)) for n in (1, 2, 3)},
+    **{f"keras.layers.SeparableConv{n}D": layer(f"keras.layers.SeparableConv{n}D", _SEP_P, conv(n))
+       for n in (1, 2)},
+    **{f"keras.layers.DepthwiseConv{n}D": layer(f"keras.layers.DepthwiseConv{n}D", _DW_P,
+                                                conv(n, depthwise=True)) for n in (1, 2)},
+    **{f"keras.layers.{k}Pooling{n}D": layer(f"keras.layers.{k}Pooling{n}D", _POOL_P, pool(n))
+       for n in (1, 2, 3) for k in ("Max", "Average")},
+    **{f"keras.layers.{k}Pool{n}D": layer(f"keras.layers.{k}Pool{n}D", _POOL_P, pool(n))
+       for n in (1, 2, 3) for k in ("Max", "Avg")},
+    **{f"keras.layers.Global{k}Pooling{n}D": layer(f"keras.layers.Global{k}Pooling{n}D", "data_format keepdims",
+                                                   global_pool(n))
+       for n in (1, 2, 3) for k in ("Max", "Average")},
+    **{f"keras.layers.Global{k}Pool{n}D": layer(f"keras.layers.Global{k}Pool{n}D", "data_format keepdims",
+                                                global_pool(n))
+       for n in (1, 2, 3) for k in ("Max", "Avg")},
+    "keras.layers.Flatten": layer("keras.layers.Flatten", "data_format", flatten_layer),
+    "keras.layers.Reshape": layer("keras.layers.Reshape", "target_shape", reshape_layer),
+    "keras.layers.Permute": layer("keras.layers.Permute", "dims", permute_layer),
+    "keras.layers.Embedding": layer("keras.layers.Embedding", "input_dim output_dim", embedding),
+    **{f"keras.layers.{n}": layer(f"keras.layers.{n}", _RNN_P, rnn)
+       for n in ("LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "CuDNNLSTM", "CuDNNGRU")},
+    "keras.layers.RepeatVector": layer("keras.layers.RepeatVector", "n", repeat_vector),
+    **{f"keras.layers.UpSampling{n}D": layer(f"keras.layers.UpSampling{n}D", "size data_format", upsampling(n))
+       for n in (1, 2, 3)},
+    **{f"keras.layers.ZeroPadding{n}D": layer(f"keras.layers.ZeroPadding{n}D", "padding data_format",
+                                              padding_layer(n, +1)) for n in (1, 2, 3)},
+    **{f"keras.layers.Cropping{n}D": layer(f"keras.layers.Cropping{n}D", "cropping data_format",
+                                           padding_layer(n, -1)) for n in (1, 2, 3)},
+    "keras.layers.Concatenate": layer("keras.layers.Concatenate", "axis", merge_concat, multi_input=True),
+    **{f"keras.layers.{n}": layer(f"keras.layers.{n}", "", merge_elementwise, multi_input=True)
+       for n in ("Add", "Multiply", "Average", "Maximum", "Minimum", "Subtract")},
+    "keras.layers.MultiHeadAttention": layer("keras.layers.MultiHeadAttention",
+                                             "num_heads key_dim value_dim dropout use_bias output_shape", mha),
+    **{f"keras.layers.{n}": layer(f"keras.layers.{n}", "", same) for n in _SAME},
+    "keras.layers.TimeDistributed": layer("keras.layers.TimeDistributed", "layer", None, wraps=True),
+    "keras.layers.Bidirectional": layer("keras.layers.Bidirectional", "layer merge_mode", None, wraps=True),
+}
+
+# Names that are not layers but that the analysis treats specially (models, inputs).
+SPECIAL = {"keras.Input", "keras.Sequential", "keras.Model", "keras.layers.Input", "keras.layers.InputLayer",
+           "keras.Functional"}
+
+# --- functions: keras.ops / keras.backend / tf ----------------------------------------------------------------
+
+
+def _x(a: Args) -> Shape:
+    return a.shape("x") or UNKNOWN
+
+
+def f_same(a: Args) -> Shape:
+    return _x(a)
+
+
+def f_reshape(a: Args):
+    shape = a["shape"]
+    if not isinstance(shape, (tuple, list)):
+        return UNKNOWN
+    out = reshape(_x(a), list(shape))
+    return out
+
+
+def f_transpose(a: Args):
+    perm = a["perm"]
+    s = _x(a)
+    if perm is None:
+        return permute(s, tuple(reversed(range(s.rank)))) if s.rank is not None else UNKNOWN
+    if not isinstance(perm, (tuple, list)) or any(not isinstance(p, int) for p in perm):
+        return UNKNOWN
+    return permute(s, perm)
+
+
+def f_reduce(a: Args):
+    axis = a["axis"]
+    keep = bool(a.get("keepdims", False))
+    if axis is None:
+        return reduce_axes(_x(a), None, keep) if "axis" not in a._values or a._values["axis"] is None else UNKNOWN
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    if any(not isinstance(x, int) for x in axes):
+        return UNKNOWN
+    return reduce_axes(_x(a), axes, keep)
+
+
+def f_expand(a: Args):
+    axis = a["axis"]
+    return unsqueeze(_x(a), axis) if isinstance(axis, int) else UNKNOWN
+
+
+def f_squeeze(a: Args):
+    axis = a["axis"]
+    return squeeze(_x(a), axis if isinstance(axis, int) else None)
+
+
+def f_concat(a: Args):
+    shapes = a.shapes("xs")
+    return concat(shapes, a.get("axis", 0)) if shapes else UNKNOWN
+
+
+def f_stack(a: Args):
+    shapes = a.shapes("xs")
+    return stack(shapes, a.get("axis", 0)) if shapes else UNKNOWN
+
+
+def f_flatten(a: Args):
+    return flatten(_x(a), 1, -1)
+
+
+def f_binary(a: Args):
+    x, y = a.shape("x"), a.shape("y")
+    if x is None or y is None:
+        return x or y or UNKNOWN
+    return broadcast(x, y)
+
+
+def f_matmul(a: Args):
+    x, y = a.shape("x"), a.shape("y")
+    if x is None or y is None or x.rank is None or y.rank is None or x.rank < 2 or y.rank < 2:
+        return UNKNOWN
+    return Shape.of(x.dims[:-1] + (y.dims[-1],), -1)
+
+
+_SAME_OPS = """relu gelu silu swish sigmoid tanh softmax log_softmax elu selu softplus leaky_relu exp log sqrt abs
+square negative cast identity stop_gradient dropout l2_normalize normalize erf clip""".split()
+
+FUNCTIONS = {
+    **{f"{ns}.{n}": op("x", f_same) for ns in ("keras.ops", "keras.activations", "tf.nn", "tf.math", "tf")
+       for n in _SAME_OPS},
+    **{f"{ns}.reshape": op("x shape", f_reshape) for ns in ("keras.ops", "tf")},
+    **{f"{ns}.transpose": op("x perm", f_transpose) for ns in ("keras.ops", "tf")},
+    **{f"{ns}.{n}": op("x axis keepdims", f_reduce)
+       for ns in ("keras.ops", "tf", "tf.math") for n in ("mean", "sum", "max", "min", "reduce_mean", "reduce_sum",
+                                                          "reduce_max", "reduce_min", "std", "var")},
+    **{f"{ns}.expand_dims": op("x axis", f_expand) for ns in ("keras.ops", "tf")},
+    **{f"{ns}.squeeze": op("x axis", f_squeeze) for ns in ("keras.ops", "tf")},
+    **{f"{ns}.{n}": op("xs axis", f_concat) for ns in ("keras.ops", "tf") for n in ("concatenate", "concat")},
+    **{f"{ns}.stack": op("xs axis", f_stack) for ns in ("keras.ops", "tf")},
+    **{f"{ns}.{n}": op("x y", f_binary) for ns in ("keras.ops", "tf", "tf.math")
+       for n in ("add", "multiply", "subtract", "divide", "maximum", "minimum")},
+    **{f"{ns}.matmul": op("x y", f_matmul) for ns in ("keras.ops", "tf", "tf.linalg")},
+    "keras.ops.flatten": op("x", f_flatten),
+    "keras.layers.flatten": op("x", f_flatten),
+}
+
+__all__ = ["FUNCTIONS", "LAYERS", "SPECIAL", "dim_product"]

@@ -1,0 +1,573 @@
+"""PyTorch knowledge: ``torch.nn`` layers, ``torch`` / ``torch.nn.functional`` functions and tensor methods.
+
+Layout convention: torch convolutions and pooling are channels-first, (N, C, *spatial); their outputs carry
+``channel_axis = 1``. Linear acts on the last axis whatever the layout.
+"""
+
+from __future__ import annotations
+
+from densecheck.frameworks import Args, layer, op
+from densecheck.shapes import (
+    UNKNOWN,
+    Shape,
+    as_tuple,
+    broadcast,
+    concat,
+    conv_out,
+    flatten,
+    known,
+    permute,
+    pool_out_ceil,
+    reduce_axes,
+    reshape,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+)
+
+# --- shape rules for layers (input shape, constructor args) -> output ------------------------------------------
+
+
+def same(s: Shape, a: Args) -> Shape:
+    return s
+
+
+def linear(s: Shape, a: Args) -> Shape:
+    if s.rank is None:
+        return s
+    if s.rank == 0:
+        return UNKNOWN
+    return s.with_last(a["out_features"])
+
+
+def _channels_first_input(s: Shape, nd: int) -> Shape:
+    """Torch spatial layers take (N, C, *spatial) or unbatched (C, *spatial); unknown rank -> batched."""
+    if s.rank is None:
+        return Shape.of((None,) * (nd + 2), 1)
+    return s
+
+
+def conv(nd: int, transposed: bool = False):
+    def rule(s: Shape, a: Args) -> Shape:
+        s = _channels_first_input(s, nd)
+        if s.rank not in (nd + 1, nd + 2):
+            return UNKNOWN
+        lead = s.rank - nd - 1  # 1 when batched, 0 when not
+        k = as_tuple(a["kernel_size"], nd)
+        st = as_tuple(a.get("stride", 1), nd)
+        dl = as_tuple(a.get("dilation", 1), nd)
+        pad = a.get("padding", 0)
+        pads = (pad,) * nd if isinstance(pad, str) else as_tuple(pad, nd)
+        op_ = as_tuple(a.get("output_padding", 0), nd) if transposed else (0,) * nd
+        spatial = s.dims[lead + 1:]
+        out = []
+        for i in range(nd):
+            if k is None or st is None or dl is None or pads is None or op_ is None:
+                out.append(None)
+            else:
+                out.append(conv_out(spatial[i], k[i], st[i], pads[i], dl[i], output_padding=op_[i],
+                                    transposed=transposed))
+        return Shape.of(s.dims[:lead] + (a["out_channels"],) + tuple(out), lead)
+
+    return rule
+
+
+def pool(nd: int, kind: str = "max"):
+    def rule(s: Shape, a: Args) -> Shape:
+        s = _channels_first_input(s, nd)
+        if s.rank not in (nd + 1, nd + 2):
+            return UNKNOWN
+        lead = s.rank - nd - 1
+        k = as_tuple(a["kernel_size"], nd)
+        st = as_tuple(a["stride"] if a["stride"] is not None else a["kernel_size"], nd)
+        pads = as_tuple(a.get("padding", 0), nd)
+        dl = as_tuple(a.get("dilation", 1), nd) if kind == "max" else (1,) * nd
+        ceil = a.get("ceil_mode", False)
+        spatial = s.dims[lead + 1:]
+        out = []
+        for i in range(nd):
+            if None in (k, st, pads, dl):
+                out.append(None)
+            elif ceil:
+                out.append(pool_out_ceil(spatial[i], k[i], st[i], pads[i], dl[i]))
+            else:
+                out.append(conv_out(spatial[i], k[i], st[i], pads[i], dl[i]))
+        return Shape.of(s.dims[:lead + 1] + tuple(out), lead)
+
+    return rule
+
+
+def adaptive_pool(nd: int):
+    def rule(s: Shape, a: Args) -> Shape:
+        s = _channels_first_input(s, nd)
+        if s.rank not in (nd + 1, nd + 2):
+            return UNKNOWN
+        lead = s.rank - nd - 1
+        size = a["output_size"]
+        sizes = as_tuple(size, nd)
+        spatial = s.dims[lead + 1:]
+        if sizes is None:
+            out = (None,) * nd
+        else:
+            out = tuple(spatial[i] if sizes[i] is None else sizes[i] for i in range(nd))
+        return Shape.of(s.dims[:lead + 1] + out, lead)
+
+    return rule
+
+
+def flatten_layer(s: Shape, a: Args) -> Shape:
+    return flatten(s, a.get("start_dim", 1), a.get("end_dim", -1))
+
+
+def unflatten_layer(s: Shape, a: Args) -> Shape:
+    size = a["unflattened_size"]
+    dim = a["dim"]
+    if s.rank is None or dim is None or not isinstance(size, (tuple, list)):
+        return UNKNOWN
+    d = s.axis(dim)
+    if d is None:
+        return UNKNOWN
+    dims = s.dims[:d] + tuple(size) + s.dims[d + 1:]
+    ca = s.channel_axis
+    if ca is not None and ca > d:
+        ca += len(size) - 1
+    elif ca == d:
+        ca = None
+    return Shape(tuple(x if known(x) and x >= 0 else None for x in dims), ca, s.explicit_layout)
+
+
+def embedding(s: Shape, a: Args) -> Shape:
+    if s.rank is None:
+        return UNKNOWN
+    return Shape.of(s.dims + (a["embedding_dim"],), -1)
+
+
+def embedding_bag(s: Shape, a: Args) -> Shape:
+    return Shape.of((s.dims[0] if s.rank == 2 else None, a["embedding_dim"]), -1)
+
+
+def rnn(s: Shape, a: Args):
+    hidden = a["hidden_size"]
+    proj = a.get("proj_size", 0)
+    dirs = 2 if a.get("bidirectional", False) else 1
+    feat = (proj or hidden) * dirs if hidden is not None else None
+    if s.rank is None:
+        out = UNKNOWN
+    elif s.rank == 2:  # unbatched (L, H_in)
+        out = Shape.of((s.dims[0], feat), -1)
+    else:
+        out = Shape.of(s.dims[:2] + (feat,), -1)
+    return (out, UNKNOWN_TUPLE)
+
+
+UNKNOWN_TUPLE = None  # the hidden state: not tracked
+
+
+def mha(s: Shape, a: Args):
+    return (s, None)
+
+
+def upsample(s: Shape, a: Args) -> Shape:
+    if s.rank is None or s.rank < 3:
+        return UNKNOWN if s.rank is None else s
+    nd = s.rank - 2
+    size = as_tuple(a["size"], nd) if a["size"] is not None else None
+    scale = as_tuple(a["scale_factor"], nd) if a["scale_factor"] is not None else None
+    out = []
+    for i, d in enumerate(s.dims[2:]):
+        if size is not None:
+            out.append(size[i])
+        elif scale is not None and known(d) and float(scale[i]).is_integer():
+            out.append(int(d * scale[i]))
+        else:
+            out.append(None)
+    return Shape.of(s.dims[:2] + tuple(out), 1)
+
+
+def pixel_shuffle(s: Shape, a: Args) -> Shape:
+    r = a["upscale_factor"]
+    if s.rank != 4 or r is None:
+        return UNKNOWN
+    n, c, h, w = s.dims
+    return Shape.of((n, c // (r * r) if known(c) else None, h * r if known(h) else None,
+                     w * r if known(w) else None), 1)
+
+
+def pad_nd(s: Shape, a: Args) -> Shape:
+    if s.rank is None:
+        return s
+    return s.with_dims(s.dims[:2] + (None,) * (s.rank - 2))
+
+
+_CONV = "in_channels out_channels kernel_size stride padding dilation groups bias padding_mode device dtype"
+_CONVT = ("in_channels out_channels kernel_size stride padding output_padding groups bias dilation padding_mode "
+          "device dtype")
+_LAZYCONV = "out_channels kernel_size stride padding dilation groups bias padding_mode device dtype"
+_MAXPOOL = "kernel_size stride padding dilation return_indices ceil_mode"
+_AVGPOOL = "kernel_size stride padding ceil_mode count_include_pad divisor_override"
+_RNN = "input_size hidden_size num_layers bias batch_first dropout bidirectional proj_size device dtype"
+
+_SAME = """Identity ReLU ReLU6 GELU SiLU Mish Sigmoid Tanh Softmax Softmax2d LogSoftmax LeakyReLU ELU SELU CELU PReLU
+RReLU Softplus Softsign Hardswish Hardsigmoid Hardtanh Tanhshrink Threshold GLU Softmin QuickGELU
+Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout
+BatchNorm1d BatchNorm2d BatchNorm3d SyncBatchNorm LazyBatchNorm1d LazyBatchNorm2d LazyBatchNorm3d LayerNorm GroupNorm
+InstanceNorm1d InstanceNorm2d InstanceNorm3d LocalResponseNorm RMSNorm CrossMapLRN2d
+TransformerEncoderLayer TransformerDecoderLayer TransformerEncoder TransformerDecoder""".split()
+
+LAYERS = {
+    "torch.nn.Linear": layer("torch.nn.Linear", "in_features out_features bias device dtype", linear,
+                             defaults={"bias": True}, dense=True),
+    "torch.nn.LazyLinear": layer("torch.nn.LazyLinear", "out_features bias device dtype", linear,
+                                 defaults={"bias": True}, dense=True),
+    **{f"torch.nn.Conv{n}d": layer(f"torch.nn.Conv{n}d", _CONV, conv(n),
+                                   defaults={"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True})
+       for n in (1, 2, 3)},
+    **{f"torch.nn.LazyConv{n}d": layer(f"torch.nn.LazyConv{n}d", _LAZYCONV, conv(n),
+                                       defaults={"stride": 1, "padding": 0, "dilation": 1})
+       for n in (1, 2, 3)},
+    **{f"torch.nn.ConvTranspose{n}d": layer(f"torch.nn.ConvTranspose{n}d", _CONVT, conv(n, transposed=True),
+                                            defaults={"stride": 1, "padding": 0, "output_padding": 0,
+                                                      "dilation": 1})
+       for n in (1, 2, 3)},
+    **{f"torch.nn.MaxPool{n}d": layer(f"torch.nn.MaxPool{n}d", _MAXPOOL, pool(n, "max"),
+                                      defaults={"padding": 0, "dilation": 1, "ceil_mode": False})
+       for n in (1, 2, 3)},
+    **{f"torch.nn.AvgPool{n}d": layer(f"torch.nn.AvgPool{n}d", _AVGPOOL, pool(n, "avg"),
+                                      defaults={"padding": 0, "ceil_mode": False})
+       for n in (1, 2, 3)},
+    **{f"torch.nn.LPPool{n}d": layer(f"torch.nn.LPPool{n}d", "norm_type kernel_size stride ceil_mode",
+                                     pool(n, "avg"), defaults={"ceil_mode": False})
+       for n in (1, 2, 3)},
+    **{f"torch.nn.Adaptive{k}Pool{n}d": layer(f"torch.nn.Adaptive{k}Pool{n}d", "output_size", adaptive_pool(n))
+       for n in (1, 2, 3) for k in ("Avg", "Max")},
+    "torch.nn.Flatten": layer("torch.nn.Flatten", "start_dim end_dim", flatten_layer,
+                              defaults={"start_dim": 1, "end_dim": -1}),
+    "torch.nn.Unflatten": layer("torch.nn.Unflatten", "dim unflattened_size", unflatten_layer),
+    "torch.nn.Embedding": layer("torch.nn.Embedding", "num_embeddings embedding_dim padding_idx", embedding),
+    "torch.nn.EmbeddingBag": layer("torch.nn.EmbeddingBag", "num_embeddings embedding_dim", embedding_bag),
+    "torch.nn.LSTM": layer("torch.nn.LSTM", _RNN, rnn, defaults={"proj_size": 0, "bidirectional": False}),
+    "torch.nn.GRU": layer("torch.nn.GRU", _RNN, rnn, defaults={"bidirectional": False}),
+    "torch.nn.RNN": layer("torch.nn.RNN", "input_size hidden_size num_layers nonlinearity bias batch_first dropout "
+                                          "bidirectional", rnn, defaults={"bidirectional": False}),
+    "torch.nn.MultiheadAttention": layer("torch.nn.MultiheadAttention", "embed_dim num_heads", mha),
+    "torch.nn.Upsample": layer("torch.nn.Upsample", "size scale_factor mode align_corners", upsample),
+    "torch.nn.UpsamplingNearest2d": layer("torch.nn.UpsamplingNearest2d", "size scale_factor", upsample),
+    "torch.nn.UpsamplingBilinear2d": layer("torch.nn.UpsamplingBilinear2d", "size scale_factor", upsample),
+    "torch.nn.PixelShuffle": layer("torch.nn.PixelShuffle", "upscale_factor", pixel_shuffle),
+    **{f"torch.nn.{p}Pad{n}d": layer(f"torch.nn.{p}Pad{n}d", "padding", pad_nd)
+       for n in (1, 2, 3) for p in ("Zero", "Constant", "Reflection", "Replication", "Circular")},
+    **{f"torch.nn.{n}": layer(f"torch.nn.{n}", "", same) for n in _SAME},
+}
+
+# --- functions and tensor methods: rules over Args -> Shape ---------------------------------------------------
+
+
+def _x(a: Args) -> Shape:
+    return a.shape("input") or UNKNOWN
+
+
+def f_same(a: Args) -> Shape:
+    return _x(a)
+
+
+def f_flatten(a: Args) -> Shape:
+    return flatten(_x(a), a.get("start_dim", 0), a.get("end_dim", -1))
+
+
+def f_reshape(a: Args):
+    shape = a["shape"]
+    if not isinstance(shape, (tuple, list)):
+        return UNKNOWN if shape is None else reshape(_x(a), [shape])
+    return reshape(_x(a), shape)
+
+
+def f_permute(a: Args):
+    dims = a["dims"]
+    if not isinstance(dims, (tuple, list)) or any(not isinstance(d, int) for d in dims):
+        return UNKNOWN
+    return permute(_x(a), dims)
+
+
+def f_transpose(a: Args):
+    d0, d1 = a["dim0"], a["dim1"]
+    if not isinstance(d0, int) or not isinstance(d1, int):
+        s = _x(a)
+        return Shape.of((None,) * s.rank) if s.rank is not None else UNKNOWN
+    return transpose(_x(a), d0, d1)
+
+
+def f_t(a: Args):
+    s = _x(a)
+    return transpose(s, 0, 1) if s.rank == 2 else s
+
+
+def f_reduce(a: Args):
+    dim = a["dim"]
+    if dim is None:
+        if a._values.get("dim", "absent") is None and "dim" in a._values:
+            return UNKNOWN  # dim given but not known statically
+        return reduce_axes(_x(a), None, bool(a.get("keepdim", False)))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    if any(not isinstance(d, int) for d in dims):
+        return UNKNOWN
+    return reduce_axes(_x(a), dims, bool(a.get("keepdim", False)))
+
+
+def f_max(a: Args):
+    """x.max(dim) returns (values, indices); x.max() a scalar; torch.max(a, b) elementwise."""
+    dim = a["dim"]
+    if isinstance(dim, int):
+        out = reduce_axes(_x(a), (dim,), bool(a.get("keepdim", False)))
+        return (out, out)
+    other = a.shape("dim")
+    if other is not None:
+        return broadcast(_x(a), other)
+    if "dim" not in a._values:
+        return Shape(())
+    return UNKNOWN
+
+
+def f_squeeze(a: Args):
+    dim = a["dim"]
+    if isinstance(dim, (tuple, list)):
+        s = _x(a)
+        for d in sorted((s.axis(x) for x in dim if s.axis(x) is not None), reverse=True):
+            s = squeeze(s, d)
+        return s
+    return squeeze(_x(a), dim if isinstance(dim, int) else None)
+
+
+def f_unsqueeze(a: Args):
+    dim = a["dim"]
+    return unsqueeze(_x(a), dim) if isinstance(dim, int) else UNKNOWN
+
+
+def f_cat(a: Args):
+    shapes = a.shapes("tensors")
+    return concat(shapes, a.get("dim", 0)) if shapes else UNKNOWN
+
+
+def f_stack(a: Args):
+    shapes = a.shapes("tensors")
+    return stack(shapes, a.get("dim", 0)) if shapes else UNKNOWN
+
+
+def f_new(a: Args):
+    """torch.randn(2, 3) / torch.zeros((2, 3)) / torch.empty(size=...)."""
+    size = a["size"]
+    if isinstance(size, (tuple, list)) and len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    if not isinstance(size, (tuple, list)):
+        return UNKNOWN
+    return Shape.of(tuple(d if known(d) else None for d in size))
+
+
+def f_randint(a: Args):
+    size = a["size"] if a["size"] is not None else a["high"]
+    if isinstance(size, (tuple, list)):
+        return Shape.of(tuple(d if known(d) else None for d in size))
+    return UNKNOWN
+
+
+def f_like(a: Args):
+    s = _x(a)
+    return Shape.of(s.dims) if s.dims is not None else UNKNOWN
+
+
+def f_binary(a: Args):
+    x, y = a.shape("input"), a.shape("other")
+    if x is None or y is None:
+        return x or y or UNKNOWN
+    return broadcast(x, y)
+
+
+def f_matmul(a: Args):
+    x, y = a.shape("input"), a.shape("other")
+    if x is None or y is None or x.rank is None or y.rank is None:
+        return UNKNOWN
+    if y.rank == 1:
+        return Shape.of(x.dims[:-1])
+    if x.rank == 1:
+        return Shape.of(y.dims[:-2] + y.dims[-1:])
+    batch = broadcast(Shape.of(x.dims[:-2]), Shape.of(y.dims[:-2])).dims or ()
+    return Shape.of(tuple(batch) + (x.dims[-2], y.dims[-1]), -1 if x.channels_are_last else None)
+
+
+def f_chunk(a: Args):
+    """x.chunk(n, dim) / x.split(size, dim): a tuple of tensors of the same rank."""
+    s = _x(a)
+    if s.rank is None:
+        return UNKNOWN
+    d = s.axis(a.get("dim", 0))
+    piece = s.with_dims(tuple(None if i == d else x for i, x in enumerate(s.dims))) if d is not None else UNKNOWN
+    n = a["chunks"]
+    return ("repeat", piece, n if isinstance(n, int) else None)
+
+
+def f_expand(a: Args):
+    sizes = a["sizes"]
+    s = _x(a)
+    if not isinstance(sizes, (tuple, list)):
+        return UNKNOWN
+    dims = []
+    off = len(sizes) - (s.rank or 0)
+    for i, d in enumerate(sizes):
+        if isinstance(d, int) and d == -1 and s.dims is not None and i - off >= 0:
+            dims.append(s.dims[i - off])
+        else:
+            dims.append(d if known(d) else None)
+    ca = s.channel_axis + off if s.channel_axis is not None and s.rank is not None else None
+    return Shape.of(dims, ca)
+
+
+def f_repeat(a: Args):
+    reps = a["sizes"]
+    s = _x(a)
+    if not isinstance(reps, (tuple, list)):
+        return UNKNOWN
+    if s.rank is not None and len(reps) == s.rank:
+        return s.with_dims(tuple(d * r if known(d) and isinstance(r, int) else None
+                                 for d, r in zip(s.dims, reps)))
+    return Shape.of((None,) * len(reps))
+
+
+def f_pool(nd: int):
+    def rule(a: Args):
+        s = _channels_first_input(_x(a), nd)
+        args = Args({"kernel_size": a["kernel_size"], "stride": a["stride"], "padding": a.get("padding", 0),
+                     "dilation": a.get("dilation", 1), "ceil_mode": a.get("ceil_mode", False)})
+        return pool(nd)(s, args)
+
+    return rule
+
+
+def f_adaptive(nd: int):
+    def rule(a: Args):
+        return adaptive_pool(nd)(_x(a), Args({"output_size": a["output_size"]}))
+
+    return rule
+
+
+def f_interpolate(a: Args):
+    return upsample(_x(a), Args({"size": a["size"], "scale_factor": a["scale_factor"]}))
+
+
+def f_pad(a: Args):
+    return pad_nd(_x(a), a)
+
+
+def f_linear(a: Args):
+    s = _x(a)
+    w = a.shape("weight")
+    out = w.dims[0] if w is not None and w.rank == 2 else None
+    return s.with_last(out) if s.rank else s
+
+
+def f_embedding(a: Args):
+    s = _x(a)
+    w = a.shape("weight")
+    return Shape.of(s.dims + (w.dims[-1] if w is not None and w.rank == 2 else None,), -1) if s.rank else UNKNOWN
+
+
+def f_index_select(a: Args):
+    s = _x(a)
+    d = s.axis(a.get("dim", 0)) if s.rank is not None else None
+    return s.with_dims(tuple(None if i == d else x for i, x in enumerate(s.dims))) if d is not None else UNKNOWN
+
+
+_SAME_FUNCS = """relu relu_ relu6 gelu silu mish sigmoid tanh softmax log_softmax leaky_relu elu selu celu softplus
+hardswish hardsigmoid hardtanh dropout dropout1d dropout2d dropout3d alpha_dropout layer_norm group_norm batch_norm
+instance_norm local_response_norm rms_norm normalize glu_ softmin logsigmoid silu_ gelu_ tanhshrink prelu
+threshold""".split()
+_SAME_TORCH = """abs exp log sqrt rsqrt sigmoid tanh relu sin cos neg sign clamp clip clone erf square pow
+dropout where masked_fill nan_to_num softmax log_softmax cumsum roll flip tril triu""".split()
+
+FUNCTIONS = {
+    **{f"torch.nn.functional.{n}": op("input", f_same) for n in _SAME_FUNCS},
+    **{f"torch.{n}": op("input", f_same) for n in _SAME_TORCH},
+    "torch.flatten": op("input start_dim end_dim", f_flatten, start_dim=0, end_dim=-1),
+    "torch.reshape": op("input shape", f_reshape),
+    "torch.permute": op("input dims", f_permute),
+    "torch.transpose": op("input dim0 dim1", f_transpose),
+    "torch.swapaxes": op("input dim0 dim1", f_transpose),
+    "torch.t": op("input", f_t),
+    "torch.squeeze": op("input dim", f_squeeze),
+    "torch.unsqueeze": op("input dim", f_unsqueeze),
+    "torch.mean": op("input dim keepdim", f_reduce, keepdim=False),
+    "torch.sum": op("input dim keepdim", f_reduce, keepdim=False),
+    "torch.amax": op("input dim keepdim", f_reduce, keepdim=False),
+    "torch.amin": op("input dim keepdim", f_reduce, keepdim=False),
+    "torch.logsumexp": op("input dim keepdim", f_reduce, keepdim=False),
+    "torch.max": op("input dim keepdim", f_max, keepdim=False),
+    "torch.min": op("input dim keepdim", f_max, keepdim=False),
+    "torch.cat": op("tensors dim", f_cat, dim=0),
+    "torch.concat": op("tensors dim", f_cat, dim=0),
+    "torch.concatenate": op("tensors dim", f_cat, dim=0),
+    "torch.stack": op("tensors dim", f_stack, dim=0),
+    "torch.add": op("input other", f_binary),
+    "torch.mul": op("input other", f_binary),
+    "torch.sub": op("input other", f_binary),
+    "torch.div": op("input other", f_binary),
+    "torch.matmul": op("input other", f_matmul),
+    "torch.bmm": op("input other", f_matmul),
+    "torch.chunk": op("input chunks dim", f_chunk, dim=0),
+    "torch.split": op("input chunks dim", f_chunk, dim=0),
+    "torch.index_select": op("input dim index", f_index_select),
+    **{f"torch.{n}": op("size", f_new, varargs="size") for n in ("randn", "rand", "zeros", "ones", "empty")},
+    "torch.full": op("size fill_value", f_new),
+    "torch.randint": op("low high size", f_randint),
+    **{f"torch.{n}_like": op("input", f_like) for n in ("randn", "rand", "zeros", "ones", "empty", "full")},
+    "torch.nn.functional.linear": op("input weight bias", f_linear),
+    "torch.nn.functional.embedding": op("input weight", f_embedding),
+    **{f"torch.nn.functional.{k}_pool{n}d": op("input kernel_size stride padding", f_pool(n), padding=0)
+       for n in (1, 2, 3) for k in ("max", "avg")},
+    **{f"torch.nn.functional.adaptive_{k}_pool{n}d": op("input output_size", f_adaptive(n))
+       for n in (1, 2, 3) for k in ("max", "avg")},
+    "torch.nn.functional.interpolate": op("input size scale_factor mode align_corners", f_interpolate),
+    "torch.nn.functional.upsample": op("input size scale_factor mode align_corners", f_interpolate),
+    "torch.nn.functional.pad": op("input pad mode value", f_pad),
+    "torch.nn.functional.scaled_dot_product_attention": op("query key value", lambda a: a.shape("query")),
+}
+
+_SAME_METHODS = """contiguous float double half bfloat16 int long bool to cuda cpu clone detach type type_as
+relu relu_ sigmoid tanh exp log sqrt rsqrt abs neg pow clamp clamp_ clip masked_fill masked_fill_ softmax
+log_softmax add_ mul_ div_ sub_ fill_ zero_ normal_ uniform_ requires_grad_ sign square erf cumsum flip roll
+float_power tril triu nan_to_num detach_ pin_memory""".split()
+
+METHODS = {
+    **{n: op("", f_same) for n in _SAME_METHODS},
+    "view": op("shape", f_reshape, varargs="shape"),
+    "reshape": op("shape", f_reshape, varargs="shape"),
+    "flatten": op("start_dim end_dim", f_flatten, start_dim=0, end_dim=-1),
+    "permute": op("dims", f_permute, varargs="dims"),
+    "transpose": op("dim0 dim1", f_transpose),
+    "swapaxes": op("dim0 dim1", f_transpose),
+    "t": op("", f_t),
+    "squeeze": op("dim", f_squeeze),
+    "unsqueeze": op("dim", f_unsqueeze),
+    "mean": op("dim keepdim", f_reduce, keepdim=False),
+    "sum": op("dim keepdim", f_reduce, keepdim=False),
+    "amax": op("dim keepdim", f_reduce, keepdim=False),
+    "amin": op("dim keepdim", f_reduce, keepdim=False),
+    "std": op("dim keepdim", f_reduce, keepdim=False),
+    "var": op("dim keepdim", f_reduce, keepdim=False),
+    "norm": op("p dim keepdim", f_reduce, keepdim=False),
+    "logsumexp": op("dim keepdim", f_reduce, keepdim=False),
+    "max": op("dim keepdim", f_max, keepdim=False),
+    "min": op("dim keepdim", f_max, keepdim=False),
+    "chunk": op("chunks dim", f_chunk, dim=0),
+    "split": op("chunks dim", f_chunk, dim=0),
+    "expand": op("sizes", f_expand, varargs="sizes"),
+    "repeat": op("sizes", f_repeat, varargs="sizes"),
+    "matmul": op("other", f_matmul),
+    "add": op("other", f_binary),
+    "mul": op("other", f_binary),
+    "sub": op("other", f_binary),
+    "div": op("other", f_binary),
+    "index_select": op("dim index", f_index_select),
+    **{f"new_{n}": op("size", f_new, varargs="size") for n in ("zeros", "ones", "empty")},
+}
+
+# functions/methods whose first parameter is the tensor itself (methods get it bound as "input")
+SELF_PARAM = "input"
