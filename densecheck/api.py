@@ -80,7 +80,7 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
     try:
         result.layers = analyze_module(module, path)
         diags = run_rules(result.layers, settings)
-        result.diagnostics.extend(suppressions.apply(diags, text))
+        result.diagnostics.extend(suppressions.apply(diags, text, settings, path))
     except RecursionError:
         result.internal_error = True
         result.diagnostics.append(_file_diagnostic(

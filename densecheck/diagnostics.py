@@ -23,9 +23,13 @@ class Diagnostic:
     message: str
     rule: str = ""  # the rule's kebab-case name
     fix: str | None = None  # the suggested change, in words
+    cell: int | None = None  # notebooks: the 1-based cell; line/end_line then count within that cell
 
     def to_json(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["cell"] is None:
+            del d["cell"]
+        return d
 
     def sort_key(self):
-        return (self.path, self.line, self.column, self.code)
+        return (self.path, self.cell or 0, self.line, self.column, self.code)

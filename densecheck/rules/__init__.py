@@ -8,6 +8,8 @@ from densecheck.rules.dc002_internal_error import InternalError
 from densecheck.rules.dc101_spatial_positions import DenseOverSpatialPositions
 from densecheck.rules.dc102_channels_first_axis import LinearOnChannelsFirstAxis
 from densecheck.rules.dc103_in_features_mismatch import InFeaturesMismatch
+from densecheck.rules.dc104_fc_param_budget import FcParameterBudget
+from densecheck.rules.dc900_unused_noqa import UnusedNoqa
 
 ALL_RULES: list[Rule] = [
     ParseError(),
@@ -15,6 +17,8 @@ ALL_RULES: list[Rule] = [
     DenseOverSpatialPositions(),
     LinearOnChannelsFirstAxis(),
     InFeaturesMismatch(),
+    FcParameterBudget(),
+    UnusedNoqa(),
 ]
 RULES: dict[str, Rule] = {r.code: r for r in ALL_RULES}
 LAYER_RULES: list[Rule] = [r for r in ALL_RULES if type(r).check is not Rule.check]
