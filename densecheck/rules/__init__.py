@@ -9,6 +9,8 @@ from densecheck.rules.dc101_spatial_positions import DenseOverSpatialPositions
 from densecheck.rules.dc102_channels_first_axis import LinearOnChannelsFirstAxis
 from densecheck.rules.dc103_in_features_mismatch import InFeaturesMismatch
 from densecheck.rules.dc104_fc_param_budget import FcParameterBudget
+from densecheck.rules.dc105_static_trace_disagreement import StaticTraceDisagreement
+from densecheck.rules.dc106_trace_failed import TraceFailed
 from densecheck.rules.dc900_unused_noqa import UnusedNoqa
 
 ALL_RULES: list[Rule] = [
@@ -18,6 +20,8 @@ ALL_RULES: list[Rule] = [
     LinearOnChannelsFirstAxis(),
     InFeaturesMismatch(),
     FcParameterBudget(),
+    StaticTraceDisagreement(),
+    TraceFailed(),
     UnusedNoqa(),
 ]
 RULES: dict[str, Rule] = {r.code: r for r in ALL_RULES}

@@ -147,18 +147,31 @@ class _Site:
     layer: str
     instances: list = field(default_factory=list)
     shapes: list = field(default_factory=list)
-    calls: int = 0
-    mult_adds: int | None = 0
+    # per call context: [calls, mult_adds]. torch has one context; Keras builds a subclassed model by running its
+    # ``call`` several times, each in its own scratch graph, so a context is the graph the input belongs to and the
+    # reported count is the largest context's (a functional graph of KerasTensors is one context).
+    contexts: dict = field(default_factory=dict)
 
-    def see(self, shape: list[int | None], in_f: int | None, out_f: int | None, bias: bool | None) -> None:
-        self.calls += 1
+    @property
+    def calls(self) -> int:
+        return max((c[0] for c in self.contexts.values()), default=0)
+
+    @property
+    def mult_adds(self) -> int | None:
+        best = max(self.contexts.values(), key=lambda c: c[0], default=None)
+        return best[1] if best is not None else None
+
+    def see(self, shape: list[int | None], in_f: int | None, out_f: int | None, bias: bool | None,
+            context=None) -> None:
+        c = self.contexts.setdefault(context, [0, 0])
+        c[0] += 1
         if shape not in self.shapes:
             self.shapes.append(shape)
-        if self.mult_adds is not None:
+        if c[1] is not None:
             if in_f is None or out_f is None or any(d is None for d in shape[:-1]):
-                self.mult_adds = None
+                c[1] = None
             else:
-                self.mult_adds += math.prod(shape[:-1]) * (in_f * out_f + (out_f if bias else 0))
+                c[1] += math.prod(shape[:-1]) * (in_f * out_f + (out_f if bias else 0))
 
     def record(self, describe: Callable[[Any], tuple]) -> SiteRecord:
         path, line, col = self.key
@@ -198,12 +211,6 @@ class _Recorder:
             s = self.sites[site] = _Site(site, self.framework, layer_name)
         s.instances.append(obj)
         self.by_id[id(obj)] = s
-
-    def new_pass(self) -> None:
-        """Forget the call counts: Keras runs a subclassed model's ``call`` more than once while building it
-        symbolically; only the last complete pass counts (shapes seen in every pass are kept)."""
-        for s in self.sites.values():
-            s.calls, s.mult_adds = 0, 0
 
     def records(self, describe) -> list[SiteRecord]:
         return [s.record(describe) for s in self.sites.values()]
@@ -371,9 +378,10 @@ def keras_sites() -> Iterator[_Recorder]:
         out = orig_call(self, *args, **kwargs)
         site = rec.by_id.get(id(self))
         if site is not None:
-            shape = _shape_list(args[0] if args else kwargs.get("inputs"))
+            x = args[0] if args else kwargs.get("inputs")
+            shape = _shape_list(x)
             if shape is not None:
-                site.see(shape, shape[-1] if shape else None, self.units, bool(self.use_bias))
+                site.see(shape, shape[-1] if shape else None, self.units, bool(self.use_bias), _graph_of(x))
         return out
 
     Dense.__init__ = __init__
@@ -383,6 +391,14 @@ def keras_sites() -> Iterator[_Recorder]:
     finally:
         Dense.__init__ = orig_init
         Dense.__call__ = orig_call
+
+
+def _graph_of(x):
+    try:
+        g = getattr(x, "graph", None)
+    except Exception:  # noqa: BLE001 - eager tensors raise on .graph
+        g = None
+    return id(g) if g is not None else None
 
 
 def _describe_keras(layer) -> tuple:
@@ -435,23 +451,10 @@ def _run_keras(model, inputs, rec: _Recorder) -> None:
     if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], tuple) and len(inputs[0]) == 2 \
             and isinstance(inputs[0][0], (list, tuple)):
         inputs = make_keras_inputs(inputs)
-    import functools
-
-    call = model.call
-
-    @functools.wraps(call)
-    def counted_call(*args, **kwargs):
-        rec.new_pass()
-        return call(*args, **kwargs)
-
-    object.__setattr__(model, "call", counted_call)
-    try:
-        if isinstance(inputs, (list, tuple)):
-            model(inputs[0] if len(inputs) == 1 else list(inputs))
-        else:
-            model(inputs)
-    finally:
-        object.__delattr__(model, "call")
+    if isinstance(inputs, (list, tuple)):
+        model(inputs[0] if len(inputs) == 1 else list(inputs))
+    else:
+        model(inputs)
 
 
 # ------------------------------------------------------------------------------------------------------------

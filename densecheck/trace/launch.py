@@ -1,0 +1,190 @@
+"""The linter side of trace mode: start the trace subprocess, watch it, read its answer.
+
+The child (:mod:`densecheck.trace.runner`) runs in its own session (process group) with:
+
+* a wall-clock timeout (default 120 s) — on expiry the whole group is killed; shortly before, the child dumps its
+  Python stack (``faulthandler``) so the timeout can name the user frame it was stuck in;
+* a resident-memory watchdog (default 8 GiB, polled from ``/proc``) — ``RLIMIT_AS`` is not used because torch and
+  TensorFlow reserve far more virtual address space than they ever touch;
+* hub downloads disabled (``HF_HUB_OFFLINE=1``, ``TRANSFORMERS_OFFLINE=1``, ``HF_DATASETS_OFFLINE=1``), no GPU,
+  and Python-level internet connections refused;
+* its stdout and stderr captured: nothing the user's code prints reaches the linter output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from densecheck.trace.spec import DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIMEOUT, TraceTarget
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    "WANDB_MODE": "disabled",
+    "CUDA_VISIBLE_DEVICES": "",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "DENSECHECK_TRACE": "1",
+}
+
+
+@dataclass
+class TraceResult:
+    target: TraceTarget
+    ok: bool
+    framework: str | None = None
+    records: list = field(default_factory=list)  # list[SiteRecord]
+    error: dict | None = None  # {"kind": "exception"|"target"|"usage"|"timeout"|"memory"|"crash", "message", "frame"}
+    target_path: str | None = None  # the file of the traced function/class, when known
+    target_line: int | None = None
+    stats: dict = field(default_factory=dict)  # wall_s (child), peak_rss_mb (child), total_s (with start-up)
+    stderr: str = ""
+
+
+def child_env(extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env.update(OFFLINE_ENV)
+    env.setdefault("KERAS_BACKEND", "tensorflow")
+    # make sure the child imports this densecheck, installed or not
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
+
+
+_FH_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)', re.MULTILINE)
+
+
+def frame_from_dump(stderr: str) -> dict | None:
+    """The innermost user frame of the last faulthandler dump in ``stderr`` (most recent call first)."""
+    i = stderr.rfind("Timeout (")
+    if i < 0:
+        return None
+    from densecheck.trace.record import _HERE
+
+    skip_parts = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep, _HERE + os.sep)
+    stdlib = os.path.dirname(os.__file__) + os.sep
+    for m in _FH_FRAME.finditer(stderr[i:]):
+        path = m.group("path")
+        if path.startswith(("<", stdlib)) or any(p in path for p in skip_parts):
+            continue
+        line = int(m.group("line"))
+        import linecache
+
+        text = linecache.getline(path, line).strip()
+        return {"path": path, "line": line, "column": None, "function": m.group("func"), "text": text}
+    return None
+
+
+def run_target(target: TraceTarget, *, timeout: float | None = None, memory_limit_mb: int | None = None,
+               root: str | None = None, device: str = "meta", env: dict | None = None) -> TraceResult:
+    """Trace one target in a fresh subprocess. Never raises for problems in user code: they are in ``.error``."""
+    from densecheck.trace.record import SiteRecord
+
+    timeout = float(target.timeout or timeout or DEFAULT_TIMEOUT)
+    mem_limit = target.memory_limit_mb or memory_limit_mb or DEFAULT_MEMORY_LIMIT_MB
+    root = os.path.abspath(root or os.getcwd())
+    spec = {"target": target.target, "inputs": [i.to_json() for i in target.inputs], "framework": target.framework,
+            "root": root, "device": device, "dump_after": max(timeout - 1.5, timeout * 0.85)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "densecheck.trace.runner"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, cwd=root, env=child_env(env), start_new_session=True)
+    stop: tuple[str, str] | None = None
+    peak_seen = 0.0
+    data = json.dumps(spec).encode()
+    out = err = b""
+    while True:
+        try:
+            o, e = proc.communicate(input=data, timeout=0.2)
+            out += o or b""
+            err += e or b""
+            break
+        except subprocess.TimeoutExpired:
+            data = None
+            rss = _rss_mb(proc.pid)
+            peak_seen = max(peak_seen, rss or 0.0)
+            elapsed = time.perf_counter() - t0
+            if elapsed > timeout:
+                stop = ("timeout", f"trace of {target.target} timed out after {timeout:g} s")
+            elif rss is not None and rss > mem_limit:
+                stop = ("memory", (f"trace of {target.target} used more than {mem_limit:,} MB of memory "
+                                   f"(resident {rss:,.0f} MB) and was stopped"))
+            if stop:
+                _kill_group(proc)
+                o, e = proc.communicate()
+                out += o or b""
+                err += e or b""
+                break
+    total = round(time.perf_counter() - t0, 3)
+    stderr = err.decode("utf-8", errors="replace")
+    events = []
+    for line in out.decode("utf-8", errors="replace").splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    res = TraceResult(target, ok=False, stderr=stderr)
+    for ev in events:
+        if ev.get("event") == "target":
+            res.target_path = ev.get("path") or res.target_path
+            res.target_line = ev.get("line") or res.target_line
+    phase = next((ev["phase"] for ev in reversed(events) if ev.get("event") == "phase"), None)
+    final = next((ev for ev in events if ev.get("event") == "result"), None)
+    res.stats = {"total_s": total, "peak_rss_mb_watched": round(peak_seen, 1)}
+    if stop is not None:
+        kind, msg = stop
+        where = {"import": "while importing the target", "build": "while building the model",
+                 "run": "while running the model"}.get(phase or "", "while starting")
+        res.error = {"kind": kind, "message": f"{msg} {where}", "frame": frame_from_dump(stderr)}
+        return res
+    if final is None:
+        tail = " ".join(stderr.strip().splitlines()[-3:])[-300:]
+        code = proc.returncode
+        how = f"killed by signal {-code}" if code and code < 0 else f"exited with code {code}"
+        res.error = {"kind": "crash", "message": f"trace of {target.target}: the trace process {how}"
+                                                 + (f": {tail}" if tail else ""), "frame": None}
+        return res
+    res.stats.update(final.get("stats") or {})
+    if final.get("ok"):
+        res.ok = True
+        res.framework = final.get("framework")
+        res.records = [SiteRecord.from_json(r) for r in final.get("records", [])]
+        res.stats["phases"] = final.get("phases")
+    else:
+        res.error = final.get("error")
+    return res
