@@ -1,0 +1,131 @@
+"""Output formats, one module each. Every module has ``render(ctx: Context) -> str``.
+
+Paths are shown relative to the current directory when the file is under it (as ruff does); the CI formats
+(sarif, github, gitlab) use paths relative to the repository/workspace root instead, so annotations land on the
+right file when densecheck runs from a subdirectory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import click
+
+from densecheck.config import Settings
+from densecheck.diagnostics import Diagnostic
+from densecheck.runner import Run
+
+FORMAT_NAMES = ["concise", "full", "report", "json", "sarif", "github", "gitlab", "junit"]
+TEXT_FORMATS = {"concise", "full", "report"}
+
+SEVERITY_COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
+
+
+@dataclass
+class Context:
+    run: Run
+    settings: Settings
+    color: bool = False
+    quiet: bool = False
+    cwd: str = field(default_factory=os.getcwd)
+
+    # -- paths ------------------------------------------------------------------------------------------------
+    def display_path(self, path: str) -> str:
+        """Relative to the current directory when under it, else absolute."""
+        if path == "-" or path.startswith("<"):
+            return path
+        ap = os.path.abspath(path)
+        rel = os.path.relpath(ap, self.cwd)
+        return ap if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+    def location(self, d: Diagnostic) -> str:
+        """``path:line:col`` — or ``path:cell N:line:col`` in a notebook."""
+        cell = f"cell {d.cell}:" if d.cell is not None else ""
+        return f"{self.display_path(d.path)}:{cell}{d.line}:{d.column}"
+
+    # -- style ------------------------------------------------------------------------------------------------
+    def style(self, text: str, **kw) -> str:
+        return click.style(text, **kw) if self.color else text
+
+    def code(self, d: Diagnostic) -> str:
+        return self.code_text(d.code, d.severity)
+
+    def code_text(self, code: str, severity: str) -> str:
+        return self.style(code, fg=SEVERITY_COLORS.get(severity), bold=True)
+
+
+def repo_root(cwd: str | None = None, env_var: str = "GITHUB_WORKSPACE") -> str:
+    """The CI workspace ($GITHUB_WORKSPACE, $CI_PROJECT_DIR), else the enclosing git root, else the cwd."""
+    env = os.environ.get(env_var)
+    if env:
+        return os.path.abspath(env)
+    start = d = os.path.abspath(cwd or os.getcwd())
+    while True:
+        if os.path.exists(os.path.join(d, ".git")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return start
+        d = parent
+
+
+def repo_path(path: str, root: str) -> str:
+    """``path`` relative to ``root`` with forward slashes (absolute when outside it)."""
+    if path == "-" or path.startswith("<"):
+        return path
+    ap = os.path.abspath(path)
+    rel = os.path.relpath(ap, root)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return ap.replace(os.sep, "/")
+    return rel.replace(os.sep, "/")
+
+
+def located(ctx: Context, root: str):
+    """(file, diagnostic, path relative to ``root``, identity) for every finding, in output order.
+
+    The identity (for SARIF/GitLab fingerprints) is built from the code, the path and the flagged line's text with
+    its whitespace collapsed, plus an occurrence count — not the line number, so it survives edits above it.
+    """
+    for f in ctx.run.files:
+        seen: Counter = Counter()
+        for d in f.diagnostics:
+            path = repo_path(d.path, root)
+            lines = f.source_lines(d.cell)
+            text = " ".join(lines[d.line - 1].split()) if 0 < d.line <= len(lines) else f"line {d.line}"
+            key = f"{d.code}|{path}|{d.cell or ''}|{text}"
+            seen[key] += 1
+            yield f, d, path, f"{key}|{seen[key]}"
+
+
+def counts(diagnostics: list[Diagnostic]) -> Counter:
+    return Counter(d.severity for d in diagnostics)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def summary_line(ctx: Context) -> str:
+    """``Found 3 problems (1 error, 2 warnings); checked 12 layers in 3 files.`` / ``All checks passed! (...)``"""
+    diags = ctx.run.diagnostics
+    nlayers = sum(len(f.result.layers) for f in ctx.run.files)
+    scope = f"checked {plural(nlayers, 'layer')} in {plural(len(ctx.run.files), 'file')}"
+    if not diags and ctx.run.missing:
+        return f"No problems found, but {plural(len(ctx.run.missing), 'path')} did not exist ({scope})."
+    if not diags:
+        return ctx.style("All checks passed!", fg="green", bold=True) + f" ({scope})"
+    c = counts(diags)
+    parts = [plural(c[s], s) for s in ("error", "warning", "info") if c[s]]
+    return ctx.style(f"Found {plural(len(diags), 'problem')}", bold=True) + f" ({', '.join(parts)}); {scope}."
+
+
+def get(name: str) -> Callable[[Context], str]:
+    from densecheck.formats import concise, full, github, gitlab, json_format, junit, report, sarif
+
+    return {
+        "concise": concise.render, "full": full.render, "report": report.render, "json": json_format.render,
+        "sarif": sarif.render, "github": github.render, "gitlab": gitlab.render, "junit": junit.render,
+    }[name]
