@@ -29,6 +29,7 @@ from truth_helpers import (
     layer_params,
     load_module,
     record_fixture,
+    require,
 )
 
 FIXTURE_FILES = sorted(str(p) for p in FIXTURES.glob("*/*.py"))
@@ -47,11 +48,8 @@ def fid(path: str) -> str:
 
 
 def need(path: str):
-    """Skip cleanly when the fixture's framework is not installed."""
-    if framework_of(path) == "torch":
-        return pytest.importorskip("torch")
-    pytest.importorskip("tensorflow")
-    return pytest.importorskip("keras")
+    """Skip cleanly when the fixture's framework is not installed (fail instead in CI)."""
+    return require(framework_of(path))
 
 
 @lru_cache(maxsize=None)

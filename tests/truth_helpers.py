@@ -83,6 +83,23 @@ def load_module(path: str | os.PathLike):
     return mod
 
 
+def require(framework: str):
+    """Import the framework, or skip the test cleanly when it is absent — except in CI (``CI`` set), where the
+    frameworks are installed and a missing one must fail loudly instead of silently skipping the truth tests."""
+    import pytest
+
+    names = ("torch",) if framework == "torch" else ("tensorflow", "keras")
+    mod = None
+    for name in names:
+        try:
+            mod = importlib.import_module(name)
+        except ImportError as e:
+            if os.environ.get("CI"):
+                pytest.fail(f"{name} is required in CI for the framework truth tests: {e}")
+            pytest.skip(f"{name} is not installed")
+    return mod
+
+
 def framework_of(path: str | os.PathLike) -> str:
     return Path(path).parent.name  # fixtures/keras/... or fixtures/torch/...
 
@@ -122,14 +139,16 @@ def layer_params(framework: str, in_features: int, out_features: int, bias: bool
 
 # -- real sites ------------------------------------------------------------------------------------------------
 
-def record_fixture(path: str | os.PathLike, *, expect_error: type[BaseException] | None = None):
+def record_fixture(path: str | os.PathLike, *, expect_error: type[BaseException] | None = None,
+                   framework: str | None = None):
     """Build (and for torch run, on the meta device) the fixture; its SiteRecords, restricted to the file.
 
-    With ``expect_error`` the forward pass must raise it; the shapes recorded before the failure are kept.
+    The file defines ``build()`` (and for torch ``example_input()``). With ``expect_error`` the forward pass must
+    raise it; the shapes recorded before the failure are kept.
     """
     path = os.path.abspath(os.fspath(path))
     mod = load_module(path)
-    fw = framework_of(path)
+    fw = framework or framework_of(path)
     if fw == "torch":
         records = _record_torch(mod, expect_error)
     else:
