@@ -30,6 +30,7 @@ from truth_helpers import (
     load_module,
     record_fixture,
     require,
+    torch_linear_flops,
 )
 
 FIXTURE_FILES = sorted(str(p) for p in FIXTURES.glob("*/*.py"))
@@ -222,6 +223,20 @@ def test_positions_and_macs(path):
         assert j["positions"] == positions, f"{fid(path)}:{rec.line} static {j['positions']} real {positions}"
         assert rec.macs and rec.macs[0] is not None
         assert j["macs"] == rec.macs[0], f"{fid(path)}:{rec.line} static {j['macs']} real {rec.macs[0]}"
+
+
+@pytest.mark.parametrize("path", [p for p in TORCH_FILES if fid(p) not in RUNTIME_ERRORS], ids=fid)
+def test_macs_match_torch_flop_counter(path):
+    """MACs per sample = torch's FLOP count for the layer / 2 / batch / calls (torch.utils.flop_counter)."""
+    need(path)
+    st = static_layers(path)
+    flops = torch_linear_flops(path)
+    assert sorted(flops) == sorted(st)
+    for line, (total, calls, batch) in flops.items():
+        assert total > 0 and calls > 0 and batch
+        truth = total // (2 * batch * calls)
+        assert total == truth * 2 * batch * calls
+        assert st[line]["macs"] == truth, f"{fid(path)}:{line} static {st[line]['macs']} torch {truth}"
 
 
 @all_fixtures

@@ -181,3 +181,43 @@ def _record_torch(mod, expect_error):
     finally:
         for h in getattr(rec, "_handles", []):
             h.remove()
+
+
+def torch_linear_flops(path: str | os.PathLike) -> dict[int, tuple[int, int, int]]:
+    """line -> (FLOPs counted by ``torch.utils.flop_counter`` for every Linear built at that site, calls, batch).
+
+    torch's own counter (2 FLOPs per multiply-accumulate over the whole batch) is the truth for the MACs column —
+    the column torchinfo 1.8.0 gets wrong for rank > 2 inputs. Runs on the meta device.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from densecheck.trace import record as rec_mod
+
+    path = os.path.abspath(os.fspath(path))
+    mod = load_module(path)
+    with rec_mod.torch_sites() as rec, torch.device("meta"):
+        model = mod.build()
+        x = mod.example_input()
+    counter = FlopCounterMode(display=False)
+    try:
+        with counter, torch.no_grad():
+            model(x)
+    finally:
+        for h in getattr(rec, "_handles", []):
+            h.remove()
+    counts = counter.get_flop_counts()
+    root = type(model).__name__
+    out: dict[int, tuple[int, int, int]] = {}
+    for fqn, m in model.named_modules():
+        site = rec.by_id.get(id(m))
+        if site is None or not fqn:
+            continue
+        _path, line, _col = site.key
+        if os.path.abspath(_path) != path:
+            continue
+        flops = sum(counts.get(f"{root}.{fqn}", {}).values())
+        batch = site.shapes[0][0] if site.shapes else None
+        prev = out.get(line, (0, 0, batch))
+        out[line] = (prev[0] + flops, site.calls, batch)
+    return out
