@@ -331,8 +331,9 @@ def reshape(shape: Shape, new: Sequence[Dim | str], *, keep_batch: bool = False)
         dims = [shape.dims[0] if shape.dims else None] + dims
     if dims.count(-1) == 1:
         i = dims.index(-1)
-        total = dim_product(shape.dims) if shape.dims is not None else None
-        rest = dim_product(d for j, d in enumerate(dims) if j != i)
+        skip = 1 if keep_batch else 0  # Keras targets exclude the (unknown) batch axis
+        total = dim_product(shape.dims[skip:]) if shape.dims is not None else None
+        rest = dim_product(d for j, d in enumerate(dims) if j != i and j >= skip)
         if total is not None and rest:
             dims[i] = total // rest
         elif shape.dims is not None and len(dims) == 2 and i == 1 and dim_eq(dims[0], shape.dims[0]):

@@ -1371,7 +1371,6 @@ class Interpreter:
         if name == "unbind":
             dim = pyvalue(args[0]) if args else 0
             if s.rank is not None and isinstance(dim, int):
-                from densecheck.shapes import squeeze
                 a = s.axis(dim)
                 if a is not None:
                     dims = s.dims[:a] + s.dims[a + 1:]

@@ -190,6 +190,8 @@ def padding_layer(nd: int, sign: int):
         for i, d in enumerate(spatial):
             if isinstance(p, int):
                 amount = 2 * p
+            elif nd == 1 and isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(x, int) for x in p):
+                amount = p[0] + p[1]
             elif isinstance(p, (tuple, list)) and len(p) == nd:
                 pi = p[i]
                 amount = sum(pi) if isinstance(pi, (tuple, list)) else 2 * pi

@@ -194,10 +194,33 @@ def pixel_shuffle(s: Shape, a: Args) -> Shape:
                      w * r if known(w) else None), 1)
 
 
-def pad_nd(s: Shape, a: Args) -> Shape:
-    if s.rank is None:
-        return s
-    return s.with_dims(s.dims[:2] + (None,) * (s.rank - 2))
+def pad_nd(nd: int):
+    """ZeroPad2d(p) and friends: p is an int or (left, right[, top, bottom[, front, back]]), last axis first."""
+    def rule(s: Shape, a: Args) -> Shape:
+        if s.rank is None:
+            return s
+        p = a["padding"]
+        pads = (p,) * (2 * nd) if isinstance(p, int) else p
+        dims = list(s.dims)
+        for i in range(nd):
+            ax = s.rank - 1 - i
+            if isinstance(pads, (tuple, list)) and len(pads) == 2 * nd and known(dims[ax]) and \
+                    all(isinstance(x, int) for x in pads[2 * i:2 * i + 2]):
+                dims[ax] = dims[ax] + pads[2 * i] + pads[2 * i + 1]
+            else:
+                dims[ax] = None
+        return s.with_dims(dims)
+
+    return rule
+
+
+def f_pad(a: Args):
+    """F.pad(x, pad): pad has 2 entries per padded trailing axis."""
+    s = _x(a)
+    p = a["pad"]
+    if s.rank is None or not isinstance(p, (tuple, list)) or len(p) % 2:
+        return s if s.rank is None else s.with_dims((None,) * s.rank, channel_axis="same")
+    return pad_nd(len(p) // 2)(s, Args({"padding": tuple(p)}))
 
 
 _CONV = "in_channels out_channels kernel_size stride padding dilation groups bias padding_mode device dtype"
@@ -255,7 +278,7 @@ LAYERS = {
     "torch.nn.UpsamplingNearest2d": layer("torch.nn.UpsamplingNearest2d", "size scale_factor", upsample),
     "torch.nn.UpsamplingBilinear2d": layer("torch.nn.UpsamplingBilinear2d", "size scale_factor", upsample),
     "torch.nn.PixelShuffle": layer("torch.nn.PixelShuffle", "upscale_factor", pixel_shuffle),
-    **{f"torch.nn.{p}Pad{n}d": layer(f"torch.nn.{p}Pad{n}d", "padding", pad_nd)
+    **{f"torch.nn.{p}Pad{n}d": layer(f"torch.nn.{p}Pad{n}d", "padding", pad_nd(n))
        for n in (1, 2, 3) for p in ("Zero", "Constant", "Reflection", "Replication", "Circular")},
     **{f"torch.nn.{n}": layer(f"torch.nn.{n}", "", same) for n in _SAME},
 }
@@ -451,10 +474,6 @@ def f_adaptive(nd: int):
 
 def f_interpolate(a: Args):
     return upsample(_x(a), Args({"size": a["size"], "scale_factor": a["scale_factor"]}))
-
-
-def f_pad(a: Args):
-    return pad_nd(_x(a), a)
 
 
 def f_linear(a: Args):
