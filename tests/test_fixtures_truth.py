@@ -175,6 +175,9 @@ def test_input_shape_known_dims_agree(path):
         for i, (a, b) in enumerate(zip(s[1:], shape[1:]), 1):
             if a is not None:
                 assert a == b, f"{fid(path)}:{rec.line} axis {i}: static {s} real {shape}"
+        # the batch too, when densecheck knows it (torch: the literal in the fixture's __main__ block, which must
+        # agree with INPUT_SHAPE / example_input() the framework ran)
+        assert s[0] is None or s[0] == shape[0], f"{fid(path)}:{rec.line} batch: static {s} real {shape}"
 
 
 @all_fixtures
