@@ -38,48 +38,57 @@ def _posix_rel(path: str, base: str) -> str | None:
     return rel.replace(os.sep, "/")
 
 
-class _Excluder:
-    """``exclude`` + ``extend-exclude`` globs, matched gitignore-style relative to the project root.
+class _Patterns:
+    """Gitignore-syntax patterns that judge each path by itself.
 
-    While walking, a pattern excludes the entry it names, not the contents of a directory it names: the walk does
-    not enter an excluded directory anyway, and one named on the command line must be checked in full (ruff's
-    semantics: ``densecheck .venv/lib/site-packages/pkg`` works).
+    A pattern excludes the entry it names, not (by itself) the contents of a directory it names: the walk never
+    enters an excluded directory anyway, and a directory named on the command line must be checked in full even
+    when it lies inside an excluded or git-ignored tree (ruff's and ripgrep's semantics:
+    ``densecheck ~/.pyenv/versions/3.11/lib/python3.11/site-packages/pkg`` works).
     """
+
+    def __init__(self, lines: list[str]) -> None:
+        self.patterns = [p for p in pathspec.GitIgnoreSpec.from_lines(lines).patterns
+                         if p.include is not None and p.regex is not None]
+
+    def match(self, key: str) -> bool | None:
+        """True (excluded), False (re-included by a ``!pattern``) or None (no pattern names it)."""
+        verdict = None
+        for p in self.patterns:  # the last matching pattern decides
+            m = p.regex.match(key)
+            # a match through a parent directory ("build" matching "build/x.py") leaves the rest of the key unread
+            if m and (m.end() == len(key) or m.groupdict().get("ps_d") is not None and m.end("ps_d") == len(key)):
+                verdict = bool(p.include)
+        return verdict
+
+
+class _Excluder:
+    """``exclude`` + ``extend-exclude`` globs, matched relative to the project root."""
 
     def __init__(self, settings: Settings) -> None:
         self.root = settings.root_dir
-        self.patterns = [p for p in pathspec.GitIgnoreSpec.from_lines([*settings.exclude, *settings.extend_exclude])
-                         .patterns if p.include is not None and p.regex is not None]
+        self.patterns = _Patterns([*settings.exclude, *settings.extend_exclude])
 
     def _key(self, abspath: str) -> str:
         return _posix_rel(abspath, self.root) or abspath.replace(os.sep, "/").lstrip("/")
 
-    def _match(self, key: str) -> bool:
-        excluded = False
-        for p in self.patterns:  # the last matching pattern decides (a "!pattern" re-includes)
-            m = p.regex.match(key)
-            # a match through a parent directory ("build" matching "build/x.py") leaves the rest of the key unread
-            if m and (m.end() == len(key) or m.groupdict().get("ps_d") is not None and m.end("ps_d") == len(key)):
-                excluded = bool(p.include)
-        return excluded
-
     def excluded(self, abspath: str, is_dir: bool) -> bool:
-        return self._match(self._key(abspath) + ("/" if is_dir else ""))
+        return bool(self.patterns.match(self._key(abspath) + ("/" if is_dir else "")))
 
     def excluded_with_parents(self, abspath: str) -> bool:
         """For a path named on the command line (``--force-exclude``): it or any directory above it."""
         parts = self._key(abspath).split("/")
-        return any(self._match("/".join(parts[:i]) + "/") for i in range(1, len(parts))) or self._match(
-            "/".join(parts))
+        keys = ["/".join(parts[:i]) + "/" for i in range(1, len(parts))] + ["/".join(parts)]
+        return any(self.patterns.match(k) for k in keys)
 
 
-_GitIgnores = tuple  # tuple of (base directory, GitIgnoreSpec), outermost first
+_GitIgnores = tuple  # tuple of (base directory, _Patterns), outermost first
 
 
-def _load_gitignore(path: str, base: str) -> tuple[str, pathspec.GitIgnoreSpec] | None:
+def _load_gitignore(path: str, base: str) -> tuple[str, _Patterns] | None:
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return base, pathspec.GitIgnoreSpec.from_lines(fh.read().splitlines())
+            return base, _Patterns(fh.read().splitlines())
     except OSError:
         return None
 
@@ -109,13 +118,13 @@ def _gitignores_above(directory: str) -> _GitIgnores:
 
 
 def _gitignored(abspath: str, is_dir: bool, ignores: _GitIgnores) -> bool:
-    for base, spec in reversed(ignores):  # the deepest .gitignore that has an opinion decides
+    for base, patterns in reversed(ignores):  # the deepest .gitignore that has an opinion decides
         rel = _posix_rel(abspath, base)
         if rel is None:
             continue
-        r = spec.check_file(rel + ("/" if is_dir else ""))
-        if r.include is not None:
-            return bool(r.include)
+        verdict = patterns.match(rel + ("/" if is_dir else ""))
+        if verdict is not None:
+            return verdict
     return False
 
 

@@ -231,9 +231,9 @@ def flatten(shape: Shape, start: int = 1, end: int = -1) -> Shape:
     ca = shape.channel_axis
     if ca is not None:
         ca = ca if ca < s else (s if ca <= e else ca - (e - s))
-    if e == r - 1:
-        ca = len(dims) - 1
-    return Shape(dims, ca, False)
+    elif len(dims) == 2:
+        ca = 1  # (batch, features)
+    return Shape(dims, ca, shape.explicit_layout and ca is not None and ca < s)
 
 
 def permute(shape: Shape, order: Sequence[int]) -> Shape:

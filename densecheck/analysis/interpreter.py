@@ -170,6 +170,10 @@ class Interpreter:
         self.invoked: set[int] = set()
         self.context: dict[cst.Call, tuple[str | None, str | None]] = {}
         self.globals = Scope(module=self)
+        # memo tables: the same class built with the same abstract arguments is the same abstract instance, and a
+        # method called with the same abstract arguments returns the same thing (observations are already recorded)
+        self.instance_cache: dict[tuple, Instance] = {}
+        self.call_cache: dict[tuple, Value] = {}
 
     # ================================================================================================ driver
     def run(self) -> list[LayerReport]:
@@ -350,9 +354,39 @@ class Interpreter:
             return self.exec_block(stmt.body.body, frame)
         if truth is False:
             return self._exec_orelse(orelse, frame)
-        a = self.branch(frame, lambda: self.exec_block(stmt.body.body, frame))
-        b = self.branch(frame, lambda: self._exec_orelse(orelse, frame))
+        narrow = self.narrowing(stmt.test, frame)
+
+        def run(branch_taken: bool, body):
+            if narrow is not None:
+                name, when_true, when_false = narrow
+                frame.scope.vars[name] = when_true if branch_taken else when_false
+            return body()
+
+        a = self.branch(frame, lambda: run(True, lambda: self.exec_block(stmt.body.body, frame)))
+        b = self.branch(frame, lambda: run(False, lambda: self._exec_orelse(orelse, frame)))
         return self.merge(frame, [a, b])
+
+    def narrowing(self, test: cst.BaseExpression, frame: Frame) -> tuple[str, Value, Value] | None:
+        """``if x is None`` / ``if x is not None`` with x a maybe-None union: x's value in each branch."""
+        if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.left, cst.Name)):
+            return None
+        comp = test.comparisons[0]
+        if not (isinstance(comp.comparator, cst.Name) and comp.comparator.value == "None"):
+            return None
+        if not isinstance(comp.operator, (cst.Is, cst.IsNot)):
+            return None
+        name = test.left.value
+        v = frame.scope.vars.get(name)
+        if not isinstance(v, Union):
+            return None
+        nones = [o for o in v.options if isinstance(o, Const) and o.value is None]
+        rest = [o for o in v.options if not (isinstance(o, Const) and o.value is None)]
+        if not nones or not rest:
+            return None
+        not_none = rest[0] if len(rest) == 1 else Union(rest)
+        if isinstance(comp.operator, cst.Is):
+            return name, nones[0], not_none
+        return name, not_none, nones[0]
 
     def _exec_orelse(self, orelse, frame: Frame) -> bool:
         if orelse is None:
@@ -693,8 +727,8 @@ class Interpreter:
     def binop(self, opcls, a: Value, b: Value) -> Value:
         if isinstance(a, Union) or isinstance(b, Union):
             out: Value | None = None
-            for x in options(a):
-                for y in options(b):
+            for x in _feasible(options(a)):
+                for y in _feasible(options(b)):
                     r = self.binop(opcls, x, y)
                     out = join(out, r) if out is not None else r
             return out or UNKNOWN
@@ -1043,7 +1077,7 @@ class Interpreter:
         x = args[0] if args else next(iter(kwargs.values()), UNKNOWN)
         if isinstance(x, Union):
             out: Value | None = None
-            for o in x.options:
+            for o in _feasible(x.options):
                 r = self.apply_layer(layer, [o] + list(args[1:]), kwargs)
                 out = join(out, r) if out is not None else r
             return out or UNKNOWN
@@ -1128,6 +1162,20 @@ class Interpreter:
         self.invoked.add(id(fn))
         if self.depth >= MAX_DEPTH or sum(1 for f in self.frames if f.func is fn) >= 2:
             return UNKNOWN
+        key = None
+        if fn.qualname != "__init__":
+            key = _signature((fn.node, self_value, entry), args, kwargs)
+            if key is not None:
+                hit = self.call_cache.get(key)
+                if hit is not None:
+                    return hit
+        result = self._invoke(fn, args, kwargs, self_value, entry)
+        if key is not None:
+            self.call_cache[key] = result
+        return result
+
+    def _invoke(self, fn: Function, args: list[Value], kwargs: dict[str, Value], self_value: Value | None,
+                entry: bool) -> Value:
         node = fn.node
         scope = Scope(parent=fn.scope)
         frame = Frame(scope, self_value, fn)
@@ -1161,13 +1209,17 @@ class Interpreter:
             n = p.name.value
             if n not in scope.vars:
                 if n in fn.defaults:
-                    scope.vars[n] = fn.defaults[n]
+                    d = fn.defaults[n]
+                    if tensor_default and isinstance(d, Const) and d.value is None:
+                        # an optional input of an entry point: None, or a tensor the caller passes
+                        d = Union([d, Tensor(_conventional_input(n))])
+                    scope.vars[n] = d
                 else:
                     hint = self.annotation_value(p.annotation.annotation, frame) if p.annotation else None
                     if hint is not None:
                         scope.vars[n] = hint
                     elif tensor_default:
-                        scope.vars[n] = Tensor(UNKNOWN_SHAPE)
+                        scope.vars[n] = Tensor(_conventional_input(n))
                     else:
                         scope.vars[n] = UNKNOWN
         if isinstance(params.star_arg, cst.Param):
@@ -1216,7 +1268,12 @@ class Interpreter:
                 spec = lookup_layer(b)
                 if spec is not None and not spec.dense:
                     return self.make_layer(spec, args, kwargs, None)
+        key = _signature((cls,), args, kwargs)
+        if key is not None and key in self.instance_cache:
+            return self.instance_cache[key]
         inst = Instance(cls)
+        if key is not None:
+            self.instance_cache[key] = inst
         init = cls.lookup("__init__")
         if isinstance(init, Function):
             self.invoke(init, args, kwargs, self_value=inst, entry=entry)
@@ -1243,7 +1300,7 @@ class Interpreter:
     def getattr(self, v: Value, name: str) -> Value:
         if isinstance(v, Union):
             out: Value | None = None
-            for o in v.options:
+            for o in _feasible(v.options):
                 r = self.getattr(o, name)
                 out = join(out, r) if out is not None else r
             return out or UNKNOWN
@@ -1404,10 +1461,55 @@ class _VarArgs(Value):
         self.value = value
 
 
+def _feasible(opts: list[Value]) -> list[Value]:
+    """Drop ``None`` from alternatives used as a tensor: that path would raise at run time, so it does not exist."""
+    rest = [o for o in opts if not (isinstance(o, Const) and o.value is None)]
+    return rest or opts
+
+
 def options_seq(x: Value) -> list[Value]:
     if isinstance(x, Seq):
         return list(x.items)
     return [x]
+
+
+def _sig(v: Value):
+    """A hashable summary of an abstract value for the memo tables; None when it must not be memoised."""
+    if isinstance(v, Tensor):
+        s = v.shape
+        return ("T", tuple(d if known(d) else (id(d) if isinstance(d, Sym) else None) for d in s.dims)
+                if s.dims is not None else None, s.channel_axis, s.explicit_layout)
+    if isinstance(v, Const):
+        try:
+            hash(v.value)
+        except TypeError:
+            return None
+        return ("C", type(v.value).__name__, v.value)
+    if v is UNKNOWN:
+        return "U"
+    if isinstance(v, Seq):
+        if v.kind == "list":
+            return None  # mutable: a callee may append to it
+        items = tuple(_sig(x) for x in v.items)
+        return None if any(i is None for i in items) else ("S", v.repeated, items)
+    if isinstance(v, (Instance, Layer, Sequential, Function, ClassV, Ref, DimV, BoundMethod, KerasModel)):
+        return ("O", id(v))
+    return None
+
+
+def _signature(head: tuple, args: list[Value], kwargs: dict[str, Value]):
+    parts = []
+    for a in args:
+        s = _sig(a)
+        if s is None:
+            return None
+        parts.append(s)
+    for k in sorted(kwargs):
+        s = _sig(kwargs[k])
+        if s is None:
+            return None
+        parts.append((k, s))
+    return tuple(id(h) if not isinstance(h, bool) else h for h in head) + tuple(parts)
 
 
 def _safe(rule, *a):
@@ -1435,6 +1537,13 @@ def _strip_syms(v: Any) -> Any:
     if isinstance(v, tuple):
         return tuple(_strip_syms(x) for x in v)
     return v
+
+
+def _conventional_input(name: str) -> Shape:
+    """What an entry point's parameter holds when nobody calls it, by the framework's naming convention."""
+    from densecheck.frameworks import ENTRY_INPUTS
+
+    return ENTRY_INPUTS.get(name, UNKNOWN_SHAPE)
 
 
 def _jaxtyping_shape(spec: str) -> Shape:
@@ -1616,7 +1725,43 @@ def _torch_size(it: Interpreter, args, kwargs, node) -> Value:
     return args[0] if args and isinstance(args[0], Seq) else UNKNOWN
 
 
+def _first_arg(it: Interpreter, args, kwargs, node) -> Value:
+    return args[0] if args else next(iter(kwargs.values()), UNKNOWN)
+
+
+def _arange(it: Interpreter, args, kwargs, node) -> Value:
+    vals = [pyvalue(a) for a in args]
+    if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        try:
+            return Tensor(Shape.of((len(range(*vals)),)))
+        except (TypeError, ValueError):
+            pass
+    return Tensor(Shape.of((None,)))
+
+
+def _literal_shape(v: Value) -> tuple | None:
+    if isinstance(v, Seq) and not v.repeated:
+        inner = [_literal_shape(x) for x in v.items]
+        if inner and all(i is not None and i == inner[0] for i in inner):
+            return (len(v.items),) + inner[0]
+        return (len(v.items),) if not inner else None
+    if isinstance(v, Const) and isinstance(v.value, (int, float, bool)):
+        return ()
+    return None
+
+
+def _torch_tensor(it: Interpreter, args, kwargs, node) -> Value:
+    shape = _literal_shape(args[0]) if args else None
+    return Tensor(Shape.of(shape)) if shape is not None else Tensor(UNKNOWN_SHAPE)
+
+
 _SPECIAL_CALLS = {
+    "torch.nn.Parameter": _first_arg,
+    "torch.nn.Buffer": _first_arg,
+    "torch.nn.parameter.Parameter": _first_arg,
+    "torch.arange": _arange,
+    "torch.tensor": _torch_tensor,
+    "torch.as_tensor": _torch_tensor,
     "torch.nn.Sequential": _torch_sequential,
     "torch.nn.ModuleList": _module_list,
     "torch.nn.ParameterList": _module_list,

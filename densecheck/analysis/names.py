@@ -77,6 +77,11 @@ class ImportTable(cst.CSTVisitor):
         for local, qual in import_bindings(node):
             self.names.setdefault(local, qual)
 
+    def visit_Module(self, node: cst.Module) -> None:
+        for stmt in node.body:
+            if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+                self.defined.add(stmt.name.value)
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.defined.add(node.name.value)
 
@@ -85,7 +90,7 @@ class ImportTable(cst.CSTVisitor):
         if name is None:
             return None
         head, _, rest = name.partition(".")
-        if head in self.defined and head not in self.names:
+        if head in self.defined:  # a class/function of this file shadows the import: not the framework's
             return None
         qual = self.names.get(head)
         if qual is None:

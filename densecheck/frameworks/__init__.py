@@ -93,6 +93,20 @@ def op(params: str, rule: Callable[[Args], Any], varargs: str | None = None, **d
     return OpSpec(tuple(p for p in params.split() if p), rule, defaults, varargs)
 
 
+# --- conventional input names -----------------------------------------------------------------------------------
+# When a model's forward/call is analysed on its own (nobody in the file calls it), a parameter with one of these
+# names is taken to hold a tensor of this shape: the convention of Hugging Face transformers and of most model code.
+# Only names whose rank is fixed by the convention are listed (``hidden_states`` is not: 3 in a transformer block,
+# 4 in a ConvNeXt stage).
+ENTRY_INPUTS: dict[str, Shape] = {
+    "input_ids": Shape.of((None, None)),  # (batch, tokens) of token ids
+    "token_type_ids": Shape.of((None, None)),
+    "attention_mask": Shape.of((None, None)),
+    "decoder_input_ids": Shape.of((None, None)),
+    "inputs_embeds": Shape.of((None, None, None), -1),  # (batch, tokens, hidden)
+    "decoder_inputs_embeds": Shape.of((None, None, None), -1),
+}
+
 # --- qualified-name canonicalisation -------------------------------------------------------------------------
 
 _KERAS_ROOTS = ("tensorflow.keras.", "tensorflow.python.keras.", "tf_keras.", "keras.src.", "keras.api.",

@@ -394,11 +394,11 @@ def keras_sites() -> Iterator[_Recorder]:
 
 
 def _graph_of(x):
+    """The scratch graph a symbolic TF tensor lives in (the object itself: ids of freed graphs get reused)."""
     try:
-        g = getattr(x, "graph", None)
+        return getattr(x, "graph", None)
     except Exception:  # noqa: BLE001 - eager tensors raise on .graph
-        g = None
-    return id(g) if g is not None else None
+        return None
 
 
 def _describe_keras(layer) -> tuple:
