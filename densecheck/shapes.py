@@ -246,8 +246,7 @@ def permute(shape: Shape, order: Sequence[int]) -> Shape:
         return Shape((None,) * n)
     dims = tuple(shape.dims[o] for o in order) if shape.dims is not None else (None,) * n
     if shape.dims is None:
-        # rank is revealed by the permutation; a torch tensor permuted 0,2,3,1 is almost always NCHW -> NHWC
-        ca = order.index(1) if n >= 3 and 1 in order else None
+        ca = None  # the permutation reveals the rank, not which axis held the channels
     else:
         ca = order.index(shape.channel_axis) if shape.channel_axis is not None else None
     return Shape(dims, ca, True)
