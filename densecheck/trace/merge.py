@@ -241,8 +241,9 @@ def _new_item(file_results: list, path: str):
     return res
 
 
-def _relint(res, layers: list[LayerReport], settings, linted: bool) -> None:
-    """Re-run the layer rules on ``layers`` (their shapes changed) in place of the static findings."""
+def _relint(res, layers: list[LayerReport], settings, linted: bool) -> list[Diagnostic]:
+    """Re-run the layer rules on ``layers`` (their shapes changed) in place of the static findings; returns the
+    new findings (also appended to ``res.diagnostics``)."""
     from densecheck import suppressions
     from densecheck.api import run_rules
     from densecheck.rules import LAYER_RULES
@@ -251,7 +252,7 @@ def _relint(res, layers: list[LayerReport], settings, linted: bool) -> None:
     where = {(lay.line, lay.column) for lay in layers}
     res.diagnostics[:] = [d for d in res.diagnostics if not (d.code in codes and (d.line, d.column) in where)]
     if not linted:
-        return
+        return []
     diags = run_rules(layers, settings)
     off = suppressions.per_file_ignored(res.path, settings) if hasattr(suppressions, "per_file_ignored") else []
     diags = [d for d in diags if not any(d.code.startswith(s) for s in off)]
@@ -259,6 +260,7 @@ def _relint(res, layers: list[LayerReport], settings, linted: bool) -> None:
     if text is not None:
         diags = suppressions.apply(diags, text)
     res.diagnostics.extend(diags)
+    return diags
 
 
 def failure_diagnostic(result, settings, root: str) -> Diagnostic | None:
@@ -338,10 +340,8 @@ def merge_results(results: list, file_results: list, settings=None, root: str | 
 
     added: list[Diagnostic] = []
     for rpath, layers in touched.items():
-        res = by_path[rpath]
-        before = set(map(id, res.diagnostics))
-        _relint(res, layers, settings, linted=rpath in analysed)
-        added.extend(d for d in res.diagnostics if id(d) not in before and d.code == "DC105")
+        new = _relint(by_path[rpath], layers, settings, linted=rpath in analysed)
+        added.extend(d for d in new if d.code == "DC105")
 
     for r in results:
         if r.ok:

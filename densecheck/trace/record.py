@@ -147,31 +147,23 @@ class _Site:
     layer: str
     instances: list = field(default_factory=list)
     shapes: list = field(default_factory=list)
-    # per call context: [calls, mult_adds]. torch has one context; Keras builds a subclassed model by running its
-    # ``call`` several times, each in its own scratch graph, so a context is the graph the input belongs to and the
-    # reported count is the largest context's (a functional graph of KerasTensors is one context).
-    contexts: dict = field(default_factory=dict)
-
-    @property
-    def calls(self) -> int:
-        return max((c[0] for c in self.contexts.values()), default=0)
-
-    @property
-    def mult_adds(self) -> int | None:
-        best = max(self.contexts.values(), key=lambda c: c[0], default=None)
-        return best[1] if best is not None else None
+    calls: int = 0
+    mult_adds: int | None = 0
 
     def see(self, shape: list[int | None], in_f: int | None, out_f: int | None, bias: bool | None,
-            context=None) -> None:
-        c = self.contexts.setdefault(context, [0, 0])
-        c[0] += 1
+            count: bool = True) -> None:
+        """One call on an input of ``shape``. ``count=False``: a call Keras makes only to build a model by
+        running it (its shape is real, but it is not a call of the finished model)."""
         if shape not in self.shapes:
             self.shapes.append(shape)
-        if c[1] is not None:
+        if not count:
+            return
+        self.calls += 1
+        if self.mult_adds is not None:
             if in_f is None or out_f is None or any(d is None for d in shape[:-1]):
-                c[1] = None
+                self.mult_adds = None
             else:
-                c[1] += math.prod(shape[:-1]) * (in_f * out_f + (out_f if bias else 0))
+                self.mult_adds += math.prod(shape[:-1]) * (in_f * out_f + (out_f if bias else 0))
 
     def record(self, describe: Callable[[Any], tuple]) -> SiteRecord:
         path, line, col = self.key
@@ -368,6 +360,18 @@ def keras_sites() -> Iterator[_Recorder]:
     fw = framework_dirs()
     orig_init = Dense.__init__
     orig_call = Dense.__call__
+    # Keras builds a subclassed layer/model by running its ``call`` once inside ``_maybe_build``, then calls it
+    # for real: calls made while any layer is building are shapes, not calls.
+    Layer = keras.layers.Layer
+    orig_maybe_build = Layer.__dict__.get("_maybe_build")
+    building = [0]
+
+    def _maybe_build(self, *args, **kwargs):
+        building[0] += 1
+        try:
+            return orig_maybe_build(self, *args, **kwargs)
+        finally:
+            building[0] -= 1
 
     def __init__(self, *args, **kwargs):
         orig_init(self, *args, **kwargs)
@@ -378,27 +382,22 @@ def keras_sites() -> Iterator[_Recorder]:
         out = orig_call(self, *args, **kwargs)
         site = rec.by_id.get(id(self))
         if site is not None:
-            x = args[0] if args else kwargs.get("inputs")
-            shape = _shape_list(x)
+            shape = _shape_list(args[0] if args else kwargs.get("inputs"))
             if shape is not None:
-                site.see(shape, shape[-1] if shape else None, self.units, bool(self.use_bias), _graph_of(x))
+                site.see(shape, shape[-1] if shape else None, self.units, bool(self.use_bias), building[0] == 0)
         return out
 
     Dense.__init__ = __init__
     Dense.__call__ = __call__
+    if orig_maybe_build is not None:
+        Layer._maybe_build = _maybe_build
     try:
         yield rec
     finally:
         Dense.__init__ = orig_init
         Dense.__call__ = orig_call
-
-
-def _graph_of(x):
-    """The scratch graph a symbolic TF tensor lives in (the object itself: ids of freed graphs get reused)."""
-    try:
-        return getattr(x, "graph", None)
-    except Exception:  # noqa: BLE001 - eager tensors raise on .graph
-        return None
+        if orig_maybe_build is not None:
+            Layer._maybe_build = orig_maybe_build
 
 
 def _describe_keras(layer) -> tuple:

@@ -238,10 +238,6 @@ def run(spec: dict) -> dict:
             for fw, mod in (("torch", "torch"), ("keras", "keras"), ("keras", "tensorflow")):
                 if mod in sys.modules:
                     install(fw)
-            if not recorders:
-                for fw, mod in (("torch", "torch"), ("keras", "keras")):
-                    if _available(mod):
-                        install(fw)
         fw_found = record.detect_framework(obj)
         if fw_found is not None:
             build = (lambda: obj)  # a model object made at import time (not on the meta device)
@@ -254,16 +250,23 @@ def run(spec: dict) -> dict:
         specs = [(tuple(i["shape"]), i.get("dtype") or "float32") for i in spec.get("inputs") or []]
         device = spec.get("device") or "meta"
         phase("build")
+
+        def build_model():
+            if "torch" in recorders:
+                import torch
+
+                with torch.device(device):
+                    return build()
+            return build()
+
+        model = build_model()
+        fw = record.detect_framework(model)
+        if fw is not None and fw not in recorders and fw_found is None:
+            # the framework was only imported while building: build again, this time recording
+            install(fw)
+            model = build_model()
         torch_rec = recorders.get("torch")
         keras_rec = recorders.get("keras")
-        if torch_rec is not None:
-            import torch
-
-            with torch.device(device):
-                model = build()
-        else:
-            model = build()
-        fw = record.detect_framework(model)
         phase("run")
         try:
             if fw == "torch" and torch_rec is not None:

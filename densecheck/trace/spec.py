@@ -92,7 +92,7 @@ def is_file_target(mod: str) -> bool:
     return mod.endswith(".py") or "/" in mod or "\\" in mod
 
 
-_DIM_SPLIT = re.compile(r"\s*[,x×]\s*")
+_DIM_SPLIT = re.compile(r"\s*,\s*|(?<=\d)\s*[x×]\s*(?=\d)")  # "1,3,224,224" or "1x3x224x224"
 
 
 def normalize_dtype(dtype: str, what: str = "dtype") -> str:
@@ -112,7 +112,9 @@ def parse_input(text: Any, default_dtype: str = "float32", what: str = "trace in
         body, sep, dtype = text.strip().partition(":")
         dtype = dtype if sep else default_dtype
         body = body.strip().strip("()[]").strip()
-        dims_txt = [d for d in _DIM_SPLIT.split(body) if d != ""] if body else []
+        dims_txt = _DIM_SPLIT.split(body) if body else []
+        if dims_txt and dims_txt[-1] == "":  # a trailing comma, as in "(8,)"
+            dims_txt.pop()
     else:
         raise TraceSpecError(f"{what}: expected a shape like \"1,3,224,224\" or \"2,128:int64\", got {text!r}")
     if not dims_txt:
