@@ -211,10 +211,11 @@ def parse_trace_config(value: Any, where: str = "tool.densecheck.trace") -> list
 
 
 def config_section_validator(value: Any, where: str) -> list[TraceTarget]:
-    """For :func:`densecheck.config.register_section`: ValueError -> ConfigError."""
+    """For :func:`densecheck.config.register_section` (``where`` names the config file): ValueError ->
+    ConfigError."""
     from densecheck.config import ConfigError
 
     try:
-        return parse_trace_config(value, where)
+        return parse_trace_config(value, f"{where}: trace")
     except ValueError as e:
         raise ConfigError(str(e)) from None
