@@ -35,17 +35,21 @@ def run_trace(targets: list[TraceTarget], file_results: list, settings=None, tim
     record, layer-rule findings are recomputed from the traced shapes, entries are appended for files that were not
     analysed). Returns the trace diagnostics it added (DC105 disagreements, DC106 failures); they are already in
     ``file_results``. ``results_out``, when given, receives the raw :class:`~densecheck.trace.launch.TraceResult` s
-    (timings, peak memory). ``root``: the project root (targets and ``src/`` resolve against it; default: the
-    settings' root, else the current directory).
+    (timings, peak memory). ``root``: where targets (and ``src/``) resolve; default: the current directory for
+    ``--trace`` targets, the configuration file's directory (``settings.root``) for configured ones.
     """
     import os
 
     from densecheck.trace.launch import run_target
     from densecheck.trace.merge import merge_results
 
-    root = os.path.abspath(root or getattr(settings, "root", None) or os.getcwd())
-    results = [run_target(t, timeout=timeout, memory_limit_mb=memory_limit_mb, root=root, device=device)
+    cfg_root = os.path.abspath(root or getattr(settings, "root", None) or os.getcwd())
+    cli_root = os.path.abspath(root or os.getcwd())
+    # command-line targets resolve against the current directory, configured ones against the config's directory
+    results = [run_target(t, timeout=timeout, memory_limit_mb=memory_limit_mb, device=device,
+                          root=cli_root if t.origin.startswith("--") else cfg_root)
                for t in targets]
+    root = cli_root
     if results_out is not None:
         results_out.extend(results)
     return merge_results(results, file_results, settings, root)

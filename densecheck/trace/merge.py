@@ -169,7 +169,7 @@ def _call_extent(path: str, line: int, column: int | None) -> tuple[int, int, in
                 text = text[:57] + "..."
             return pos.start.column + 1, pos.end.line, pos.end.column + 1, text
     except Exception:  # noqa: BLE001 - an unreadable or unparsable file: point location
-        pass
+        return column or 1, line, column or 1, None
     return column or 1, line, column or 1, None
 
 

@@ -60,7 +60,7 @@ class TraceTarget:
     framework: str | None = None  # None: detected from the built object
     timeout: float | None = None  # None: run_trace's default
     memory_limit_mb: int | None = None  # None: DEFAULT_MEMORY_LIMIT_MB
-    origin: str = "cli"  # "cli" or where in the config it came from, for messages
+    origin: str = "--trace"  # "--trace" (command line) or where in the config it came from
 
     def to_json(self) -> dict:
         return {"target": self.target, "inputs": [i.to_json() for i in self.inputs], "framework": self.framework}
