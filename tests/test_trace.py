@@ -408,6 +408,15 @@ def test_subprocess_timeout_names_the_user_frame():
     assert d.line == next(i for i, t in enumerate(src, 1) if "time.sleep(60)" in t)
 
 
+def test_subprocess_memory_watchdog():
+    (target,) = parse_trace_cli(["tests/trace_models/failing.py:build_hungry"])
+    target.memory_limit_mb = 300
+    out: list = []
+    (d,) = run_trace([target], [], Settings(), timeout=30, root=str(ROOT), results_out=out)
+    assert out[0].error["kind"] == "memory" and "more than 300 MB" in d.message and d.code == "DC106"
+    assert out[0].stats["total_s"] < 20
+
+
 @pytest.mark.torch
 def test_subprocess_torch_end_to_end_merge():
     pytest.importorskip("torch")

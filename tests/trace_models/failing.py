@@ -27,3 +27,10 @@ def build_slowly():
 
 def not_a_model():
     return 42
+
+
+def build_hungry():
+    hog = bytearray(600 * 2**20)
+    hog[::4096] = b"\x01" * len(range(0, len(hog), 4096))  # touch every page: resident
+    time.sleep(30)
+    return hog
