@@ -307,6 +307,10 @@ class Interpreter:
             return True
         elif isinstance(small, (cst.Raise, cst.Break, cst.Continue)):
             return True
+        elif isinstance(small, cst.Global) and frame.scope is not self.globals:
+            for n in small.names:  # reads and writes of these names go to the module scope
+                frame.scope.vars.pop(n.name.value, None)
+                frame.scope.vars[n.name.value] = _GlobalRef(n.name.value)
         elif isinstance(small, (cst.Import, cst.ImportFrom)):
             for local, qual in import_bindings(small):
                 frame.scope.vars[local] = Ref(qual)
@@ -487,7 +491,10 @@ class Interpreter:
     # ============================================================================================ assignment
     def assign(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
         if isinstance(target, cst.Name):
-            frame.scope.vars[target.value] = value
+            if isinstance(frame.scope.vars.get(target.value), _GlobalRef):
+                self.globals.vars[target.value] = value
+            else:
+                frame.scope.vars[target.value] = value
         elif isinstance(target, cst.Attribute):
             base = self.eval(target.value, frame)
             for b in options(base):
@@ -570,6 +577,8 @@ class Interpreter:
     def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
         name = node.value
         v = frame.scope.lookup(name)
+        if isinstance(v, _GlobalRef):
+            v = self.globals.vars.get(name)
         if v is not None:
             return v
         if name in ("True", "False", "None"):
@@ -997,6 +1006,8 @@ class Interpreter:
         if varargs is not None and params and params[0] == varargs:
             if len(args) == 1 and isinstance(args[0], (Seq, _VarArgs)):
                 bound[varargs] = args[0].value if isinstance(args[0], _VarArgs) else args[0]
+            elif len(args) == 1 and not isinstance(args[0], (Const, DimV)):
+                bound[varargs] = UNKNOWN  # x.view(shape) with a shape we cannot see: not a 1-d shape
             elif args:
                 if any(isinstance(a, _VarArgs) for a in args):
                     bound[varargs] = UNKNOWN
@@ -1344,7 +1355,7 @@ class Interpreter:
                 return self._layer_weight(v)
             return UNKNOWN
         if isinstance(v, Sequential):
-            if name in ("add", "append", "build", "extend", "insert"):
+            if name in ("add", "append", "build", "extend", "insert", "add_module"):
                 return Builtin("seq." + name, v)
             if name == "layers":
                 return Seq(v.layers, "list")
@@ -1450,6 +1461,15 @@ class Interpreter:
             return Tensor(UNKNOWN_SHAPE)
         sizes = {k: pyvalue(v) for k, v in kwargs.items()}
         return Tensor(_einops_shape(x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE, pattern, sizes))
+
+
+class _GlobalRef(Value):
+    """A name declared ``global`` in a function: it lives in the module scope."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 class _VarArgs(Value):
@@ -1941,6 +1961,38 @@ def _b_seq_add(it, b, args, kwargs):
     return Const(None)
 
 
+def _b_seq_add_module(it, b, args, kwargs):
+    if isinstance(b.self, Sequential) and len(args) == 2:
+        b.self.layers.append(args[1])
+    return Const(None)
+
+
+def _b_module_build(it, b, args, kwargs):
+    """model.build((None, 32, 32, 3)) on a subclassed Keras model: call it on that symbolic input."""
+    shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("input_shape"))
+    if isinstance(b.self, Instance) and isinstance(shape, tuple):
+        it.call_instance(b.self, [Tensor(Shape.of(tuple(d if known(d) else None for d in shape), -1))], {})
+    return Const(None)
+
+
+def _summary(batch_missing: bool):
+    """torchinfo.summary(model, input_size=(1, 3, 224, 224)) / torchsummary.summary(model, (3, 224, 224))."""
+    def impl(it, args, kwargs, node):
+        model = args[0] if args else kwargs.get("model", UNKNOWN)
+        size = pyvalue(args[1]) if len(args) > 1 else pyvalue(kwargs.get("input_size"))
+        if isinstance(size, tuple) and size and all(isinstance(d, int) for d in size):
+            dims = ((None,) if batch_missing else ()) + size
+            it.call(model, [Tensor(Shape.of(dims))], {})
+        return UNKNOWN
+    return impl
+
+
+def _keras_input_layer(it: Interpreter, args, kwargs, node) -> Value:
+    if "input_shape" in kwargs and "shape" not in kwargs:
+        kwargs = dict(kwargs, shape=kwargs["input_shape"])
+    return _keras_input(it, args, kwargs, node)
+
+
 def _b_seq_build(it, b, args, kwargs):
     seq = b.self
     shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("input_shape"))
@@ -2040,13 +2092,19 @@ _BUILTIN_IMPL = {
     "tuple": _b_seq("tuple"), "list": _b_seq("list"), "min": _b_minmax(min), "max": _b_minmax(max),
     "sum": _b_sum, "getattr": _b_getattr, "setattr": _b_setattr, "super": _b_super, "enumerate": _b_enumerate,
     "zip": _b_zip, "reversed": _b_reversed, "isinstance": _b_isinstance, "print": _b_print,
-    "seq.add": _b_seq_add, "seq.append": _b_seq_add, "seq.build": _b_seq_build,
+    "seq.add": _b_seq_add, "seq.append": _b_seq_add, "seq.build": _b_seq_build, "seq.add_module": _b_seq_add_module,
+    "module.build": _b_module_build,
     "list.append": _b_list_append, "list.extend": _b_list_extend, "list.insert": _b_list_insert,
     "dict.items": _b_dict_items, "dict.values": _b_dict_values, "dict.keys": _b_dict_keys, "dict.get": _b_dict_get,
     "dict.update": _b_dict_update,
     "module.add_module": _b_add_module, "module.register_module": _b_add_module,
     "super.__init__": _b_super_init,
 }
+_SPECIAL_CALLS.update({
+    "keras.layers.InputLayer": _keras_input_layer,
+    "torchinfo.summary": _summary(batch_missing=False),
+    "torchsummary.summary": _summary(batch_missing=True),
+})
 _BUILTINS = set(n for n in _BUILTIN_IMPL if "." not in n) | {"str", "dict", "set", "hasattr", "callable", "iter",
                                                               "next", "map", "filter", "sorted", "any", "all"}
 _MATH = {"prod": math.prod, "sqrt": math.sqrt, "ceil": math.ceil, "floor": math.floor, "log2": math.log2,
@@ -2055,7 +2113,7 @@ _TENSORISH = set(torch_fw.METHODS) | {"size", "shape", "dim", "ndim", "view_as",
                                       "expand_as", "numel"}
 _TENSOR_RESULT = {"masked_scatter", "scatter", "gather", "index_fill", "sort", "topk", "argmax", "argmin",
                   "cumprod", "diff", "narrow", "unfold", "roll"}
-_MODULE_METHODS = {"add_module", "register_module", "register_buffer", "register_parameter", "parameters",
+_MODULE_METHODS = {"add_module", "register_module", "build", "register_buffer", "register_parameter", "parameters",
                    "modules", "children", "named_modules", "apply", "eval", "train", "to"}
 
 
