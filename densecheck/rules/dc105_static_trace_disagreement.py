@@ -75,16 +75,16 @@ class StaticTraceDisagreement(Rule):
         t = layer.trace
         if not t or t.get("agrees") is not False:
             return
-        static = t.get("static_input_shape")
-        static_txt = _shape_txt(static) if static is not None else "an unknown shape"
-        seen = ", ".join(_shape_txt(s) for s in t.get("input_shapes") or [])
+        statics = t.get("static_input_shapes") or ([t["static_input_shape"]] if t.get("static_input_shape") else [])
+        static_txt = _shapes_txt(statics) if statics else "an unknown shape"
+        seen = _shapes_txt(t.get("input_shapes") or [])
         what = {"rank": "a different rank", "features": "a different feature axis",
-                "in_features": "a different in_features", "out_features": "a different out_features"}
+                "in_features": f"in_features {t.get('static_in_features')} statically, {t.get('in_features')} built",
+                "out_features": f"out_features {t.get('static_out_features')} statically, "
+                                f"{t.get('out_features')} built"}
         why = " and ".join(what.get(k, k) for k in t.get("disagreement") or []) or "a different shape"
-        ranks = t.get("static_input_ranks") or []
-        rank_txt = f" (rank {ranks[0]})" if len(ranks) == 1 else ""
-        traced_ranks = t.get("ranks") or []
-        traced_rank_txt = f" (rank {traced_ranks[0]})" if len(traced_ranks) == 1 else ""
+        rank_txt = _ranks_txt(t.get("static_input_ranks") or [])
+        traced_rank_txt = _ranks_txt(t.get("ranks") or [])
         yield self.diagnostic(
             layer,
             f"{layer.call}: static analysis inferred input {static_txt}{rank_txt} but the trace saw {seen}"
@@ -97,3 +97,14 @@ class StaticTraceDisagreement(Rule):
 def _shape_txt(dims) -> str:
     parts = ["None" if d is None else str(d) for d in dims]
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _shapes_txt(shapes) -> str:
+    txt = [_shape_txt(s) for s in shapes]
+    return txt[0] if len(txt) == 1 else ", ".join(txt[:-1]) + " and " + txt[-1]
+
+
+def _ranks_txt(ranks) -> str:
+    if not ranks:
+        return ""
+    return f" (rank {ranks[0]})" if len(ranks) == 1 else f" (ranks {', '.join(map(str, ranks))})"

@@ -138,7 +138,10 @@ def trace_dict(facts: dict, static: LayerReport | None, agrees: bool | None, rea
         "agrees": agrees,
         "disagreement": reasons,
         "static_input_shape": s_in.json() if s_in is not None else None,
+        "static_input_shapes": [s.json() for s in static.shapes if s.rank is not None] if static is not None else [],
         "static_input_ranks": static.ranks if static is not None else [],
+        "static_in_features": static.in_features if static is not None else None,
+        "static_out_features": static.out_features if static is not None else None,
     }
 
 
