@@ -114,19 +114,21 @@ def _use_color(choice: str, output_file) -> bool:
 @click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors still exit 2).")
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else.")
-@click.option("-o", "--output-file", type=click.File("w", encoding="utf-8", lazy=True), default=None,
-              metavar="FILE", help="Write the report to FILE instead of standard output.")
+@click.option("-o", "--output-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the report to FILE instead of standard output.")
 @click.option("--stdin-filename", metavar="PATH",
               help="Read the source from standard input (also with PATHS '-'), shown and configured as PATH.")
 @click.option("--force-exclude", is_flag=True,
               help="Apply exclude/extend-exclude to paths named on the command line too (for pre-commit).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour the text formats (auto: on a terminal, unless NO_COLOR is set).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Worker processes for large runs (default: one per CPU; 1: none).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the cache (accepted; there is no cache yet).")
 @click.pass_context
 def check(ctx: click.Context, paths, output_format, select, extend_select, ignore, config_file, isolated,
           fail_level, fc_param_budget, statistics, exit_zero, quiet, output_file, stdin_filename, force_exclude,
-          color, no_cache) -> None:
+          color, jobs, no_cache) -> None:
     """Check PATHS (files or directories; default: the current directory). `-` reads standard input."""
     from densecheck import runner
     from densecheck.formats import get as get_format
@@ -149,7 +151,7 @@ def check(ctx: click.Context, paths, output_format, select, extend_select, ignor
         data = sys.stdin.buffer.read()
         result = runner.run_stdin(data, stdin_filename or "-", settings)
     else:
-        result = runner.run(paths, settings, force_exclude=force_exclude)
+        result = runner.run(paths, settings, force_exclude=force_exclude, jobs=jobs)
     for p in result.missing:
         click.echo(f"densecheck: error: {p}: no such file or directory", err=True)
 
@@ -159,8 +161,11 @@ def check(ctx: click.Context, paths, output_format, select, extend_select, ignor
     else:
         text = get_format(output_format)(fmt_ctx)
     if output_file is not None:
-        output_file.write(text)
-        output_file.close()
+        try:
+            with open(output_file, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as e:
+            fail(f"{output_file}: cannot write: {e.strerror or e}")
     elif text:
         click.echo(text, nl=False, color=fmt_ctx.color)
     if result.internal_error and not quiet:

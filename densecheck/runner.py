@@ -6,8 +6,12 @@ This is the glue between :mod:`densecheck.discover`, :mod:`densecheck.api` (Pyth
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import repeat
 
 from densecheck import api
 from densecheck.config import Settings
@@ -87,13 +91,36 @@ def check_file(path: str, settings: Settings) -> CheckedFile:
     return check_source(data, path, settings)
 
 
-def run(paths: list[str], settings: Settings, *, force_exclude: bool = False) -> Run:
+#: below this many files, worker processes cost more than they save
+PARALLEL_MIN_FILES = 16
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def check_files(files: list[str], settings: Settings, jobs: int | None = None) -> list[CheckedFile]:
+    """Check ``files`` in worker processes when there are enough of them (``jobs``: None = one per CPU)."""
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
+        try:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
+                return list(pool.map(check_file, files, repeat(settings), chunksize=4))
+        except BrokenProcessPool:  # a worker died (out of memory, killed): finish in this process
+            pass
+    return [check_file(p, settings) for p in files]
+
+
+def run(paths: list[str], settings: Settings, *, force_exclude: bool = False, jobs: int | None = None) -> Run:
     found = discover(paths, settings, force_exclude=force_exclude)
     out = Run(missing=found.missing)
     for directory, why in found.errors:
         diag = api._file_diagnostic(directory, "DC001", f"cannot read directory: {why}")
         out.files.append(CheckedFile(directory, api.FileResult(directory, diagnostics=[diag])))
-    out.files.extend(check_file(p, settings) for p in found.files)
+    out.files.extend(check_files(found.files, settings, jobs))
     out.files.sort(key=lambda f: f.path)
     return out
 

@@ -242,6 +242,8 @@ def test_output_file(proj):
     r = invoke("--format", "sarif", "-o", "out.sarif", "m.py")
     assert r.exit_code == 1 and r.output == ""
     assert json.loads((proj / "out.sarif").read_text())["version"] == "2.1.0"
+    r = invoke("-o", "no/such/dir/out.txt", "m.py")
+    assert r.exit_code == 2 and "densecheck: error: no/such/dir/out.txt: cannot write" in r.output
 
 
 def test_fc_param_budget_option(proj):
@@ -260,6 +262,19 @@ def test_output_is_deterministic(proj):
     assert len(outs) == 1
     lines = outs.pop().splitlines()[:-1]
     assert lines == sorted(lines)
+
+
+def test_parallel_run_gives_the_same_output(proj):
+    from densecheck import runner
+
+    for i in range(runner.PARALLEL_MIN_FILES + 4):
+        put(proj, f"pkg/m{i:02d}.py", DC101 if i % 3 else CLEAN)
+    put(proj, "pkg/bad.py", SYNTAX_ERROR)
+    one = invoke("--jobs", "1", "--format", "json", ".")
+    two = invoke("--jobs", "2", "--format", "json", ".")
+    assert one.exit_code == two.exit_code == 1
+    assert one.output == two.output
+    assert len(json.loads(two.output)["layers"]) == runner.PARALLEL_MIN_FILES + 4
 
 
 def test_paths_printed_relative_to_cwd(proj, monkeypatch):
@@ -324,6 +339,17 @@ def test_gitignore_nested_and_negated(proj):
     assert found(["sub"]) == ["sub/keep_gen.py", "sub/ok.py"]
     assert found(["m_gen.py"]) == ["m_gen.py"]  # named explicitly
     assert len(found(["."], Settings(respect_gitignore=False))) == 8
+
+
+def test_named_directory_inside_an_ignored_tree_is_checked(proj):
+    # e.g. ~/.pyenv is a git clone whose .gitignore has "/versions": site-packages below it must still be checkable
+    (proj / ".git").mkdir()
+    put(proj, ".gitignore", "/versions\n")
+    put(proj, "versions/3.11/site-packages/pkg/a.py")
+    put(proj, "versions/3.11/site-packages/pkg/sub/b.py")
+    assert found(["."]) == []
+    assert found(["versions/3.11/site-packages/pkg"]) == ["versions/3.11/site-packages/pkg/a.py",
+                                                          "versions/3.11/site-packages/pkg/sub/b.py"]
 
 
 def test_git_info_exclude(proj):
