@@ -17,7 +17,7 @@ import click
 from densecheck import __version__
 from densecheck.api import ISSUES_URL
 from densecheck.config import ConfigError, Settings, check_selector, load_settings
-from densecheck.formats import FORMAT_NAMES, TEXT_FORMATS, Context
+from densecheck.formats import FORMAT_NAMES, Context
 from densecheck.rules import ALL_RULES, RULES
 
 

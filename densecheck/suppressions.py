@@ -72,7 +72,7 @@ def parse_directives(source: str) -> list[Directive]:
                                  _codes(m.group("codes"))))
         for m in _NOQA.finditer(text):
             if m.group("colon") and not m.group("codes"):
-                continue  # "# noqa:" followed by no code is malformed: suppress nothing rather than everything
+                continue  # a colon followed by no code is malformed: suppress nothing rather than everything
             out.append(Directive(line, col + m.start() + 1, col + m.end() + 1, "noqa", _codes(m.group("codes"))))
     return out
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from densecheck import __version__, cli as cli_module
+from densecheck import __version__
+from densecheck import cli as cli_module
 from densecheck.cli import cli
 from densecheck.config import Settings
 from densecheck.discover import discover

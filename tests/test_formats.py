@@ -17,9 +17,8 @@ from densecheck import matchers
 from densecheck.api import FileResult
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic
-from densecheck.formats import Context, get, located, repo_root
+from densecheck.formats import Context, get, located, repo_root, statistics
 from densecheck.formats import github as gh
-from densecheck.formats import statistics
 from densecheck.layers import LayerReport
 from densecheck.notebooks import CellLayerReport
 from densecheck.rules import ALL_RULES

@@ -19,7 +19,6 @@ from densecheck.diagnostics import Diagnostic
 from densecheck.runner import Run
 
 FORMAT_NAMES = ["concise", "full", "report", "json", "sarif", "github", "gitlab", "junit"]
-TEXT_FORMATS = {"concise", "full", "report"}
 
 SEVERITY_COLORS = {"error": "red", "warning": "yellow", "info": "blue"}
 
