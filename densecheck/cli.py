@@ -16,9 +16,12 @@ import click
 
 from densecheck import __version__
 from densecheck.api import ISSUES_URL
-from densecheck.config import ConfigError, Settings, check_selector, load_settings
+from densecheck.config import ConfigError, Settings, check_selector, load_settings, register_section
 from densecheck.formats import FORMAT_NAMES, Context
 from densecheck.rules import ALL_RULES, RULES
+from densecheck.trace.spec import TraceSpecError, config_section_validator, parse_trace_cli
+
+register_section("trace", config_section_validator)  # [[tool.densecheck.trace]] targets
 
 
 def fail(message: str) -> None:
@@ -85,6 +88,23 @@ def _settings(config: str | None, isolated: bool, start: str, select, extend_sel
     return settings
 
 
+def _trace_targets(settings: Settings, targets, inputs, dtype, framework, timeout) -> list:
+    """``--trace`` targets (``config``: the configured ones) — none unless asked for on the command line."""
+    wanted = [t for t in targets if t != "config"]
+    try:
+        out = parse_trace_cli(wanted, list(inputs), dtype, timeout, framework)
+    except TraceSpecError as e:
+        raise click.BadParameter(str(e), param_hint="'--trace'") from None
+    if "config" in targets:
+        if not settings.trace:
+            fail("--trace config: no [[tool.densecheck.trace]] targets in "
+                 f"{settings.config_file or 'the configuration (no pyproject.toml with [tool.densecheck] found)'}")
+        out.extend(settings.trace)
+    elif inputs and not wanted:
+        raise click.UsageError("--trace-input given without --trace TARGET")
+    return out
+
+
 def _use_color(choice: str, output_file) -> bool:
     if choice == "always":
         return True
@@ -122,13 +142,24 @@ def _use_color(choice: str, output_file) -> bool:
               help="Apply exclude/extend-exclude to paths named on the command line too (for pre-commit).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour the text formats (auto: on a terminal, unless NO_COLOR is set).")
+@click.option("--trace", "trace_targets", multiple=True, metavar="TARGET",
+              help="Also build and run TARGET (pkg.module:build or path/file.py:Net) in a subprocess to confirm "
+                   "the shapes; this executes your code. `--trace config` runs the [[tool.densecheck.trace]] "
+                   "targets.")
+@click.option("--trace-input", multiple=True, metavar="SHAPE[:DTYPE]",
+              help="An input of the traced model, e.g. 1,3,224,224 or 1,128:int64 (repeat for several inputs).")
+@click.option("--trace-dtype", default=None, metavar="DTYPE", help="Default dtype of --trace-input.  [default: float32]")
+@click.option("--trace-framework", type=click.Choice(["torch", "keras"]), default=None,
+              help="Framework of the traced model (default: detected).")
+@click.option("--trace-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Give up on a trace after SECONDS.  [default: 120]")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes for large runs (default: one per CPU; 1: none).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the cache (accepted; there is no cache yet).")
 @click.pass_context
 def check(ctx: click.Context, paths, output_format, select, extend_select, ignore, config_file, isolated,
           fail_level, fc_param_budget, statistics, exit_zero, quiet, output_file, stdin_filename, force_exclude,
-          color, jobs, no_cache) -> None:
+          color, trace_targets, trace_input, trace_dtype, trace_framework, trace_timeout, jobs, no_cache) -> None:
     """Check PATHS (files or directories; default: the current directory). `-` reads standard input."""
     from densecheck import runner
     from densecheck.formats import get as get_format
@@ -154,6 +185,14 @@ def check(ctx: click.Context, paths, output_format, select, extend_select, ignor
         result = runner.run(paths, settings, force_exclude=force_exclude, jobs=jobs)
     for p in result.missing:
         click.echo(f"densecheck: error: {p}: no such file or directory", err=True)
+    targets = _trace_targets(settings, trace_targets, trace_input, trace_dtype, trace_framework, trace_timeout)
+    if targets:
+        from densecheck.trace import run_trace
+
+        run_trace(targets, result.files, settings, trace_timeout)
+        result.files = [f if isinstance(f, runner.CheckedFile) else runner.CheckedFile(f.path, f)
+                        for f in result.files]
+        result.files.sort(key=lambda f: f.path)
 
     fmt_ctx = Context(result, settings, color=_use_color(color, output_file), quiet=quiet)
     if statistics:

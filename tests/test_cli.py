@@ -401,3 +401,60 @@ def test_config_found_from_first_path(proj):
     assert invoke("proj").exit_code == 0
     assert invoke("proj/m.py").exit_code == 0
     assert invoke("--isolated", "proj").exit_code == 1
+
+
+# -- trace mode through the command line ---------------------------------------------------------------------------
+FLIPPED = """import torch
+from torch import nn
+
+POOL = False
+
+
+def configure(pool):
+    global POOL
+    POOL = pool
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.conv(x)
+        if POOL:
+            x = x.mean(dim=(2, 3))
+        return self.fc(x)
+
+
+def build():
+    configure(pool=True)
+    return Net()
+"""
+
+
+@pytest.mark.torch
+def test_trace_option(proj):
+    pytest.importorskip("torch")
+    put(proj, "net.py", FLIPPED)
+    static = invoke("--isolated", "net.py")
+    assert "DC102" in static.output  # static analysis cannot see configure(pool=True)
+    r = invoke("--isolated", "--format", "json", "net.py", "--trace", "net.py:build", "--trace-input", "2,3,32,32")
+    doc = json.loads(r.output)
+    assert [(x["source"], x["input_shape"]) for x in doc["layers"]] == [("trace", [2, 16])]
+    assert [d["code"] for d in doc["diagnostics"]] == ["DC105"]
+    put(proj, "pyproject.toml", "[[tool.densecheck.trace]]\ntarget = 'net.py:build'\ninputs = ['2,3,32,32']\n")
+    r = invoke("net.py", "--trace", "config")
+    assert "DC105" in r.output and "DC102" not in r.output
+    assert "DC105" not in invoke("net.py").output  # configured targets only run when asked for
+
+
+def test_trace_option_errors(proj):
+    put(proj, "net.py")
+    r = invoke("--isolated", "net.py", "--trace", "nocolon")
+    assert r.exit_code == 2 and "trace target 'nocolon'" in r.output
+    r = invoke("--isolated", "net.py", "--trace", "config")
+    assert r.exit_code == 2 and "no [[tool.densecheck.trace]] targets" in r.output
+    r = invoke("--isolated", "net.py", "--trace-input", "1,3")
+    assert r.exit_code == 2 and "--trace-input given without --trace" in r.output

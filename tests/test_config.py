@@ -25,7 +25,8 @@ def test_defaults_without_config(tmp_path):
     assert ".git" in s.exclude and "site-packages" in s.exclude and s.respect_gitignore
 
 
-def test_every_key(tmp_path):
+def test_every_key(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "_SECTIONS", {})  # no validator registered for `trace`: the table is kept as-is
     write(tmp_path / "pyproject.toml", """
 [tool.densecheck]
 select = ["DC1"]
@@ -84,7 +85,8 @@ def test_explicit_config_file(tmp_path):
     ({"per-file-ignores": {"tests/*": "DC101"}}, "must be an array of strings"),
     ({"trace": 3}, "'trace' must be a table or a list"),
 ])
-def test_bad_values(table, message):
+def test_bad_values(table, message, monkeypatch):
+    monkeypatch.setattr(config, "_SECTIONS", {})
     with pytest.raises(ConfigError) as e:
         settings_from_table(table, "pyproject.toml")
     assert message in str(e.value)
@@ -108,6 +110,19 @@ def test_registered_section_validator(monkeypatch):
     assert settings_from_table({"trace": {"timeout": 3}}, "f").trace == ("validated", 3)
     with pytest.raises(ConfigError, match="needs 'timeout'"):
         settings_from_table({"trace": {}}, "f")
+
+
+def test_the_cli_validates_trace_targets(tmp_path):
+    import densecheck.cli  # noqa: F401 - registers the trace validator
+
+    s = settings_from_table({"trace": [{"target": "models/net.py:build", "inputs": ["1,3,32,32"]}]}, "p.toml")
+    assert [t.target for t in s.trace] == ["models/net.py:build"]
+    with pytest.raises(ConfigError, match="target"):
+        settings_from_table({"trace": [{"inputs": ["1,3"]}]}, "p.toml")
+    write(tmp_path / "pyproject.toml", "[[tool.densecheck.trace]]\ntarget = 'net'\n")
+    write(tmp_path / "a.py", "x = 1\n")
+    r = run(["a.py"], tmp_path)
+    assert r.exit_code == 2 and "densecheck: error: " in r.output and "net" in r.output
 
 
 def test_invalid_toml_is_a_config_error(tmp_path):
