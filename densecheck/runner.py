@@ -24,7 +24,7 @@ from densecheck.notebooks import Notebook, analyze_notebook
 class CheckedFile:
     path: str
     result: api.FileResult
-    data: bytes | None = None  # the file as read (for source snippets); None when unreadable
+    data: bytes | None = None  # the source, kept only when it cannot be read again (stdin)
     notebook: Notebook | None = None
 
     def source_lines(self, cell: int | None = None) -> list[str]:
@@ -35,10 +35,16 @@ class CheckedFile:
 
     @cached_property
     def _lines(self) -> list[str]:
-        if self.data is None:
-            return []
+        """Read again on demand: only the formats that show or hash source lines need them."""
+        data = self.data
+        if data is None:
+            try:
+                with open(self.path, "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                return []
         try:
-            return api.decode(self.data).splitlines()
+            return api.decode(data).splitlines()
         except (SyntaxError, UnicodeDecodeError, LookupError):
             return []
 
@@ -74,11 +80,13 @@ def is_notebook(path: str) -> bool:
     return path.endswith(".ipynb")
 
 
-def check_source(data: bytes, path: str, settings: Settings) -> CheckedFile:
+def check_source(data: bytes, path: str, settings: Settings, *, keep: bool = False) -> CheckedFile:
+    """Analyse ``data`` as the file ``path``; ``keep`` the bytes when they cannot be read again (stdin)."""
+    kept = data if keep else None
     if is_notebook(path):
         result, nb = analyze_notebook(data, path, settings)
-        return CheckedFile(path, result, data, nb)
-    return CheckedFile(path, api.analyze_source(data, path, settings), data)
+        return CheckedFile(path, result, kept, nb)
+    return CheckedFile(path, api.analyze_source(data, path, settings), kept)
 
 
 def check_file(path: str, settings: Settings) -> CheckedFile:
@@ -126,4 +134,4 @@ def run(paths: list[str], settings: Settings, *, force_exclude: bool = False, jo
 
 
 def run_stdin(data: bytes, path: str, settings: Settings) -> Run:
-    return Run(files=[check_source(data, path, settings)])
+    return Run(files=[check_source(data, path, settings, keep=True)])
