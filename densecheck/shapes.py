@@ -359,9 +359,7 @@ def reshape(shape: Shape, new: Sequence[Dim | str], *, keep_batch: bool = False)
 def broadcast(a: Shape, b: Shape) -> Shape:
     """Elementwise binary op result (numpy broadcasting)."""
     if a.rank is None or b.rank is None:
-        if a.rank is None and b.rank is None:
-            return UNKNOWN
-        return a if b.rank is None else b
+        return UNKNOWN  # the result has at least the known operand's rank, maybe more
     big, small = (a, b) if a.rank >= b.rank else (b, a)
     off = big.rank - small.rank
     dims = list(big.dims)

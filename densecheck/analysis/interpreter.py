@@ -20,7 +20,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from densecheck.analysis import values as V
-from densecheck.analysis.names import ImportTable, dotted, import_bindings
+from densecheck.analysis.names import ImportTable, dotted, import_bindings, package_of
 from densecheck.analysis.values import (
     UNKNOWN,
     BoundMethod,
@@ -34,6 +34,7 @@ from densecheck.analysis.values import (
     KerasModel,
     Layer,
     Partial,
+    Record,
     Ref,
     Scope,
     Seq,
@@ -49,6 +50,7 @@ from densecheck.analysis.values import (
 )
 from densecheck.frameworks import Args, LayerSpec, OpSpec, canonical, is_dense_name, lookup_function, lookup_layer
 from densecheck.frameworks import torch as torch_fw
+from densecheck.frameworks import transformers as hf_fw
 from densecheck.layers import LayerReport
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 from densecheck.shapes import Shape, Sym, known
@@ -170,6 +172,7 @@ class Interpreter:
         self.invoked: set[int] = set()
         self.context: dict[cst.Call, tuple[str | None, str | None]] = {}
         self.globals = Scope(module=self)
+        self.package: str | None = None
         # memo tables: the same class built with the same abstract arguments is the same abstract instance, and a
         # method called with the same abstract arguments returns the same thing (observations are already recorded)
         self.instance_cache: dict[tuple, Instance] = {}
@@ -177,7 +180,8 @@ class Interpreter:
 
     # ================================================================================================ driver
     def run(self) -> list[LayerReport]:
-        imports = ImportTable()
+        self.package = package_of(self.path) if not self.path.startswith("<") else None
+        imports = ImportTable(self.package)
         self.module.visit(imports)
         wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
         finder = SiteFinder(imports)
@@ -312,7 +316,7 @@ class Interpreter:
                 frame.scope.vars.pop(n.name.value, None)
                 frame.scope.vars[n.name.value] = _GlobalRef(n.name.value)
         elif isinstance(small, (cst.Import, cst.ImportFrom)):
-            for local, qual in import_bindings(small):
+            for local, qual in import_bindings(small, self.package):
                 frame.scope.vars[local] = Ref(qual)
         return False
 
@@ -798,14 +802,53 @@ class Interpreter:
             return out or UNKNOWN
         return self.subscript(base, elems, frame)
 
+    def library_call(self, behaviour: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
+        """Behaviours of library helpers described in the framework tables (frameworks/transformers.py)."""
+        kind, _, arg = behaviour.partition(":")
+        if kind == "layer":
+            spec = lookup_layer(arg)
+            return Layer(spec, {}) if spec is not None else UNKNOWN
+        if kind == "call_first_on_rest" and len(args) > int(arg):
+            return self.call(args[0], list(args[int(arg):]), {})
+        if kind == "default_arg":
+            i = int(arg)
+            return args[i] if len(args) > i else kwargs.get("default", UNKNOWN)
+        if kind == "attention":
+            query = args[1] if len(args) > 1 else kwargs.get("query", UNKNOWN)
+            value = args[3] if len(args) > 3 else kwargs.get("value", UNKNOWN)
+            if isinstance(query, Tensor) and query.shape.rank == 4:
+                from densecheck.shapes import transpose
+                out = transpose(query.shape, 1, 2)
+                if isinstance(value, Tensor) and value.shape.rank == 4:
+                    out = out.with_last(value.shape.last)
+                return Seq([Tensor(Shape(out.dims, None, False)), Tensor(UNKNOWN_SHAPE)])
+            return Seq([Tensor(UNKNOWN_SHAPE), Tensor(UNKNOWN_SHAPE)])
+        return UNKNOWN
+
     def subscript(self, base: Value, elems, frame: Frame) -> Value:
         if isinstance(base, Tensor):
             return self.index_tensor(base, elems, frame)
+        if isinstance(base, Ref):
+            q = canonical(base.qualname)
+            if q in hf_fw.SUBSCRIPT:
+                target = hf_fw.SUBSCRIPT[q]
+                if target == "attention":
+                    return Builtin("library.attention")
+                spec = lookup_layer(target)
+                return Layer(spec, {}) if spec is not None else UNKNOWN
+            if q in hf_fw.CLASS_SUBSCRIPT:
+                return Ref(hf_fw.CLASS_SUBSCRIPT[q])
+            return UNKNOWN
         if len(elems) != 1:
             return UNKNOWN
         s = elems[0].slice
         if isinstance(base, Sequential):
             base = Seq(base.layers, "list")
+        if isinstance(base, Record):  # ModelOutput indexing skips fields that are None
+            present = [v for v in base.fields.values() if not (isinstance(v, Const) and v.value is None)]
+            if any(isinstance(v, Union) for v in present):
+                return UNKNOWN
+            base = Seq(present)
         if isinstance(base, Seq):
             if base.repeated:
                 return self.join_all(base.items) if isinstance(s, cst.Index) else base
@@ -996,6 +1039,11 @@ class Interpreter:
         op = lookup_function(q)
         if op is not None:
             return self.apply_op(op, args, kwargs)
+        behaviour = hf_fw.CALLS.get(q)
+        if behaviour is not None:
+            return self.library_call(behaviour, args, kwargs)
+        if q.startswith(hf_fw.RECORD_PREFIXES):
+            return Record(dict(kwargs))
         if q.startswith("einops."):
             return self.einops(q.rsplit(".", 1)[-1], args, kwargs)
         return UNKNOWN
@@ -1279,6 +1327,16 @@ class Interpreter:
                 spec = lookup_layer(b)
                 if spec is not None and not spec.dense:
                     return self.make_layer(spec, args, kwargs, None)
+        if cls.lookup("__init__") is None and (
+                any(b.startswith(hf_fw.RECORD_PREFIXES) for b in cls.external_bases()) or
+                any("dataclass" in (dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
+                                    or "") for d in cls.node.decorators)):
+            fields = [st.body[0].target.value for st in cls.node.body.body
+                      if isinstance(st, cst.SimpleStatementLine) and isinstance(st.body[0], cst.AnnAssign)
+                      and isinstance(st.body[0].target, cst.Name)]
+            rec = dict(zip(fields, args))
+            rec.update(kwargs)
+            return Record(rec)
         key = _signature((cls,), args, kwargs)
         if key is not None and key in self.instance_cache:
             return self.instance_cache[key]
@@ -1339,6 +1397,8 @@ class Interpreter:
         if isinstance(v, ClassV):
             c = v.lookup(name)
             return c if c is not None else UNKNOWN
+        if isinstance(v, Record):
+            return v.fields.get(name, Const(None))
         if isinstance(v, Super):
             mro = v.instance.cls.mro() if isinstance(v.instance, Instance) else []
             after = mro[mro.index(v.cls) + 1:] if v.cls in mro else []
@@ -1409,6 +1469,8 @@ class Interpreter:
         name = b.name
         if name.startswith("tensor."):
             return self.tensor_method(b.self, name[7:], args, kwargs)
+        if name == "library.attention":
+            return self.library_call("attention", args, kwargs)
         handler = _BUILTIN_IMPL.get(name)
         if handler is not None:
             return handler(self, b, args, kwargs)

@@ -7,7 +7,29 @@ name, so a local ``class Linear`` is never mistaken for ``torch.nn.Linear``.
 
 from __future__ import annotations
 
+import functools
+import os
+
 import libcst as cst
+
+
+@functools.lru_cache(maxsize=4096)
+def _package_of_dir(directory: str) -> str | None:
+    if not os.path.isfile(os.path.join(directory, "__init__.py")):
+        return None
+    parent = os.path.dirname(directory)
+    outer = _package_of_dir(parent) if parent != directory else None
+    name = os.path.basename(directory)
+    return f"{outer}.{name}" if outer else name
+
+
+def package_of(path: str) -> str | None:
+    """The dotted package a file belongs to (``.../transformers/models/bert/x.py`` -> ``transformers.models.bert``),
+    found from ``__init__.py`` files on disk; None outside a package. Used to resolve relative imports."""
+    try:
+        return _package_of_dir(os.path.dirname(os.path.abspath(path)))
+    except (OSError, ValueError):
+        return None
 
 
 def dotted(node: cst.BaseExpression) -> str | None:
@@ -65,16 +87,17 @@ def import_bindings(node: cst.Import | cst.ImportFrom, package: str | None = Non
 class ImportTable(cst.CSTVisitor):
     """All import bindings anywhere in a module (function-local ones included) and the names it defines."""
 
-    def __init__(self) -> None:
+    def __init__(self, package: str | None = None) -> None:
         self.names: dict[str, str] = {}
         self.defined: set[str] = set()
+        self.package = package
 
     def visit_Import(self, node: cst.Import) -> None:
-        for local, qual in import_bindings(node):
+        for local, qual in import_bindings(node, self.package):
             self.names.setdefault(local, qual)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        for local, qual in import_bindings(node):
+        for local, qual in import_bindings(node, self.package):
             self.names.setdefault(local, qual)
 
     def visit_Module(self, node: cst.Module) -> None:

@@ -175,6 +175,13 @@ class Super(Value):
 
 
 @dataclass(eq=False)
+class Record(Value):
+    """A dataclass-like output object (``ModelOutput(last_hidden_state=x, ...)``): named fields, indexable."""
+
+    fields: dict[str, Value]
+
+
+@dataclass(eq=False)
 class Union(Value):
     options: list[Value]
 

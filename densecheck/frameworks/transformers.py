@@ -1,0 +1,42 @@
+"""Hugging Face transformers knowledge: the few library helpers that sit between layers in almost every model.
+
+Model files of ``transformers`` build activations from a registry (``ACT2FN[config.hidden_act]``), call attention
+through a registry of implementations, and chunk feed-forward blocks through a helper. Reading those helpers'
+source would mean interpreting registries keyed by config strings; what they do to shapes is simple and stable, so
+it is written down here, as for any framework:
+
+* ``SUBSCRIPT``: ``NAME[...]`` gives a layer that behaves like the named torch layer.
+* ``CALLS``: ``NAME(...)`` is handled by the named behaviour (see ``densecheck.analysis.interpreter``):
+  ``"layer:<torch layer>"`` returns such a layer, ``"call_first_on_rest:<n>"`` calls argument 0 with the arguments
+  from index ``n`` on (``apply_chunking_to_forward(fn, chunk_size, dim, *tensors)``), ``"default_arg:<i>"`` returns
+  argument ``i`` (``ALL_ATTENTION_FUNCTIONS.get_interface(name, default)``), ``"attention"`` is an attention
+  implementation: ``(module, query, key, value, ...) -> (output, weights)`` with output ``query.transpose(1, 2)``.
+"""
+
+from __future__ import annotations
+
+_ACT = "layer:torch.nn.GELU"  # any shape-preserving activation module
+
+SUBSCRIPT = {
+    "transformers.activations.ACT2FN": "torch.nn.GELU",
+    "transformers.modeling_utils.ALL_ATTENTION_FUNCTIONS": "attention",
+    "transformers.integrations.sdpa_attention.ALL_ATTENTION_FUNCTIONS": "attention",
+}
+
+CALLS = {
+    "transformers.activations.get_activation": _ACT,
+    "transformers.pytorch_utils.apply_chunking_to_forward": "call_first_on_rest:3",
+    "transformers.modeling_utils.ALL_ATTENTION_FUNCTIONS.get_interface": "default_arg:1",
+    "transformers.integrations.sdpa_attention.sdpa_attention_forward": "attention",
+    "transformers.integrations.flash_attention.flash_attention_forward": "attention",
+    "transformers.integrations.flex_attention.flex_attention_forward": "attention",
+}
+
+# Calling anything under these prefixes builds an output record: fields by keyword, ``out.field`` / ``out[0]``.
+RECORD_PREFIXES = ("transformers.modeling_outputs.", "transformers.utils.ModelOutput",
+                   "transformers.utils.generic.ModelOutput")
+
+# ACT2CLS[name] is the class: calling it gives the activation.
+CLASS_SUBSCRIPT = {
+    "transformers.activations.ACT2CLS": "torch.nn.GELU",
+}
