@@ -30,9 +30,9 @@ class Discovery:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (directory, why it could not be read)
 
 
-def _posix_rel(path: str, base: str) -> str | None:
+def relative_to(path: str, base: str) -> str | None:
     """``path`` relative to ``base`` with forward slashes, or None when it is not under ``base``."""
-    rel = os.path.relpath(path, base)
+    rel = os.path.relpath(os.path.abspath(path), base)
     if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
         return None
     return rel.replace(os.sep, "/")
@@ -70,7 +70,7 @@ class _Excluder:
         self.patterns = _Patterns([*settings.exclude, *settings.extend_exclude])
 
     def _key(self, abspath: str) -> str:
-        return _posix_rel(abspath, self.root) or abspath.replace(os.sep, "/").lstrip("/")
+        return relative_to(abspath, self.root) or abspath.replace(os.sep, "/").lstrip("/")
 
     def excluded(self, abspath: str, is_dir: bool) -> bool:
         return bool(self.patterns.match(self._key(abspath) + ("/" if is_dir else "")))
@@ -119,7 +119,7 @@ def _gitignores_above(directory: str) -> _GitIgnores:
 
 def _gitignored(abspath: str, is_dir: bool, ignores: _GitIgnores) -> bool:
     for base, patterns in reversed(ignores):  # the deepest .gitignore that has an opinion decides
-        rel = _posix_rel(abspath, base)
+        rel = relative_to(abspath, base)
         if rel is None:
             continue
         verdict = patterns.match(rel + ("/" if is_dir else ""))

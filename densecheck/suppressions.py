@@ -81,9 +81,9 @@ def per_file_ignored(path: str, settings) -> list[str]:
     """The selectors ``per-file-ignores`` switches off for ``path``."""
     if not settings.per_file_ignores:
         return []
-    root = settings.root_dir
-    rel = os.path.relpath(os.path.abspath(path), root)
-    key = rel.replace(os.sep, "/") if not rel.startswith(os.pardir) else os.path.abspath(path).replace(os.sep, "/")
+    from densecheck.discover import relative_to
+
+    key = relative_to(path, settings.root_dir) or os.path.abspath(path).replace(os.sep, "/")
     out: list[str] = []
     for glob, codes in settings.per_file_ignores.items():
         if pathspec.GitIgnoreSpec.from_lines([glob]).match_file(key):

@@ -16,6 +16,7 @@ import click
 
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic
+from densecheck.discover import relative_to
 from densecheck.runner import Run
 
 FORMAT_NAMES = ["concise", "full", "report", "json", "sarif", "github", "gitlab", "junit"]
@@ -42,8 +43,7 @@ class Context:
 
     def location(self, d: Diagnostic) -> str:
         """``path:line:col`` — or ``path:cell N:line:col`` in a notebook."""
-        cell = f"cell {d.cell}:" if d.cell is not None else ""
-        return f"{self.display_path(d.path)}:{cell}{d.line}:{d.column}"
+        return f"{self.display_path(d.path)}:{cell_prefix(d, ':')}{d.line}:{d.column}"
 
     # -- style ------------------------------------------------------------------------------------------------
     def style(self, text: str, **kw) -> str:
@@ -75,11 +75,17 @@ def repo_path(path: str, root: str) -> str:
     """``path`` relative to ``root`` with forward slashes (absolute when outside it)."""
     if path == "-" or path.startswith("<"):
         return path
-    ap = os.path.abspath(path)
-    rel = os.path.relpath(ap, root)
-    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
-        return ap.replace(os.sep, "/")
-    return rel.replace(os.sep, "/")
+    return relative_to(path, root) or os.path.abspath(path).replace(os.sep, "/")
+
+
+def cell_prefix(obj, sep: str = ": ") -> str:
+    """``"cell 3: "`` for a finding or layer in a notebook, else ``""``."""
+    cell = getattr(obj, "cell", None)
+    return f"cell {cell}{sep}" if cell is not None else ""
+
+
+def layer_sort_key(layer) -> tuple:
+    return (getattr(layer, "cell", None) or 0, layer.line, layer.column)
 
 
 def located(ctx: Context, root: str):

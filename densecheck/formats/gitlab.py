@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from densecheck.formats import Context, located, repo_root
+from densecheck.formats import Context, cell_prefix, located, repo_root
 
 SEVERITIES = {"error": "major", "warning": "minor", "info": "info"}
 
@@ -17,7 +17,7 @@ SEVERITIES = {"error": "major", "warning": "minor", "info": "info"}
 def render(ctx: Context) -> str:
     root = repo_root(ctx.cwd, env_var="CI_PROJECT_DIR")
     out = [{
-        "description": (f"cell {d.cell}: " if d.cell is not None else "") + f"{d.code} {d.message}",
+        "description": f"{cell_prefix(d)}{d.code} {d.message}",
         "check_name": f"{d.code} {d.rule}".strip(),
         "fingerprint": hashlib.md5(identity.encode()).hexdigest(),
         "severity": SEVERITIES.get(d.severity, "minor"),

@@ -10,14 +10,14 @@ import json
 from collections import Counter
 
 from densecheck import __version__
-from densecheck.formats import Context, counts
+from densecheck.formats import Context, counts, layer_sort_key
 
 
 def document(ctx: Context) -> dict:
     layers, diagnostics = [], []
     for f in ctx.run.files:
         path = ctx.display_path(f.path)
-        for layer in sorted(f.result.layers, key=lambda x: (getattr(x, "cell", None) or 0, x.line, x.column)):
+        for layer in sorted(f.result.layers, key=layer_sort_key):
             layers.append({**layer.to_json(), "path": path})
         diagnostics.extend({**d.to_json(), "path": path} for d in f.diagnostics)
     sev = counts(ctx.run.diagnostics)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from densecheck.formats import Context
+from densecheck.formats import Context, cell_prefix
 
 
 def render(ctx: Context) -> str:
@@ -20,7 +20,7 @@ def render(ctx: Context) -> str:
             ET.SubElement(suite, "testcase", name="No problems found", classname=path)
             continue
         for d in found:
-            where = (f"cell {d.cell}, " if d.cell is not None else "") + f"line {d.line}, col {d.column}"
+            where = f"{cell_prefix(d, ', ')}line {d.line}, col {d.column}"
             case = ET.SubElement(suite, "testcase", name=f"org.densecheck.{d.code}", classname=path,
                                  file=path, line=str(d.line))
             failure = ET.SubElement(case, "failure", message=d.message, type=d.severity)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from densecheck.formats import Context, plural, summary_line
+from densecheck.formats import Context, cell_prefix, layer_sort_key, plural, summary_line
 from densecheck.formats.concise import line as concise_line
 from densecheck.layers import FULLY_CONNECTED, POINTWISE, SPATIAL_MIXING, UNKNOWN
 
@@ -36,8 +36,7 @@ def _clip(text: str, n: int) -> str:
 
 
 def _where(layer) -> str:
-    cell = getattr(layer, "cell", None)
-    return (f"cell {cell}:" if cell is not None else "") + f"{layer.line}:{layer.column}"
+    return f"{cell_prefix(layer, ':')}{layer.line}:{layer.column}"
 
 
 def _row(layer) -> list[str]:
@@ -68,7 +67,7 @@ def _total(layers) -> str:
 
 def _models(layers):
     groups: dict[str | None, list] = {}
-    for layer in sorted(layers, key=lambda x: (getattr(x, "cell", None) or 0, x.line, x.column)):
+    for layer in sorted(layers, key=layer_sort_key):
         groups.setdefault(layer.model, []).append(layer)
     return groups
 

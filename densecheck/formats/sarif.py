@@ -15,7 +15,7 @@ import re
 from urllib.parse import quote
 
 from densecheck import __version__
-from densecheck.formats import Context, located, repo_root
+from densecheck.formats import Context, cell_prefix, located, repo_root
 from densecheck.rules import ALL_RULES
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -58,7 +58,7 @@ def render(ctx: Context) -> str:
         result = {
             "ruleId": d.code,
             "level": LEVELS.get(d.severity, "warning"),
-            "message": {"text": (f"cell {d.cell}: " if d.cell is not None else "") + d.message},
+            "message": {"text": cell_prefix(d) + d.message},
             "locations": [{"physicalLocation": {
                 "artifactLocation": artifact,
                 "region": {"startLine": d.line, "startColumn": d.column, "endLine": max(d.end_line, d.line),
