@@ -177,6 +177,7 @@ def check(ctx: click.Context, paths, output_format, select, extend_select, ignor
     start = os.path.dirname(os.path.abspath(stdin_filename)) if use_stdin and stdin_filename else (
         os.getcwd() if use_stdin else paths[0])
     settings = _settings(config_file, isolated, start, select, extend_select, ignore, fail_level, fc_param_budget)
+    targets = _trace_targets(settings, trace_targets, trace_input, trace_dtype, trace_framework, trace_timeout)
 
     if use_stdin:
         data = sys.stdin.buffer.read()
@@ -185,7 +186,6 @@ def check(ctx: click.Context, paths, output_format, select, extend_select, ignor
         result = runner.run(paths, settings, force_exclude=force_exclude, jobs=jobs)
     for p in result.missing:
         click.echo(f"densecheck: error: {p}: no such file or directory", err=True)
-    targets = _trace_targets(settings, trace_targets, trace_input, trace_dtype, trace_framework, trace_timeout)
     if targets:
         from densecheck.trace import run_trace
 
