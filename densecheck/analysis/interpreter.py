@@ -101,14 +101,65 @@ def _short_call(code: str) -> str:
     return code
 
 
-class SiteFinder(cst.CSTVisitor):
-    """Syntactic pass: every call whose callee resolves (through imports) to a Dense/Linear, with context."""
+class _Pos:
+    __slots__ = ("start", "end")
 
-    METADATA_DEPENDENCIES = (PositionProvider,)
+    def __init__(self, start: tuple[int, int], end: tuple[int, int]) -> None:
+        self.start = _LineCol(*start)
+        self.end = _LineCol(*end)
+
+
+class _LineCol:
+    __slots__ = ("line", "column")
+
+    def __init__(self, line: int, column: int) -> None:
+        self.line = line
+        self.column = column
+
+
+def call_positions(source: str, calls: list[cst.Call]) -> dict[cst.Call, _Pos] | None:
+    """Start/end of every libcst Call node, from CPython's (much faster) ast instead of libcst's PositionProvider.
+
+    libcst visits calls in pre-order, which is source order with an outer call before an inner one starting at the
+    same place (``f(x)(y)``); sorting ast's Call nodes the same way pairs them one to one. None when the two
+    parsers disagree (then the caller falls back to PositionProvider).
+    """
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    if len(nodes) != len(calls):
+        return None
+    nodes.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0)))
+    lines = source.splitlines(keepends=True)
+
+    def char_col(line: int, byte_col: int) -> int:
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    out: dict[cst.Call, _Pos] = {}
+    for cnode, anode in zip(calls, nodes):
+        out[cnode] = _Pos((anode.lineno, char_col(anode.lineno, anode.col_offset)),
+                          (anode.end_lineno or anode.lineno,
+                           char_col(anode.end_lineno or anode.lineno, anode.end_col_offset or 0)))
+    return out
+
+
+class SiteFinder(cst.CSTVisitor):
+    """Syntactic pass: every call whose callee resolves (through imports) to a Dense/Linear, with context.
+
+    It also lists every Call node in visiting order, for :func:`call_positions`.
+    """
 
     def __init__(self, imports: ImportTable) -> None:
         self.imports = imports
         self.found: list[tuple[cst.Call, str, str | None, str | None]] = []  # node, canonical, model, name
+        self.calls: list[cst.Call] = []
         self._ctx: list[str] = []
         self._stmt_target: list[str | None] = []
 
@@ -143,6 +194,7 @@ class SiteFinder(cst.CSTVisitor):
         self._stmt_target.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
         qual = self.imports.resolve(node.func)
         if qual is None:
             return
@@ -183,10 +235,13 @@ class Interpreter:
         self.package = package_of(self.path) if not self.path.startswith("<") else None
         imports = ImportTable(self.package)
         self.module.visit(imports)
-        wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
         finder = SiteFinder(imports)
-        wrapper.visit(finder)
-        self.positions = wrapper.resolve(PositionProvider)
+        self.module.visit(finder)
+        if not finder.found and not self._mentions_frameworks(imports):
+            return []
+        self.positions = call_positions(self.module.code, finder.calls)
+        if self.positions is None:
+            self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
         for node, canon, model, name in finder.found:
             self.context[node] = (model, name)
             self._report_for(node, lookup_layer(canon))
