@@ -6,7 +6,9 @@ Nothing here imports or executes the analysed code.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import traceback
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
@@ -35,6 +37,22 @@ def _file_diagnostic(path: str, code: str, message: str, line: int = 1, column: 
     return Diagnostic(path, line, column, line, column, code, rule.severity, message, rule.name)
 
 
+#: Files larger than this are reported (DC001) instead of analysed: libcst needs ~700 bytes of memory and ~10 us
+#: per source byte, so a 10 MB file would take ~7 GB and two minutes. The largest file in the standard library,
+#: torch, tensorflow and transformers is 1.4 MB. (``Settings.max_file_bytes``, when present, overrides it.)
+MAX_FILE_BYTES = 4 * 1024 * 1024
+#: CPython's own limit on nested brackets (its tokenizer's MAXLEVEL); libcst's native parser overflows its stack
+#: (a segfault, which would take the whole run down) somewhere past ~1,000 levels, so deeper never reaches it.
+MAX_BRACKET_DEPTH = 200
+#: A statement with more tokens than this is only handed to libcst when CPython's own parser accepted the file
+#: (which bounds its nesting); otherwise a long enough chain of operators could overflow libcst's stack.
+MAX_UNCHECKED_STATEMENT_TOKENS = 5000
+#: Syntax trees nested deeper than this are beyond the analysis (it recurses over the tree): a RecursionError
+#: there is a DC001 "too deeply nested", not an internal error. Real code stays far below (the deepest file in
+#: the corpus above nests 101 libcst levels).
+MAX_ANALYSED_DEPTH = 200
+
+
 def decode(data: bytes) -> str:
     """Decode Python source bytes the way the interpreter does (PEP 263 cookie, BOM), for suppressions/snippets."""
     import io
@@ -42,6 +60,149 @@ def decode(data: bytes) -> str:
 
     encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     return data.decode(encoding)
+
+
+def _decode_error(data: bytes, e: Exception) -> tuple[str, int, int]:
+    """A one-line reason for a file that cannot be decoded, and where (line, column) when known."""
+    if isinstance(e, UnicodeDecodeError):
+        before = data[: e.start]
+        line = before.count(b"\n") + 1
+        column = e.start - (before.rfind(b"\n") + 1) + 1
+        return (f"cannot decode file as {e.encoding}: {e.reason} (byte 0x{data[e.start]:02x} at line {line}, "
+                f"column {column}); not a Python source file, or add an encoding declaration (PEP 263)",
+                line, column)
+    msg = str(e).split(" for '", 1)[0]  # tokenize's "invalid or missing encoding declaration for '<path>'"
+    return f"cannot decode file: {msg}", 1, 1
+
+
+def _file_limit(settings: Settings | None) -> int:
+    limit = getattr(settings, "max_file_bytes", None)
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else MAX_FILE_BYTES
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (f"file too large to analyse: {size / 2**20:.1f} MiB (the limit is {limit / 2**20:.0f} MiB); "
+            "exclude it (extend-exclude) or split it")
+
+
+def _first_line(text: str) -> str:
+    text = str(text).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _unchecked_statement_risk(text: str) -> str | None:
+    """Why handing ``text`` to libcst's native parser could overflow its stack, or None.
+
+    Only used when CPython's parser rejected the file (so nothing bounds its nesting): bracket depth beyond
+    CPython's own limit, or a statement long enough to chain thousands of operators.
+    """
+    import io
+    import tokenize
+
+    depth = max_depth = tokens = max_tokens = 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.OP:
+                if tok.string in "([{":
+                    depth += 1
+                    max_depth = max(max_depth, depth)
+                elif tok.string in ")]}":
+                    depth = max(depth - 1, 0)
+            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                tokens = 0
+            elif tok.type not in (tokenize.NL, tokenize.COMMENT):
+                tokens += 1
+                max_tokens = max(max_tokens, tokens)
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass  # tokenize gave up part-way: judge the rest by its raw brackets, counting those in strings too
+    else:
+        text = ""
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            max_depth = max(max_depth, depth)
+        elif ch in ")]}":
+            depth = max(depth - 1, 0)
+    if max_depth > MAX_BRACKET_DEPTH:
+        return f"brackets nested {max_depth} deep"
+    if max_tokens > MAX_UNCHECKED_STATEMENT_TOKENS:
+        return f"a statement of {max_tokens} tokens"
+    return None
+
+
+def _cst_depth(module: cst.CSTNode) -> int:
+    """How deeply the syntax tree nests (iteratively: no recursion on the trees that are too deep to recurse on)."""
+    depth = 0
+    stack = [(module, 1)]
+    while stack:
+        node, d = stack.pop()
+        depth = max(depth, d)
+        stack.extend((child, d + 1) for child in node.children)
+    return depth
+
+
+def parse(text: str, path: str = "<stdin>") -> tuple[cst.Module | None, Diagnostic | None]:
+    """Parse source text with libcst, safely: ``(module, None)`` or ``(None, DC001 diagnostic)``. Never raises.
+
+    CPython's own parser looks at the text first. It is fast, and it bounds how deeply the text can nest, which
+    keeps libcst's native parser (which overflows its stack, crashing the process, past ~1,000 nested levels)
+    safe. When CPython rejects the text, libcst still gets a go -- it knows newer syntax (``type X = ...``,
+    ``def f[T]()``) than an older running Python -- unless the text could be deep enough to crash it; when both
+    reject it, CPython's message (the one users know) is reported.
+    """
+    import ast
+    import warnings
+
+    if text.startswith("\ufeff"):  # a BOM left in already-decoded text
+        text = text[1:]
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        column = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        return None, _file_diagnostic(
+            path, "DC001", f"cannot parse file: it contains NUL bytes (first at line {line}, column {column}); "
+            "not a Python source file", line, column)
+    py_error: SyntaxError | None = None
+    try:
+        with warnings.catch_warnings():  # SyntaxWarning / DeprecationWarning about the analysed code: not ours
+            warnings.simplefilter("ignore")
+            ast.parse(text, filename=path)
+    except SyntaxError as e:
+        py_error = e
+        msg = _first_line(e.msg)
+        if "too many nested parentheses" in msg or "too many indentation levels" in msg or (
+                "too deeply nested" in msg):
+            return None, _file_diagnostic(path, "DC001", f"too deeply nested to parse: {msg}", e.lineno or 1,
+                                          e.offset or 1)
+    except (RecursionError, MemoryError) as e:  # CPython's parser gives up on nesting this deep
+        kind = "nested too deeply" if isinstance(e, RecursionError) or not str(e) else str(e)
+        return None, _file_diagnostic(
+            path, "DC001", f"too deeply nested to parse: Python's own parser gives up ({kind})")
+    except (UnicodeError, ValueError) as e:  # e.g. lone surrogates in text given as str
+        return None, _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}")
+
+    def syntax_error(fallback_msg: str, line: int, column: int) -> tuple[None, Diagnostic]:
+        if py_error is not None:
+            msg = _first_line(py_error.msg) or "invalid syntax"
+            line, column = py_error.lineno or 1, py_error.offset or 1
+        else:
+            msg = fallback_msg
+        return None, _file_diagnostic(path, "DC001", f"syntax error: {msg}", max(line, 1), max(column, 1))
+
+    if py_error is not None:
+        risk = _unchecked_statement_risk(text)
+        if risk is not None:
+            return syntax_error("", 1, 1)
+    try:
+        return cst.parse_module(text), None
+    except cst.ParserSyntaxError as e:
+        return syntax_error(_first_line(e) or "syntax error", e.raw_line or 1, (e.raw_column or 0) + 1)
+    except RecursionError:
+        return None, _file_diagnostic(path, "DC001", "too deeply nested to parse")
+    except Exception as e:  # noqa: BLE001 - libcst raises a few other things on odd input
+        if py_error is not None:
+            return syntax_error("", 1, 1)
+        return None, _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}")
 
 
 def run_rules(layers: list[LayerReport], settings: Settings) -> list[Diagnostic]:
@@ -57,49 +218,100 @@ def run_rules(layers: list[LayerReport], settings: Settings) -> list[Diagnostic]
 
 
 def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Settings | None = None) -> FileResult:
-    """Analyse one file's source. Never raises: parse failures and internal errors become diagnostics."""
+    """Analyse one file's source. Never raises: parse failures and internal errors become diagnostics.
+
+    * the file cannot be decoded, is too large, cannot be parsed (syntax error, Python 2, binary, NUL bytes) or
+      nests too deeply to analyse: one DC001 diagnostic, no layers;
+    * densecheck fails on it (a bug): one DC002 diagnostic pointing at the issue tracker, ``internal_error``.
+    """
     from densecheck.analysis import analyze_module
 
     settings = settings or Settings()
     result = FileResult(path)
-    try:
-        text = decode(source) if isinstance(source, bytes) else source
-    except (SyntaxError, UnicodeDecodeError, LookupError) as e:
-        result.diagnostics.append(_file_diagnostic(path, "DC001", f"cannot decode file: {e}"))
+    limit = _file_limit(settings)
+    if len(source) > limit:
+        result.diagnostics.append(_file_diagnostic(path, "DC001", _too_large(len(source), limit)))
         return result
-    try:
-        module = cst.parse_module(text)
-    except cst.ParserSyntaxError as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else "syntax error"
-        result.diagnostics.append(
-            _file_diagnostic(path, "DC001", f"syntax error: {msg}", e.raw_line or 1, (e.raw_column or 0) + 1))
-        return result
-    except Exception as e:  # libcst raises a few other things on odd input (e.g. NUL bytes)
-        result.diagnostics.append(_file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {e}"))
+    if isinstance(source, bytes):
+        try:
+            text = decode(source)
+        except (SyntaxError, UnicodeDecodeError, LookupError) as e:
+            msg, line, column = _decode_error(source, e)
+            result.diagnostics.append(_file_diagnostic(path, "DC001", msg, line, column))
+            return result
+    else:
+        text = source
+    module, problem = parse(text, path)
+    if module is None:
+        result.diagnostics.append(problem)
         return result
     try:
         result.layers = analyze_module(module, path)
         diags = run_rules(result.layers, settings)
         result.diagnostics.extend(suppressions.apply(diags, text, settings, path))
-    except RecursionError:
-        result.internal_error = True
-        result.diagnostics.append(_file_diagnostic(
-            path, "DC002", "internal error: expression nesting too deep to analyse; please report it at "
-            f"{ISSUES_URL}"))
+    except RecursionError as e:
+        result.layers = []
+        depth = _cst_depth(module)
+        if depth > MAX_ANALYSED_DEPTH:
+            result.diagnostics.append(_file_diagnostic(
+                path, "DC001", f"too deeply nested to analyse: the syntax tree is {depth} levels deep (densecheck "
+                f"analyses up to {MAX_ANALYSED_DEPTH})"))
+        else:
+            result.internal_error = True
+            result.diagnostics.append(_internal_error(path, e))
     except Exception as e:  # noqa: BLE001 - one bad file must not stop the run
+        result.layers = []
         result.internal_error = True
-        where = traceback.extract_tb(e.__traceback__)[-1]
-        result.diagnostics.append(_file_diagnostic(
-            path, "DC002",
-            f"internal error: {type(e).__name__}: {e} (at {os.path.basename(where.filename)}:{where.lineno}); "
-            f"please report it at {ISSUES_URL}"))
+        result.diagnostics.append(_internal_error(path, e))
     return result
 
 
-def analyze_file(path: str, settings: Settings | None = None) -> FileResult:
+def _internal_error(path: str, e: BaseException) -> Diagnostic:
+    tb = traceback.extract_tb(e.__traceback__)
+    where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
+    return _file_diagnostic(
+        path, "DC002", f"internal error: {type(e).__name__}: {_first_line(e)}{where}; this is a bug in densecheck, "
+        f"please report it at {ISSUES_URL}")
+
+
+def read_source(path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the file ``path``; OSError (with a readable ``strerror``) when it cannot or should not be read.
+
+    Only regular files are read: a FIFO named ``x.py`` would block forever and a device could never end. A file
+    larger than ``limit`` is not read at all (the caller reports it as too large: see :func:`analyze_file`).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        if st.st_size > limit:
+            raise FileTooLarge(st.st_size, limit, path)
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+class FileTooLarge(OSError):
+    def __init__(self, size: int, limit: int, path: str) -> None:
+        super().__init__(errno.EFBIG, _too_large(size, limit), path)
+        self.size, self.limit = size, limit
+
+
+def analyze_file(path: str, settings: Settings | None = None) -> FileResult:
+    """Analyse the file ``path``. Never raises: an unreadable file is a DC001 diagnostic (see analyze_source)."""
+    try:
+        data = read_source(path, _file_limit(settings))
+    except FileTooLarge as e:
+        return FileResult(path, diagnostics=[_file_diagnostic(path, "DC001", e.strerror)])
     except OSError as e:
         return FileResult(path, diagnostics=[_file_diagnostic(path, "DC001", f"cannot read file: {e.strerror or e}")])
     return analyze_source(data, path, settings)
