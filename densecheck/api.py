@@ -9,6 +9,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
+import threading
 import traceback
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
@@ -47,10 +49,15 @@ MAX_BRACKET_DEPTH = 200
 #: A statement with more tokens than this is only handed to libcst when CPython's own parser accepted the file
 #: (which bounds its nesting); otherwise a long enough chain of operators could overflow libcst's stack.
 MAX_UNCHECKED_STATEMENT_TOKENS = 5000
-#: Syntax trees nested deeper than this are beyond the analysis (it recurses over the tree): a RecursionError
-#: there is a DC001 "too deeply nested", not an internal error. Real code stays far below (the deepest file in
-#: the corpus above nests 101 libcst levels).
-MAX_ANALYSED_DEPTH = 200
+#: The analysis recurses over the syntax tree, and some ordinary code nests deeply in libcst's tree: an implicit
+#: concatenation of 2,000 string literals (pydoc_data/topics.py) is a chain 2,000 levels deep. When the recursion
+#: limit is hit, the file is analysed again in a thread with a large stack and a recursion limit to match; trees
+#: deeper than this are reported (DC001 "too deeply nested") instead.
+MAX_ANALYSED_DEPTH = 10_000
+#: the stack of that thread (virtual memory: only what the recursion touches is used)
+DEEP_STACK_BYTES = 512 * 1024 * 1024
+#: Python frames allowed per level of the tree in that thread
+FRAMES_PER_LEVEL = 8
 
 
 def decode(data: bytes) -> str:
@@ -71,6 +78,11 @@ def _decode_error(data: bytes, e: Exception) -> tuple[str, int, int]:
         return (f"cannot decode file as {e.encoding}: {e.reason} (byte 0x{data[e.start]:02x} at line {line}, "
                 f"column {column}); not a Python source file, or add an encoding declaration (PEP 263)",
                 line, column)
+    if isinstance(e, SyntaxError) and "invalid or missing encoding declaration" in str(e):
+        try:  # no declaration, and the first lines are not UTF-8: say where
+            data.decode("utf-8")
+        except UnicodeDecodeError as u:
+            return _decode_error(data, u)
     msg = str(e).split(" for '", 1)[0]  # tokenize's "invalid or missing encoding declaration for '<path>'"
     return f"cannot decode file: {msg}", 1, 1
 
@@ -141,6 +153,11 @@ def _cst_depth(module: cst.CSTNode) -> int:
     return depth
 
 
+#: CPython's syntax errors about nesting rather than grammar
+_TOO_DEEP_MESSAGES = ("too many nested parentheses", "too many levels of indentation", "too many indentation levels",
+                      "too deeply nested", "too many statically nested blocks")
+
+
 def parse(text: str, path: str = "<stdin>") -> tuple[cst.Module | None, Diagnostic | None]:
     """Parse source text with libcst, safely: ``(module, None)`` or ``(None, DC001 diagnostic)``. Never raises.
 
@@ -170,8 +187,7 @@ def parse(text: str, path: str = "<stdin>") -> tuple[cst.Module | None, Diagnost
     except SyntaxError as e:
         py_error = e
         msg = _first_line(e.msg)
-        if "too many nested parentheses" in msg or "too many indentation levels" in msg or (
-                "too deeply nested" in msg):
+        if any(m in msg for m in _TOO_DEEP_MESSAGES):
             return None, _file_diagnostic(path, "DC001", f"too deeply nested to parse: {msg}", e.lineno or 1,
                                           e.offset or 1)
     except (RecursionError, MemoryError) as e:  # CPython's parser gives up on nesting this deep
@@ -196,7 +212,12 @@ def parse(text: str, path: str = "<stdin>") -> tuple[cst.Module | None, Diagnost
     try:
         return cst.parse_module(text), None
     except cst.ParserSyntaxError as e:
-        return syntax_error(_first_line(e) or "syntax error", e.raw_line or 1, (e.raw_column or 0) + 1)
+        msg = _first_line(e.message) or "invalid syntax"
+        if py_error is None:  # libcst's grammar has its own limits (~3,500 implicitly concatenated strings)
+            return None, _file_diagnostic(
+                path, "DC001", f"cannot parse file: libcst rejects what Python accepts (too long or too deeply "
+                f"nested for it?): {msg}", max(e.raw_line or 1, 1), max((e.raw_column or 0) + 1, 1))
+        return syntax_error(msg, 1, 1)
     except RecursionError:
         return None, _file_diagnostic(path, "DC001", "too deeply nested to parse")
     except Exception as e:  # noqa: BLE001 - libcst raises a few other things on odd input
@@ -246,24 +267,59 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
         result.diagnostics.append(problem)
         return result
     try:
-        result.layers = analyze_module(module, path)
+        try:
+            result.layers = analyze_module(module, path)
+        except RecursionError as e:
+            depth = _cst_depth(module)
+            if depth > MAX_ANALYSED_DEPTH:
+                result.diagnostics.append(_file_diagnostic(
+                    path, "DC001", f"too deeply nested to analyse: the syntax tree is {depth:,} levels deep "
+                    f"(densecheck analyses up to {MAX_ANALYSED_DEPTH:,})"))
+                return result
+            result.layers = _deep_call(analyze_module, depth, e, module, path)
         diags = run_rules(result.layers, settings)
         result.diagnostics.extend(suppressions.apply(diags, text, settings, path))
-    except RecursionError as e:
-        result.layers = []
-        depth = _cst_depth(module)
-        if depth > MAX_ANALYSED_DEPTH:
-            result.diagnostics.append(_file_diagnostic(
-                path, "DC001", f"too deeply nested to analyse: the syntax tree is {depth} levels deep (densecheck "
-                f"analyses up to {MAX_ANALYSED_DEPTH})"))
-        else:
-            result.internal_error = True
-            result.diagnostics.append(_internal_error(path, e))
     except Exception as e:  # noqa: BLE001 - one bad file must not stop the run
         result.layers = []
         result.internal_error = True
         result.diagnostics.append(_internal_error(path, e))
     return result
+
+
+def _deep_call(fn, depth: int, first_error: RecursionError, *args):
+    """``fn(*args)`` again, in a thread whose stack and recursion limit fit a tree ``depth`` levels deep.
+
+    Raises what ``fn`` raises (a RecursionError even then is a bug: recursion that the tree's depth does not
+    explain), or ``first_error`` when no such thread can be made here.
+    """
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["value"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to the calling thread
+            out["error"] = e
+
+    with _DEEP_LOCK:
+        old_limit, old_stack = sys.getrecursionlimit(), threading.stack_size()
+        try:
+            threading.stack_size(DEEP_STACK_BYTES)
+        except (ValueError, RuntimeError):  # pragma: no cover - a platform without settable thread stacks
+            raise first_error from None
+        try:
+            sys.setrecursionlimit(max(old_limit, 1000 + FRAMES_PER_LEVEL * depth))
+            worker = threading.Thread(target=target, name="densecheck-deep-analysis", daemon=True)
+            worker.start()
+            worker.join()
+        finally:
+            sys.setrecursionlimit(old_limit)
+            threading.stack_size(old_stack)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+_DEEP_LOCK = threading.Lock()  # one deep analysis at a time: the recursion limit is process-wide
 
 
 def _internal_error(path: str, e: BaseException) -> Diagnostic:
