@@ -644,10 +644,11 @@ class Interpreter:
             return Const({"True": True, "False": False, "None": None}[name])
         if name in _BUILTINS:
             return Builtin(name)
-        return UNKNOWN
+        return _int_by_name(name)
 
     def eval_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
-        return self.getattr(self.eval(node.value, frame), node.attr.value)
+        v = self.getattr(self.eval(node.value, frame), node.attr.value)
+        return _int_by_name(node.attr.value) if v is UNKNOWN else v
 
     def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
         return Seq(self.elements(node.elements, frame), "tuple")
@@ -1335,7 +1336,7 @@ class Interpreter:
                     elif tensor_default:
                         scope.vars[n] = Tensor(_conventional_input(n))
                     else:
-                        scope.vars[n] = UNKNOWN
+                        scope.vars[n] = _int_by_name(n)
         if isinstance(params.star_arg, cst.Param):
             scope.vars[params.star_arg.name.value] = Seq(extra) if not any(
                 isinstance(a, _VarArgs) for a in args) else Seq([UNKNOWN], repeated=True)
@@ -1674,6 +1675,19 @@ def _strip_syms(v: Any) -> Any:
     if isinstance(v, tuple):
         return tuple(_strip_syms(x) for x in v)
     return v
+
+
+_INT_NAME = re.compile(r"(?:^|_)(?:size|dim|channels|features|heads|width|height|depth|length|len|rank|units)$"
+                       r"|^(?:num|n)_|^(?:dim|hidden|channels|features|heads|depth|width)$")
+
+
+def _int_by_name(name: str) -> Value:
+    """An unknown value whose name says it is an integer (``hidden_size``, ``num_heads``, ``dim``): an unknown
+    dimension rather than an unknown anything, so ``torch.ones(hidden_size)`` is known to be 1-d. Plural and
+    shape-like names (``dims``, ``image_shape``, ``size``) are not taken to be integers."""
+    if _INT_NAME.search(name) and not name.endswith(("shape", "dims", "sizes")):
+        return DimV(Sym(name))
+    return UNKNOWN
 
 
 def _conventional_input(name: str) -> Shape:
@@ -2196,11 +2210,29 @@ def _b_add_module(it, b, args, kwargs):
 
 
 def _b_super_init(it, b, args, kwargs):
-    """super().__init__(...) of an external base: nn.Sequential subclasses keep their layers."""
+    """super().__init__(...) of an external base: nn.Sequential subclasses keep their layers, subclasses of a
+    framework layer (``class ScaledEmbedding(nn.Embedding)``) keep the layer their base builds."""
     inst = b.self
-    if isinstance(inst, Instance) and any(x == "torch.nn.Sequential" for x in inst.cls.external_bases()):
-        inst.attrs["__sequential__"] = _torch_sequential(it, args, kwargs, None)
+    if not isinstance(inst, Instance):
+        return Const(None)
+    for base in inst.cls.external_bases():
+        if base == "torch.nn.Sequential":
+            inst.attrs["__sequential__"] = _torch_sequential(it, args, kwargs, None)
+            break
+        spec = lookup_layer(base)
+        if spec is not None:
+            inst.attrs["__layer__"] = it.make_layer(spec, args, kwargs, None)
+            break
     return Const(None)
+
+
+def _b_super_forward(it, b, args, kwargs):
+    """super().forward(x) / super().call(x) where the base is a framework layer."""
+    inst = b.self
+    layer = inst.attrs.get("__layer__") if isinstance(inst, Instance) else None
+    if isinstance(layer, Layer):
+        return it.apply_layer(layer, args, kwargs)
+    return Tensor(UNKNOWN_SHAPE) if args else UNKNOWN
 
 
 _BUILTIN_IMPL = {
@@ -2215,7 +2247,8 @@ _BUILTIN_IMPL = {
     "dict.items": _b_dict_items, "dict.values": _b_dict_values, "dict.keys": _b_dict_keys, "dict.get": _b_dict_get,
     "dict.update": _b_dict_update,
     "module.add_module": _b_add_module, "module.register_module": _b_add_module,
-    "super.__init__": _b_super_init,
+    "super.__init__": _b_super_init, "super.forward": _b_super_forward, "super.call": _b_super_forward,
+    "super.__call__": _b_super_forward,
 }
 _SPECIAL_CALLS.update({
     "keras.layers.InputLayer": _keras_input_layer,
