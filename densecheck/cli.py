@@ -155,7 +155,9 @@ def _use_color(choice: str, output_file) -> bool:
               help="Give up on a trace after SECONDS.  [default: 120]")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes for large runs (default: one per CPU; 1: none).")
-@click.option("--no-cache", is_flag=True, help="Do not read or write the cache (accepted; there is no cache yet).")
+@click.option("--no-cache", is_flag=True,
+              help="Do not read or write the result cache (.densecheck_cache/ in the project root, or "
+                   "$DENSECHECK_CACHE_DIR).")
 @click.pass_context
 def check(ctx: click.Context, paths, output_format, select, extend_select, ignore, config_file, isolated,
           fail_level, fc_param_budget, statistics, exit_zero, quiet, output_file, stdin_filename, force_exclude,
@@ -183,7 +185,7 @@ def check(ctx: click.Context, paths, output_format, select, extend_select, ignor
         data = sys.stdin.buffer.read()
         result = runner.run_stdin(data, stdin_filename or "-", settings)
     else:
-        result = runner.run(paths, settings, force_exclude=force_exclude, jobs=jobs)
+        result = runner.run(paths, settings, force_exclude=force_exclude, jobs=jobs, cache=not no_cache)
     for p in result.missing:
         click.echo(f"densecheck: error: {p}: no such file or directory", err=True)
     if targets:

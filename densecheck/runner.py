@@ -14,6 +14,7 @@ from functools import cached_property
 from itertools import repeat
 
 from densecheck import api
+from densecheck.cache import Cache, Stamp, stamp_for
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic, severity_rank
 from densecheck.discover import discover
@@ -86,17 +87,89 @@ def check_source(data: bytes, path: str, settings: Settings, *, keep: bool = Fal
     if is_notebook(path):
         result, nb = analyze_notebook(data, path, settings)
         return CheckedFile(path, result, kept, nb)
-    return CheckedFile(path, api.analyze_source(data, path, settings), kept)
+    return CheckedFile(path, analyze_python(data, path, settings), kept)
+
+
+# -- the pre-filter ------------------------------------------------------------------------------------------------
+_candidates: tuple[str, ...] | None = None
+
+
+def candidate_names() -> tuple[str, ...]:
+    """Names one of which a file must contain to hold a reported layer: the last part of every Dense/Linear name in
+    the framework tables (``Dense``, ``Linear``; ``LazyLinear`` contains ``Linear``)."""
+    global _candidates
+    if _candidates is None:
+        from densecheck.frameworks import keras, torch
+
+        names = {spec.short for table in (torch.LAYERS, keras.LAYERS) for spec in table.values() if spec.dense}
+        _candidates = tuple(sorted(n for n in names if not any(m != n and m in n for m in names)))
+    return _candidates
+
+
+def analyze_python(data: bytes, path: str, settings: Settings) -> api.FileResult:
+    """:func:`densecheck.api.analyze_source`, with a pre-filter that skips libcst for files that cannot hold a layer.
+
+    A reported layer is a call whose callee resolves, through the file's own imports, to a name ending in one of
+    :func:`candidate_names` (or a ``getattr(nn, "Linear")`` spelling it in a string), so text that contains none of
+    them has no layers -- and no layer findings. Such a file is still checked for syntax errors (DC001 for every
+    file) by CPython's parser, ~10x cheaper than libcst's: when CPython accepts it, the result is empty (plus
+    DC900 findings from its suppression comments, when that rule is on). Anything unusual -- a decode error, a
+    file over the size limit, CPython rejecting it (it may be newer syntax libcst accepts, or a real error whose
+    message must match the full path's) -- takes the full path, so every DC001 is exactly what
+    ``api.analyze_source`` reports. The one difference: a file CPython accepts but libcst would reject (a libcst
+    bug) gets no DC001 here; it holds no layers either way.
+    """
+    if len(data) <= api._file_limit(settings):
+        try:
+            text = api.decode(data)
+        except (SyntaxError, UnicodeDecodeError, LookupError):
+            text = None
+        if text is not None and not any(name in text for name in candidate_names()) and _cpython_accepts(text, path):
+            from densecheck import suppressions
+
+            return api.FileResult(path, diagnostics=suppressions.apply([], text, settings, path))
+    return api.analyze_source(data, path, settings)
+
+
+def _cpython_accepts(text: str, path: str) -> bool:
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # SyntaxWarnings about the analysed code are not ours
+            warnings.simplefilter("ignore")
+            compile(text, path, "exec", ast.PyCF_ONLY_AST)
+        return True
+    except Exception:  # noqa: BLE001 - SyntaxError, ValueError (NUL), RecursionError, MemoryError: full path
+        return False
+
+
+def _read(path: str, settings: Settings) -> tuple[bytes | None, CheckedFile | None, os.stat_result | None]:
+    """(bytes, None, stat before reading) or (None, the CheckedFile reporting why it cannot be read, None)."""
+    try:
+        st = os.stat(path)
+        return api.read_source(path, api._file_limit(settings)), None, st
+    except OSError as e:  # worded as api.analyze_file words it
+        msg = e.strerror if isinstance(e, api.FileTooLarge) else f"cannot read file: {e.strerror or e}"
+        return None, CheckedFile(path, api.FileResult(path, diagnostics=[api._file_diagnostic(path, "DC001", msg)])), None
 
 
 def check_file(path: str, settings: Settings) -> CheckedFile:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as e:
-        msg = f"cannot read file: {e.strerror or e}"
-        return CheckedFile(path, api.FileResult(path, diagnostics=[api._file_diagnostic(path, "DC001", msg)]))
+    data, failed, _ = _read(path, settings)
+    if failed is not None:
+        return failed
     return check_source(data, path, settings)
+
+
+def _check_file_stamped(path: str, settings: Settings) -> tuple[CheckedFile, Stamp | None]:
+    """:func:`check_file` plus the stamp the cache records (None when there is nothing to cache)."""
+    data, failed, st = _read(path, settings)
+    if failed is not None:
+        return failed, None
+    out = check_source(data, path, settings)
+    if out.notebook is not None or out.result.internal_error:
+        return out, None  # notebooks are not cached; a crash is retried next time
+    return out, stamp_for(st, data)
 
 
 #: below this many files, worker processes cost more than they save
@@ -110,25 +183,69 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def check_files(files: list[str], settings: Settings, jobs: int | None = None) -> list[CheckedFile]:
-    """Check ``files`` in worker processes when there are enough of them (``jobs``: None = one per CPU)."""
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def check_files(files: list[str], settings: Settings, jobs: int | None = None,
+                cache: Cache | None = None) -> list[CheckedFile]:
+    """Check ``files`` (results in the order given), reusing ``cache`` hits; the rest in worker processes when there
+    are enough of them (``jobs``: None = one per CPU). Workers get the largest files first (better balance) and
+    return small FileResults, never syntax trees; the order of the output does not depend on ``jobs``."""
+    out: list[CheckedFile | None] = [None] * len(files)
+    todo: list[int] = []
+    for i, path in enumerate(files):
+        hit = cache.lookup(path) if cache is not None and not is_notebook(path) else None
+        if hit is not None:
+            out[i] = CheckedFile(path, hit)
+        else:
+            todo.append(i)
     jobs = default_jobs() if jobs is None else jobs
-    if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
+    done = False
+    if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES:
+        order = sorted(todo, key=lambda i: -_size(files[i]))
         try:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
-                return list(pool.map(check_file, files, repeat(settings), chunksize=4))
+            with ProcessPoolExecutor(max_workers=min(jobs, len(order))) as pool:
+                stamped = pool.map(_check_file_stamped, [files[i] for i in order], repeat(settings), chunksize=2)
+                for i, (checked, stamp) in zip(order, stamped):
+                    out[i] = checked
+                    if cache is not None:
+                        cache.store(files[i], stamp, checked.result)
+            done = True
         except BrokenProcessPool:  # a worker died (out of memory, killed): finish in this process
             pass
-    return [check_file(p, settings) for p in files]
+    if not done:
+        for i in todo:
+            if out[i] is None:
+                checked, stamp = _check_file_stamped(files[i], settings)
+                out[i] = checked
+                if cache is not None:
+                    cache.store(files[i], stamp, checked.result)
+    return out  # type: ignore[return-value]
 
 
-def run(paths: list[str], settings: Settings, *, force_exclude: bool = False, jobs: int | None = None) -> Run:
+def open_cache(settings: Settings) -> Cache | None:
+    try:
+        return Cache(settings)
+    except Exception:  # noqa: BLE001 - no cache is better than no run
+        return None
+
+
+def run(paths: list[str], settings: Settings, *, force_exclude: bool = False, jobs: int | None = None,
+        cache: bool = False) -> Run:
+    """``cache``: read and write ``.densecheck_cache/`` (see :mod:`densecheck.cache`)."""
     found = discover(paths, settings, force_exclude=force_exclude)
     out = Run(missing=found.missing)
     for directory, why in found.errors:
         diag = api._file_diagnostic(directory, "DC001", f"cannot read directory: {why}")
         out.files.append(CheckedFile(directory, api.FileResult(directory, diagnostics=[diag])))
-    out.files.extend(check_files(found.files, settings, jobs))
+    store = open_cache(settings) if cache else None
+    out.files.extend(check_files(found.files, settings, jobs, store))
+    if store is not None:
+        store.save()
     out.files.sort(key=lambda f: f.path)
     return out
 

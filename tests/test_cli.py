@@ -141,7 +141,8 @@ def test_internal_error_exit_2_with_all_output(proj, monkeypatch):
     import densecheck.analysis as analysis
 
     put(proj, "a.py", DC101)
-    put(proj, "b.py", "import torch\n")
+    # b.py must mention Linear: the runner's pre-filter skips the analysis of files that cannot hold a layer
+    put(proj, "b.py", "import torch\nfc = torch.nn.Linear(2, 3)\n")
     real = analysis.analyze_module
 
     def flaky(module, path):
