@@ -102,6 +102,7 @@ ENTRY_INPUTS: dict[str, Shape] = {
     "input_ids": Shape.of((None, None)),  # (batch, tokens) of token ids
     "token_type_ids": Shape.of((None, None)),
     "attention_mask": Shape.of((None, None)),
+    "position_ids": Shape.of((None, None)),
     "decoder_input_ids": Shape.of((None, None)),
     "inputs_embeds": Shape.of((None, None, None), -1),  # (batch, tokens, hidden)
     "decoder_inputs_embeds": Shape.of((None, None, None), -1),
