@@ -359,7 +359,13 @@ def reshape(shape: Shape, new: Sequence[Dim | str], *, keep_batch: bool = False)
 def broadcast(a: Shape, b: Shape) -> Shape:
     """Elementwise binary op result (numpy broadcasting)."""
     if a.rank is None or b.rank is None:
-        return UNKNOWN  # the result has at least the known operand's rank, maybe more
+        # The result has at least the known operand's rank, maybe more. A known operand of rank >= 3 meeting one of
+        # unknown rank is, in model code, a residual or positional add of same-rank tensors: keep its rank. A
+        # low-rank operand (a bias, a scale, a (batch, tokens) mask) says nothing about the other side's rank.
+        k = a if b.rank is None else b
+        if k.rank is not None and k.rank >= 3:
+            return Shape(tuple(None for _ in k.dims), k.channel_axis, k.explicit_layout)
+        return UNKNOWN
     big, small = (a, b) if a.rank >= b.rank else (b, a)
     off = big.rank - small.rank
     dims = list(big.dims)
