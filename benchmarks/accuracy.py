@@ -541,6 +541,7 @@ def _static_one(args) -> tuple[list[dict], list[dict], bool]:
         layers.append({"path": rel, "line": j["line"], "column": j["column"], "layer": j["layer"],
                        "call": j.get("call"), "input_rank": j["input_rank"], "input_ranks": j.get("input_ranks"),
                        "input_shape": j.get("input_shape"), "in_features": j.get("in_features"),
+                       "channel_axis": j.get("channel_axis"),
                        "behaves_as": j.get("behaves_as")})
     diags = [{"path": rel, "line": d.line, "column": d.column, "code": d.code, "message": d.message}
              for d in res.diagnostics if d.code in RULE_CODES or d.code == "DC002"]
@@ -702,10 +703,13 @@ def confirm_findings(diagnostics: list[dict], static_layers, traced, match) -> l
         elif d["code"] == "DC101":
             status = "confirmed by trace" if max(t["ranks"]) >= 4 else "NOT confirmed"
         elif d["code"] == "DC102":
-            # channels-first: the traced shape must have rank >= 3 and agree with the static shape where known
-            shp = s.get("input_shape") or []
-            agree = any(len(sh) == len(shp) and len(sh) >= 3 and all(
-                a is None or b is None or a == b for a, b in zip(shp[1:], sh[1:])) for sh in t["shapes"])
+            # a shape cannot show a layout, but it can show where the channels are: the static channel axis must
+            # be known, hold the same size in the traced shape, and that size must differ from the last axis (the
+            # one the layer consumes)
+            shp, ca = s.get("input_shape") or [], s.get("channel_axis")
+            agree = ca is not None and any(
+                len(sh) == len(shp) >= 3 and -len(sh) <= ca < len(sh) and shp[ca] is not None
+                and shp[ca] == sh[ca] and sh[ca] != sh[-1] for sh in t["shapes"])
             status = "confirmed by trace" if agree else "NOT confirmed"
         else:  # DC103: the traced input's last axis differs from in_features (a real run would have failed)
             bad = any(sh and sh[-1] is not None and t["in_features"] and sh[-1] not in t["in_features"]

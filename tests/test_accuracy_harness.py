@@ -52,16 +52,20 @@ def test_compare_synthetic(acc):
         {"path": "pkg/a.py", "line": 11, "column": 9, "code": "DC101", "message": "rank-3 (wrongly)"},
         {"path": "pkg/c.py", "line": 1, "column": 1, "code": "DC103", "message": "mismatch"},
     ]
+    # DC102 on a channels-first guess the trace contradicts: the traced last axis is the channel count
+    static.append(dict(_s("pkg/d.py", 3, 5, 3, shape=[1, None, None]), channel_axis=1))
+    traced.append(_t("pkg/d.py", 3, 5, [3], shapes=[[1, 8192, 1024]], in_f=[1024]))
+    diags.append({"path": "pkg/d.py", "line": 3, "column": 5, "code": "DC102", "message": "axis 2 spatial"})
     res = acc.compare(static, traced, diags)
-    assert (res["eligible"], res["correct"], res["wrong"], res["null"], res["missing"]) == (6, 3, 1, 1, 1)
-    assert res["coverage"] == pytest.approx(3 / 6)
-    assert res["precision"] == pytest.approx(3 / 4)
+    assert (res["eligible"], res["correct"], res["wrong"], res["null"], res["missing"]) == (7, 4, 1, 1, 1)
+    assert res["coverage"] == pytest.approx(4 / 7)
+    assert res["precision"] == pytest.approx(4 / 5)
     assert [r["site"]["line"] for r in res["rows"]["wrong"]] == [11]
     assert res["counts"]["multi"] == 1 and res["rows"]["multi"][0]["verdict"] == "same_set"
     assert res["counts"]["not_called"] == 1
     status = {(f["path"], f["line"]): f["status"] for f in res["findings"]}
     assert status == {("pkg/b.py", 5): "confirmed by trace", ("pkg/a.py", 11): "NOT confirmed",
-                      ("pkg/c.py", 1): "not traced"}
+                      ("pkg/c.py", 1): "not traced", ("pkg/d.py", 3): "NOT confirmed"}
 
 
 def test_aggregate_merges_models(acc):
