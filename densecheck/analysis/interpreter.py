@@ -472,8 +472,7 @@ class Interpreter:
         if isinstance(it, Sequential):
             return (list(it.layers), True) if len(it.layers) <= MAX_UNROLL else ([UNKNOWN], False)
         if isinstance(it, Tensor):
-            s = it.shape
-            return [Tensor(Shape.of(s.dims[1:]) if s.rank else UNKNOWN_SHAPE)], False
+            return [Tensor(_drop_first_axis(it.shape))], False
         return [UNKNOWN], False
 
     @staticmethod
@@ -592,7 +591,7 @@ class Interpreter:
             if len(value.items) == n:
                 return list(value.items)
         if isinstance(value, Tensor) and value.shape.rank:
-            return [Tensor(Shape.of(value.shape.dims[1:]))] * n
+            return [Tensor(_drop_first_axis(value.shape))] * n
         return [UNKNOWN] * n
 
     # =========================================================================================== expressions
@@ -1597,6 +1596,14 @@ class _VarArgs(Value):
 
     def __init__(self, value: Value) -> None:
         self.value = value
+
+
+def _drop_first_axis(s: Shape) -> Shape:
+    """The shape of one item when iterating over (or unpacking) a tensor along its first axis."""
+    if not s.rank:
+        return UNKNOWN_SHAPE
+    ca = s.channel_axis - 1 if s.channel_axis is not None and s.channel_axis > 0 else None
+    return Shape(s.dims[1:], ca, s.explicit_layout)
 
 
 def _feasible(opts: list[Value]) -> list[Value]:
