@@ -6,22 +6,24 @@ Nothing here imports or executes the analysed code.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 import sys
 import threading
 import traceback
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 import libcst as cst
 
+from densecheck import suppressions
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic
 from densecheck.layers import LayerReport
 from densecheck.rules import LAYER_RULES, RULES
-from densecheck import suppressions
 
 ISSUES_URL = "https://github.com/densecheck/densecheck/issues"
 
@@ -168,7 +170,6 @@ def parse(text: str, path: str = "<stdin>") -> tuple[cst.Module | None, Diagnost
     reject it, CPython's message (the one users know) is reported.
     """
     import ast
-    import warnings
 
     if text.startswith("\ufeff"):  # a BOM left in already-decoded text
         text = text[1:]
@@ -268,7 +269,8 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
         return result
     try:
         try:
-            result.layers = analyze_module(module, path)
+            with _quiet_source_warnings():
+                result.layers = analyze_module(module, path)
         except RecursionError as e:
             depth = _cst_depth(module)
             if depth > MAX_ANALYSED_DEPTH:
@@ -276,14 +278,26 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
                     path, "DC001", f"too deeply nested to analyse: the syntax tree is {depth:,} levels deep "
                     f"(densecheck analyses up to {MAX_ANALYSED_DEPTH:,})"))
                 return result
-            result.layers = _deep_call(analyze_module, depth, e, module, path)
+            with _quiet_source_warnings():
+                result.layers = _deep_call(analyze_module, depth, e, module, path)
         diags = run_rules(result.layers, settings)
         result.diagnostics.extend(suppressions.apply(diags, text, settings, path))
-    except Exception as e:  # noqa: BLE001 - one bad file must not stop the run
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - one bad file must not stop the run
+        # (SystemExit too: the analysed code never runs, so only a bug in densecheck can raise it here)
         result.layers = []
         result.internal_error = True
         result.diagnostics.append(_internal_error(path, e))
     return result
+
+
+@contextlib.contextmanager
+def _quiet_source_warnings():
+    """Compiling the analysed code's literals (ast.parse, literal_eval) warns about *its* invalid escapes and
+    literals (SyntaxWarning, DeprecationWarning before 3.12): not densecheck's business, and noise on stderr."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=SyntaxWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=r"invalid (escape|octal|decimal)")
+        yield
 
 
 def _deep_call(fn, depth: int, first_error: RecursionError, *args):
