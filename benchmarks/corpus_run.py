@@ -32,12 +32,12 @@ import sys
 import sysconfig
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 EXTENSIONS = (".py", ".pyi")
 
 
-# -- the corpus ---------------------------------------------------------------------------------------------------
+# -- the corpus ----------------------------------------------------------------------------------------------
 def default_roots() -> list[tuple[str, str]]:
     """(name, directory): the standard library and the installed torch / tensorflow / transformers packages."""
     roots = [("stdlib", sysconfig.get_paths()["stdlib"])]
@@ -66,10 +66,26 @@ def corpus_files(root: str) -> list[str]:
     return out
 
 
-# -- the worker ---------------------------------------------------------------------------------------------------
-def _worker(conn) -> None:
-    """Analyse the paths sent on ``conn``, one at a time; answer each with a summary dict."""
+# -- the worker ----------------------------------------------------------------------------------------------
+def _worker(conn, cli_path: bool = False) -> None:
+    """Analyse the paths sent on ``conn``, one at a time; answer each with a summary dict.
+
+    ``cli_path``: the way the command line reads and analyses a file (``runner.check_file``: its pre-filter skips
+    libcst for files that cannot hold a layer); by default every file takes the full path (``api.analyze_file``:
+    libcst and the engine on every file), the harder test.
+    """
     from densecheck import api
+
+    if cli_path:
+        from densecheck import runner
+        from densecheck.config import Settings
+
+        settings = Settings()
+
+        def analyze(path: str) -> api.FileResult:
+            return runner.check_file(path, settings).result
+    else:
+        analyze = api.analyze_file
 
     while True:
         try:
@@ -80,7 +96,7 @@ def _worker(conn) -> None:
             return
         t0 = time.perf_counter()
         try:
-            res = api.analyze_file(path)
+            res = analyze(path)
             diags = [(d.code, d.line, d.message) for d in res.diagnostics if d.code in ("DC001", "DC002")]
             out = {"internal_error": res.internal_error, "layers": len(res.layers), "file_diags": diags,
                    "escaped": None}
@@ -109,10 +125,11 @@ class Driver(threading.Thread):
     """Feeds files to one worker process, enforcing the per-file time limit and replacing a dead worker."""
 
     def __init__(self, queue: collections.deque, lock: threading.Lock, results: list, timeout: float,
-                 max_tasks: int, progress) -> None:
+                 max_tasks: int, progress, cli_path: bool = False) -> None:
         super().__init__(daemon=True)
         self.queue, self.lock, self.results = queue, lock, results
         self.timeout, self.max_tasks, self.progress = timeout, max_tasks, progress
+        self.cli_path = cli_path
         self.proc = self.conn = None
         self.tasks = 0
         self.peak_rss_kb = 0
@@ -121,7 +138,7 @@ class Driver(threading.Thread):
     def _start(self) -> None:
         ctx = mp.get_context("spawn")  # a fresh interpreter: nothing inherited from the parent
         parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, self.cli_path), daemon=True)
         self.proc.start()
         child.close()
         self.conn, self.tasks = parent, 0
@@ -211,7 +228,7 @@ def dc001_reason(message: str) -> str:
     return message.split(":", 1)[0]
 
 
-# -- the report ---------------------------------------------------------------------------------------------------
+# -- the report ----------------------------------------------------------------------------------------------
 def _mb(kb: int) -> str:
     return f"{kb / 1024:,.0f} MB"
 
@@ -250,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="only the first N files of each corpus (smoke test)")
     ap.add_argument("--json", metavar="FILE", help="write every file's record to FILE")
     ap.add_argument("--slowest", type=int, default=10, help="list the N slowest files")
+    ap.add_argument("--cli-path", action="store_true",
+                    help="read and analyse files as the command line does (its pre-filter skips libcst for files "
+                         "without Dense/Linear); default: every file through api.analyze_file")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     args = ap.parse_args(argv)
 
@@ -276,9 +296,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n!! {rec.status} {rec.path}: {rec.message}", file=sys.stderr)
         if not args.quiet and (len(results) % 50 == 0 or len(results) == total):
             el = time.perf_counter() - t_start
-            print(f"\r{len(results):,}/{total:,} files, {el:,.0f} s", end="", file=sys.stderr, flush=True)
+            bad = sum(r.status in ("DC002", "timeout", "crash") for r in results)
+            print(f"{len(results):,}/{total:,} files, {el:,.0f} s, {bad} internal errors", file=sys.stderr,
+                  flush=True)
 
-    drivers = [Driver(queue, lock, results, args.timeout, args.max_tasks_per_worker, progress)
+    drivers = [Driver(queue, lock, results, args.timeout, args.max_tasks_per_worker, progress, args.cli_path)
                for _ in range(max(1, args.jobs))]
     for d in drivers:
         d.t_start = t_start
@@ -299,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  peak RSS           {_mb(peak):>8} (largest worker); parent "
           f"{_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)}")
     if args.slowest:
-        print(f"  slowest files:")
+        print("  slowest files:")
         for r in sorted(results, key=lambda r: -r.seconds)[: args.slowest]:
             print(f"    {r.seconds:7.1f} s  {r.status:7} {r.path}")
     if args.json:

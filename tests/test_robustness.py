@@ -28,8 +28,8 @@ import pytest
 from click.testing import CliRunner
 
 from densecheck import api
-from densecheck.discover import discover
 from densecheck.config import Settings
+from densecheck.discover import discover
 
 TORCH_MODEL = (
     "import torch\n"
@@ -49,7 +49,7 @@ LINEAR_AT = (8, 19)
 HEAD = "import torch\nfrom torch import nn\nfc = nn.Linear(4, 5)\n"  # one layer at line 3
 
 
-# -- helpers -------------------------------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------------------------------------
 def cli(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
     """``python -m densecheck ARGS`` in ``cwd``; never a traceback, never killed by a signal."""
     r = subprocess.run([sys.executable, "-m", "densecheck", *args], cwd=cwd, capture_output=True, text=True,
@@ -101,7 +101,7 @@ def cli_dc001(tmp_path: Path, name: str, *needles: str, line: int | None = None)
     return lines[0]
 
 
-# -- encodings -----------------------------------------------------------------------------------------------------
+# -- encodings -----------------------------------------------------------------------------------------------
 LATIN1 = ("# -*- coding: latin-1 -*-\n# caf\xe9 cr\xe8me\n" + TORCH_MODEL.split("\n", 1)[1]).encode("latin-1")
 
 
@@ -197,7 +197,7 @@ def test_form_feed_and_non_ascii_keep_columns(src, at):
     assert (res.layers[0].line, res.layers[0].column, res.layers[0].end_column) == at
 
 
-# -- not text ------------------------------------------------------------------------------------------------------
+# -- not text ------------------------------------------------------------------------------------------------
 def test_nul_bytes_are_dc001(tmp_path):
     p = write(tmp_path, "nul.py", b"import torch\nx = 1\x00\n")
     d = only_dc001(api.analyze_file(str(p)), "NUL")
@@ -226,7 +226,7 @@ def test_lone_surrogate_in_text_given_as_str():
     only_dc001(api.analyze_source('x = "\ud800"\n', "s.py"))
 
 
-# -- empty, big ----------------------------------------------------------------------------------------------------
+# -- empty, big ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("data", [b"", b"\n", b"\xef\xbb\xbf", b"   \n\t\n", b"# just a comment", b"\x0c"])
 def test_empty_files_have_no_findings(tmp_path, data):
     p = write(tmp_path, "empty.py", data)
@@ -289,7 +289,7 @@ def test_file_that_grows_is_read_whole(tmp_path):
     assert api.read_source(str(p)) == TORCH_MODEL.encode()
 
 
-# -- deep nesting --------------------------------------------------------------------------------------------------
+# -- deep nesting --------------------------------------------------------------------------------------------
 TOO_DEEP = {
     # brackets: CPython itself stops at 200 ("too many nested parentheses"); libcst's native parser would
     # overflow its stack (a segfault) past ~1,000
@@ -387,10 +387,10 @@ def test_newer_syntax_than_the_running_python_is_analysed():
            "fc = nn.Linear(8, 4)\n")
     res = api.analyze_source(src, "new.py")
     analysed_ok(res)
-    assert sorted(l.line for l in res.layers) == [5, 6]
+    assert sorted(lyr.line for lyr in res.layers) == [5, 6]
 
 
-# -- syntax errors -------------------------------------------------------------------------------------------------
+# -- syntax errors -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("src, line, needle", [
     ('import torch\nprint "hello"\n', 2, "Missing parentheses in call to 'print'"),
     ("exec 'x = 1'\n", 1, "Missing parentheses in call to 'exec'"),
@@ -433,7 +433,7 @@ def test_syntax_error_does_not_stop_the_other_files(tmp_path):
     assert f"b_model.py:{LINEAR_AT[0]}:{LINEAR_AT[1]}: DC102" in r.stdout
 
 
-# -- paths that are not plain files --------------------------------------------------------------------------------
+# -- paths that are not plain files --------------------------------------------------------------------------
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks")
 def test_symlink_loops_terminate(tmp_path):
     pkg = tmp_path / "pkg"
@@ -590,7 +590,7 @@ def test_config_given_with_config_flag_missing_or_invalid(tmp_path):
     assert r.returncode == 2 and "dc.toml" in r.stderr and "ignore" in r.stderr
 
 
-# -- notebooks -----------------------------------------------------------------------------------------------------
+# -- notebooks -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("data", [
     b"{not json",
     b"",
@@ -607,7 +607,7 @@ def test_bad_notebooks_are_reported_cleanly(tmp_path, data):
     assert r.returncode in (0, 1), r.stdout + r.stderr
 
 
-# -- many odd files at once ----------------------------------------------------------------------------------------
+# -- many odd files at once ----------------------------------------------------------------------------------
 def test_a_tree_of_odd_files_is_all_reported(tmp_path):
     """Every file named on the command line, or found, is either analysed or has a DC001: none dropped."""
     odd = {
@@ -632,5 +632,20 @@ def test_a_tree_of_odd_files_is_all_reported(tmp_path):
     dc001 = {os.path.basename(d["path"]) for d in doc["diagnostics"] if d["code"] == "DC001"}
     assert dc001 == {"bad_utf8.py", "nul.py", "py2.py", "syntax.py", "binary.py", "deep.py"}
     assert not [d for d in doc["diagnostics"] if d["code"] == "DC002"]
-    with_layers = sorted({os.path.basename(l["path"]) for l in doc["layers"]})
+    with_layers = sorted({os.path.basename(lyr["path"]) for lyr in doc["layers"]})
     assert with_layers == ["bom.py", "crlf.py", "latin1.py", "ok.py"]
+
+
+def test_the_checked_codes_own_warnings_are_not_printed(tmp_path, recwarn):
+    """Invalid escapes and literals in the checked code make CPython warn (SyntaxWarning; DeprecationWarning before
+    3.12) when densecheck compiles it: that is the code's business, not noise for densecheck's stderr."""
+    src = HEAD + 's = "\\d+\\e"\nb = b"\\q"\nt = 1if True else 2\n'
+    api.analyze_source(src, "w.py")
+    assert not [w for w in recwarn.list if issubclass(w.category, (SyntaxWarning, DeprecationWarning))], \
+        [str(w.message) for w in recwarn.list]
+    write(tmp_path, "w.py", src)
+    r = subprocess.run(
+        [sys.executable, "-W", "always", "-m", "densecheck", "--isolated", "w.py"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Warning" not in r.stderr, r.stderr
