@@ -26,7 +26,6 @@ from truth_helpers import (
     expectations,
     flattened_params,
     framework_of,
-    layer_params,
     load_module,
     record_fixture,
     require,

@@ -6,7 +6,7 @@ Layout convention: torch convolutions and pooling are channels-first, (N, C, *sp
 
 from __future__ import annotations
 
-from densecheck.frameworks import Args, layer, op
+from densecheck.frameworks import Args, OpSpec, layer, op
 from densecheck.shapes import (
     UNKNOWN,
     Shape,
@@ -554,37 +554,25 @@ relu relu_ sigmoid tanh exp log sqrt rsqrt abs neg pow clamp clamp_ clip masked_
 log_softmax add_ mul_ div_ sub_ fill_ zero_ normal_ uniform_ requires_grad_ sign square erf cumsum flip roll
 float_power tril triu nan_to_num detach_ pin_memory""".split()
 
+def _as_method(spec: OpSpec) -> OpSpec:
+    """``torch.f(input, a, b)`` is also ``input.f(a, b)``: the same rule without the leading ``input``."""
+    return OpSpec(spec.params[1:], spec.rule, spec.defaults, spec.varargs)
+
+
 METHODS = {
+    # every torch.<f>(input, ...) in FUNCTIONS is also a tensor method
+    **{name.removeprefix("torch."): _as_method(spec) for name, spec in FUNCTIONS.items()
+       if name.count(".") == 1 and spec.params[:1] == ("input",)},
     **{n: op("", f_same) for n in _SAME_METHODS},
+    # method-only spellings, and methods whose signature differs from the function's
     "view": op("shape", f_reshape, varargs="shape"),
     "reshape": op("shape", f_reshape, varargs="shape"),
-    "flatten": op("start_dim end_dim", f_flatten, start_dim=0, end_dim=-1),
     "permute": op("dims", f_permute, varargs="dims"),
-    "transpose": op("dim0 dim1", f_transpose),
-    "swapaxes": op("dim0 dim1", f_transpose),
-    "t": op("", f_t),
-    "squeeze": op("dim", f_squeeze),
-    "unsqueeze": op("dim", f_unsqueeze),
-    "mean": op("dim keepdim", f_reduce, keepdim=False),
-    "sum": op("dim keepdim", f_reduce, keepdim=False),
-    "amax": op("dim keepdim", f_reduce, keepdim=False),
-    "amin": op("dim keepdim", f_reduce, keepdim=False),
     "std": op("dim keepdim", f_reduce, keepdim=False),
     "var": op("dim keepdim", f_reduce, keepdim=False),
     "norm": op("p dim keepdim", f_reduce, keepdim=False),
-    "logsumexp": op("dim keepdim", f_reduce, keepdim=False),
-    "max": op("dim keepdim", f_max, keepdim=False),
-    "min": op("dim keepdim", f_max, keepdim=False),
-    "chunk": op("chunks dim", f_chunk, dim=0),
-    "split": op("chunks dim", f_chunk, dim=0),
     "expand": op("sizes", f_expand, varargs="sizes"),
     "repeat": op("sizes", f_repeat, varargs="sizes"),
-    "matmul": op("other", f_matmul),
-    "add": op("other", f_binary),
-    "mul": op("other", f_binary),
-    "sub": op("other", f_binary),
-    "div": op("other", f_binary),
-    "index_select": op("dim index", f_index_select),
     **{f"new_{n}": op("size", f_new, varargs="size") for n in ("zeros", "ones", "empty")},
 }
 
