@@ -649,3 +649,44 @@ def test_the_checked_codes_own_warnings_are_not_printed(tmp_path, recwarn):
         capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Warning" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("data, code, needle", [
+    (b"", 0, None),
+    (bytes(range(256)), 1, "cannot decode"),
+    (b"x = 1\x00\n", 1, "NUL"),
+    (b'print "x"\n', 1, "Missing parentheses"),
+    (b"\xef\xbb\xbf" + TORCH_MODEL.encode().replace(b"\n", b"\r\n"), 1, "DC102"),
+])
+def test_standard_input(tmp_path, data, code, needle):
+    r = subprocess.run([sys.executable, "-m", "densecheck", "--isolated", "--stdin-filename", "m.py", "-"],
+                       cwd=tmp_path, input=data, capture_output=True, timeout=180)
+    out = r.stdout.decode("utf-8", "replace") + r.stderr.decode("utf-8", "replace")
+    assert r.returncode == code, out
+    assert "Traceback" not in out
+    if needle:
+        assert needle in out, out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names are bytes on Linux")
+def _format_names() -> list[str]:
+    from densecheck.formats import FORMAT_NAMES
+
+    return list(FORMAT_NAMES)
+
+
+@pytest.mark.parametrize("fmt", _format_names())
+def test_odd_file_names(tmp_path, fmt):
+    """Names that are not UTF-8, or hold a newline or spaces: reported, never a crash while printing them."""
+    root = os.fsencode(tmp_path / "names")
+    os.makedirs(root)
+    for name, data in ((b"caf\xe9.py", TORCH_MODEL.encode()), (b"new\nline.py", b"def f(:\n"),
+                       (b"sp ace.py", b"x = 1\n"), (b"-dash.py", b"x = 1\n")):
+        with open(os.path.join(root, name), "wb") as fh:
+            fh.write(data)
+    r = subprocess.run([sys.executable, "-m", "densecheck", "--isolated", "--format", fmt, "names"], cwd=tmp_path,
+                       capture_output=True, timeout=180)
+    out = r.stdout.decode("utf-8", "replace") + r.stderr.decode("utf-8", "replace")
+    assert r.returncode == 1, out
+    assert "Traceback" not in out and "DC002" not in r.stdout.decode("utf-8", "replace").replace('"DC002"', "")
+    assert "DC102" in out and "DC001" in out
