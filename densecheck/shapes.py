@@ -70,11 +70,14 @@ class Shape:
     dims: all axes including the batch axis, or ``None`` when the rank is unknown.
     channel_axis: non-negative index of the feature/channel axis, or ``None`` when the layout is unknown.
     explicit_layout: the channel axis was put where it is by an explicit permute/transpose/rearrange.
+    spatial: the tensor is a feature map: its non-batch, non-channel axes are spatial positions produced by a
+        convolution, pooling or an image input (not, say, the (batch, L, L, dim) pair map of a protein model).
     """
 
     dims: tuple[Dim, ...] | None = None
     channel_axis: int | None = None
     explicit_layout: bool = False
+    spatial: bool = False
 
     # -- construction -------------------------------------------------------------------------------------
     @staticmethod
@@ -82,11 +85,12 @@ class Shape:
         return UNKNOWN
 
     @staticmethod
-    def of(dims: Sequence[Dim], channel_axis: int | None = None, explicit_layout: bool = False) -> "Shape":
+    def of(dims: Sequence[Dim], channel_axis: int | None = None, explicit_layout: bool = False,
+           spatial: bool = False) -> "Shape":
         dims = tuple(dims)
         if channel_axis is not None:
             channel_axis = channel_axis % len(dims) if dims else None
-        return Shape(dims, channel_axis, explicit_layout)
+        return Shape(dims, channel_axis, explicit_layout, spatial)
 
     @staticmethod
     def channels_last(dims: Sequence[Dim]) -> "Shape":
@@ -124,7 +128,7 @@ class Shape:
         if ca is not None:
             ca = ca % len(dims) if dims and -len(dims) <= ca < len(dims) else None
         el = self.explicit_layout if explicit_layout is None else explicit_layout
-        return Shape(dims, ca, el)
+        return Shape(dims, ca, el, self.spatial and len(dims) == len(self.dims or ()))
 
     def with_last(self, d: Dim) -> "Shape":
         if self.dims is None:
@@ -153,6 +157,7 @@ class Shape:
             tuple(join_dim(a, b) for a, b in zip(self.dims, other.dims)),
             ca,
             self.explicit_layout and other.explicit_layout,
+            self.spatial and other.spatial,
         )
 
 
@@ -249,7 +254,7 @@ def permute(shape: Shape, order: Sequence[int]) -> Shape:
         ca = None  # the permutation reveals the rank, not which axis held the channels
     else:
         ca = order.index(shape.channel_axis) if shape.channel_axis is not None else None
-    return Shape(dims, ca, True)
+    return Shape(dims, ca, True, shape.spatial)
 
 
 def transpose(shape: Shape, a: int, b: int) -> Shape:
@@ -296,7 +301,7 @@ def unsqueeze(shape: Shape, axis: int) -> Shape:
     ca = shape.channel_axis
     if ca is not None and ca >= a:
         ca += 1
-    return Shape(dims, ca, shape.explicit_layout)
+    return Shape(dims, ca, shape.explicit_layout, shape.spatial)
 
 
 def squeeze(shape: Shape, axis: int | None) -> Shape:
@@ -364,7 +369,7 @@ def broadcast(a: Shape, b: Shape) -> Shape:
         # low-rank operand (a bias, a scale, a (batch, tokens) mask) says nothing about the other side's rank.
         k = a if b.rank is None else b
         if k.rank is not None and k.rank >= 3:
-            return Shape(tuple(None for _ in k.dims), k.channel_axis, k.explicit_layout)
+            return Shape(tuple(None for _ in k.dims), k.channel_axis, k.explicit_layout, k.spatial)
         return UNKNOWN
     big, small = (a, b) if a.rank >= b.rank else (b, a)
     off = big.rank - small.rank
@@ -379,7 +384,7 @@ def broadcast(a: Shape, b: Shape) -> Shape:
             dims[off + i] = d if (known(d) and d != 1) or isinstance(d, Sym) else bd
     ca = big.channel_axis if big.channel_axis is not None else (
         small.channel_axis + off if small.channel_axis is not None else None)
-    return Shape(tuple(dims), ca, big.explicit_layout or small.explicit_layout)
+    return Shape(tuple(dims), ca, big.explicit_layout or small.explicit_layout, big.spatial)
 
 
 def concat(shapes: Sequence[Shape], axis: int) -> Shape:
@@ -410,7 +415,8 @@ def concat(shapes: Sequence[Shape], axis: int) -> Shape:
                 d = join_dim(d, s.dims[i]) if known(d) and known(s.dims[i]) else (d if known(d) else s.dims[i])
             out.append(d)
     cas = {s.channel_axis for s in shapes}
-    return Shape(tuple(out), cas.pop() if len(cas) == 1 else None, all(s.explicit_layout for s in shapes))
+    return Shape(tuple(out), cas.pop() if len(cas) == 1 else None, all(s.explicit_layout for s in shapes),
+                 all(s.spatial for s in shapes))
 
 
 def stack(shapes: Sequence[Shape], axis: int) -> Shape:

@@ -981,7 +981,7 @@ class Interpreter:
             src_axes.append(axis)
             axis += 1
         ca = src_axes.index(s.channel_axis) if s.channel_axis is not None and s.channel_axis in src_axes else None
-        return Tensor(Shape(tuple(dims), ca, s.explicit_layout))
+        return Tensor(Shape(tuple(dims), ca, s.explicit_layout, s.spatial and len(dims) == s.rank))
 
     def comprehension(self, node, frame: Frame) -> tuple[list[Value], bool]:
         """Evaluate a comprehension: (items, exact) — exact when the items are all of them, in order."""
@@ -1153,7 +1153,8 @@ class Interpreter:
                     layer.built_shape = Shape.of((None, v), -1)
                 elif isinstance(v, tuple):
                     dims = tuple(d if known(d) else None for d in v)
-                    layer.built_shape = Shape.of(((None,) + dims) if key == "input_shape" else dims, -1)
+                    dims = ((None,) + dims) if key == "input_shape" else dims
+                    layer.built_shape = Shape.of(dims, -1, spatial=len(dims) >= 4)
         if spec.dense and node is not None:
             rep = self._report_for(node, spec)
             if rep is not None:
@@ -1833,7 +1834,7 @@ def _keras_input(it: Interpreter, args, kwargs, node) -> Value:
     if not isinstance(shape, tuple):
         return Tensor(UNKNOWN_SHAPE)
     dims = ((batch if isinstance(batch, int) else None),) + tuple(d if known(d) else None for d in shape)
-    return Tensor(Shape.of(dims, -1))
+    return Tensor(Shape.of(dims, -1, spatial=len(dims) >= 4))  # a rank >= 4 Input is an image / feature map
 
 
 def _keras_model(it: Interpreter, args, kwargs, node) -> Value:

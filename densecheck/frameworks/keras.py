@@ -54,8 +54,8 @@ def _split(s: Shape, nd: int, cf: bool):
 
 def _assemble(s: Shape, spatial, channels, cf: bool) -> Shape:
     if cf:
-        return Shape.of((s.dims[0], channels) + tuple(spatial), 1)
-    return Shape.of((s.dims[0],) + tuple(spatial) + (channels,), -1)
+        return Shape.of((s.dims[0], channels) + tuple(spatial), 1, spatial=True)
+    return Shape.of((s.dims[0],) + tuple(spatial) + (channels,), -1, spatial=True)
 
 
 def conv(nd: int, transposed: bool = False, depthwise: bool = False):

@@ -68,7 +68,7 @@ def conv(nd: int, transposed: bool = False):
             else:
                 out.append(conv_out(spatial[i], k[i], st[i], pads[i], dl[i], output_padding=op_[i],
                                     transposed=transposed))
-        return Shape.of(s.dims[:lead] + (a["out_channels"],) + tuple(out), lead)
+        return Shape.of(s.dims[:lead] + (a["out_channels"],) + tuple(out), lead, spatial=True)
 
     return rule
 
@@ -93,7 +93,7 @@ def pool(nd: int, kind: str = "max"):
                 out.append(pool_out_ceil(spatial[i], k[i], st[i], pads[i], dl[i]))
             else:
                 out.append(conv_out(spatial[i], k[i], st[i], pads[i], dl[i]))
-        return Shape.of(s.dims[:lead + 1] + tuple(out), lead)
+        return Shape.of(s.dims[:lead + 1] + tuple(out), lead, spatial=True)
 
     return rule
 
@@ -111,7 +111,7 @@ def adaptive_pool(nd: int):
             out = (None,) * nd
         else:
             out = tuple(spatial[i] if sizes[i] is None else sizes[i] for i in range(nd))
-        return Shape.of(s.dims[:lead + 1] + out, lead)
+        return Shape.of(s.dims[:lead + 1] + out, lead, spatial=True)
 
     return rule
 

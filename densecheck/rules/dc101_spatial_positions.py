@@ -57,9 +57,9 @@ class DenseOverSpatialPositions(Rule):
 
     def check(self, layer, settings):
         s = layer.input
-        # Only a feature map whose layout densecheck knows (it came from a convolution, pooling or an image
-        # Input) is flagged: a rank-4 tensor of unknown provenance, e.g. (batch, heads, tokens, dim), is not.
-        if s is None or s.rank < 4 or layer.behaves_as != POINTWISE or s.explicit_layout or s.channel_axis is None:
+        # Only a feature map (it came from a convolution, pooling or an image Input) is flagged: a rank-4 tensor
+        # of other provenance, e.g. (batch, heads, tokens, dim) or a (batch, L, L, dim) pair map, is not.
+        if s is None or s.rank < 4 or layer.behaves_as != POINTWISE or s.explicit_layout or not s.spatial:
             return
         pos = layer.positions
         where = f"{pos:,} positions" if pos is not None else "every spatial position"

@@ -3,7 +3,9 @@
 ## What it does
 Flags an `nn.Linear` (or `Dense`) whose input is known to hold its channels on an axis other than the last — for
 example the (N, C, H, W) output of `nn.Conv2d` or the (N, C, L) output of `nn.Conv1d` — so the layer acts on the
-last *spatial* axis (the width) instead of on the features.
+last *spatial* axis (the width) instead of on the features. Channels moved off the last axis by an explicit
+`permute`/`transpose` (MLP-Mixer's token mixing) are taken as deliberate and not flagged; the layer record still says
+`spatial_mixing`.
 
 ## Why it matters
 `nn.Linear` always transforms the last axis. Straight after a convolution in PyTorch's NCHW layout that is the
@@ -54,12 +56,21 @@ class LinearOnChannelsFirstAxis(Rule):
         "    def __init__(self):\n        super().__init__()\n"
         "        self.conv = nn.Conv2d(3, 16, 3, padding=1)\n        self.fc = nn.Linear(16, 10)\n"
         "    def forward(self, x):\n        x = self.conv(x).mean(dim=(2, 3))\n        return self.fc(x)\n",
+        # MLP-Mixer token mixing: an explicit transpose puts the tokens last on purpose
+        "import torch\nfrom torch import nn\n"
+        "class MixerBlock(nn.Module):\n"
+        "    def __init__(self, tokens=64, dim=32):\n        super().__init__()\n"
+        "        self.token_mix = nn.Linear(tokens, tokens)\n"
+        "    def forward(self, x):\n        return self.token_mix(x.transpose(1, 2)).transpose(1, 2)\n"
+        "x = torch.randn(2, 64, 32)\nMixerBlock()(nn.LayerNorm(32)(x))\n",
     ]
 
     def check(self, layer, settings):
-        if layer.behaves_as != SPATIAL_MIXING:
-            return
         s = layer.input
+        # Channels moved away from the last axis by an explicit permute/transpose are a deliberate choice: token
+        # mixing in MLP-Mixer (`x.transpose(1, 2)` then `nn.Linear(num_tokens, ...)`) is not a mistake.
+        if layer.behaves_as != SPATIAL_MIXING or s.explicit_layout:
+            return
         yield self.diagnostic(
             layer,
             f"{layer.call} on {s} acts on axis {s.rank - 1}, a spatial axis: the channels are on axis "

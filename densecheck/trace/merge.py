@@ -78,13 +78,14 @@ def traced_shapes(shapes: list[list[int | None]], static: list[Shape]) -> list[S
     static_ranks = {s.rank for s in static_known}
     out = []
     for dims in shapes:
-        ca, explicit = None, False
-        if static_ranks == {len(dims)}:
+        ca, explicit, spatial = None, False, False
+        if static_ranks == {len(dims)}:  # the trace confirms the rank: keep what static knows of the layout
             cas = {s.channel_axis for s in static_known}
             if len(cas) == 1:
                 ca = cas.pop()
                 explicit = all(s.explicit_layout for s in static_known)
-        out.append(Shape.of(dims, ca, explicit and ca is not None))
+            spatial = all(s.spatial for s in static_known)
+        out.append(Shape.of(dims, ca, explicit and ca is not None, spatial))
     return out
 
 
