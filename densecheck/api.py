@@ -184,7 +184,7 @@ def parse(text: str, path: str = "<stdin>") -> tuple[cst.Module | None, Diagnost
     try:
         with warnings.catch_warnings():  # SyntaxWarning / DeprecationWarning about the analysed code: not ours
             warnings.simplefilter("ignore")
-            ast.parse(text, filename=path)
+            ast.parse(text)
     except SyntaxError as e:
         py_error = e
         msg = _first_line(e.msg)
