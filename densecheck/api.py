@@ -273,13 +273,16 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
                 result.layers = analyze_module(module, path)
         except RecursionError as e:
             depth = _cst_depth(module)
-            if depth > MAX_ANALYSED_DEPTH:
+            layers = None
+            if depth <= MAX_ANALYSED_DEPTH:
+                with _quiet_source_warnings():
+                    layers = _deep_call(analyze_module, depth, module, path)
+            if layers is None:
                 result.diagnostics.append(_file_diagnostic(
                     path, "DC001", f"too deeply nested to analyse: the syntax tree is {depth:,} levels deep "
                     f"(densecheck analyses up to {MAX_ANALYSED_DEPTH:,})"))
                 return result
-            with _quiet_source_warnings():
-                result.layers = _deep_call(analyze_module, depth, e, module, path)
+            result.layers = layers
         diags = run_rules(result.layers, settings)
         result.diagnostics.extend(suppressions.apply(diags, text, settings, path))
     except (Exception, SystemExit) as e:  # noqa: BLE001 - one bad file must not stop the run
@@ -300,11 +303,11 @@ def _quiet_source_warnings():
         yield
 
 
-def _deep_call(fn, depth: int, first_error: RecursionError, *args):
+def _deep_call(fn, depth: int, *args):
     """``fn(*args)`` again, in a thread whose stack and recursion limit fit a tree ``depth`` levels deep.
 
     Raises what ``fn`` raises (a RecursionError even then is a bug: recursion that the tree's depth does not
-    explain), or ``first_error`` when no such thread can be made here.
+    explain); None when no such thread can be made here.
     """
     out: dict = {}
 
@@ -319,11 +322,14 @@ def _deep_call(fn, depth: int, first_error: RecursionError, *args):
         try:
             threading.stack_size(DEEP_STACK_BYTES)
         except (ValueError, RuntimeError):  # pragma: no cover - a platform without settable thread stacks
-            raise first_error from None
+            return None
         try:
             sys.setrecursionlimit(max(old_limit, 1000 + FRAMES_PER_LEVEL * depth))
             worker = threading.Thread(target=target, name="densecheck-deep-analysis", daemon=True)
-            worker.start()
+            try:
+                worker.start()
+            except RuntimeError:  # pragma: no cover - no memory for that stack (a low RLIMIT_AS)
+                return None
             worker.join()
         finally:
             sys.setrecursionlimit(old_limit)

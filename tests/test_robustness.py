@@ -352,6 +352,36 @@ def test_deep_but_valid_nesting_is_analysed(name):
     assert out.startswith("False 1 []"), out
 
 
+def test_deeper_than_the_analysis_goes_is_dc001(monkeypatch):
+    monkeypatch.setattr(api, "MAX_ANALYSED_DEPTH", 100)
+    d = only_dc001(api.analyze_source(HEAD + DEEP_BUT_VALID["lists_150"], "deep.py"), "too deeply nested to analyse")
+    assert "304 levels" in d.message
+
+
+def test_no_thread_for_the_deep_analysis_is_dc001(monkeypatch):
+    import threading
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    only_dc001(api.analyze_source(HEAD + DEEP_BUT_VALID["lists_150"], "deep.py"), "too deeply nested to analyse")
+
+
+def test_recursion_the_depth_does_not_explain_is_an_internal_error(monkeypatch):
+    """A RecursionError on a shallow file, even with a deep stack, is a bug (e.g. a cycle in the engine)."""
+    import densecheck.analysis as analysis
+
+    def forever(module, path):
+        return forever(module, path)
+
+    monkeypatch.setattr(analysis, "analyze_module", forever)
+    res = api.analyze_source(TORCH_MODEL, "m.py")
+    assert res.internal_error and [d.code for d in res.diagnostics] == ["DC002"]
+    assert "RecursionError" in res.diagnostics[0].message and api.ISSUES_URL in res.diagnostics[0].message
+    assert sys.getrecursionlimit() < 10_000  # restored
+
+
 @pytest.mark.parametrize("name", ["add_paren_1000", "parens_5000", "unary_100000"])
 def test_deep_nesting_through_cli(tmp_path, name):
     write(tmp_path, "deep.py", HEAD + TOO_DEEP[name])
