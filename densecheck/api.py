@@ -271,7 +271,7 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
         try:
             with _quiet_source_warnings():
                 result.layers = analyze_module(module, path)
-        except RecursionError as e:
+        except RecursionError:
             depth = _cst_depth(module)
             layers = None
             if depth <= MAX_ANALYSED_DEPTH:
