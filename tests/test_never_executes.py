@@ -26,7 +26,7 @@ from densecheck import api
 
 UNSAFE = Path(__file__).resolve().parent / "data" / "unsafe"
 FILES = sorted(p for p in UNSAFE.rglob("*.py") if "shadow" not in p.parts)
-MODELS = ["top_level.py", "main_guard.py", "class_body.py", "decorators.py", "default_args.py", "raises.py",
+MODELS = ["hog.py", "top_level.py", "main_guard.py", "class_body.py", "decorators.py", "default_args.py", "raises.py",
           "uses_sibling.py", "pkg/__init__.py"]  # the files that define a Linear/Dense
 
 
@@ -176,3 +176,27 @@ def test_trace_failures_are_diagnostics(unsafe, target, what):
     dc106 = [d for d in doc["diagnostics"] if d["code"] == "DC106"]
     assert dc106, (what, doc["diagnostics"], r.stderr)
     assert doc["layers"], "the static findings were lost"
+
+
+def test_trace_timeout_and_memory_cap_are_diagnostics(unsafe):
+    """A trace that never returns is stopped at its timeout, one that eats memory at its limit: DC106, and the
+    static findings are all still there."""
+    pytest.importorskip("torch")
+    root, marker = unsafe
+    (root / "pyproject.toml").write_text(
+        "[tool.densecheck]\n"
+        "[[tool.densecheck.trace]]\ntarget = 'hog.py:Spin'\ninputs = ['1,8']\ntimeout = 5\n"
+        "[[tool.densecheck.trace]]\ntarget = 'hog.py:Eat'\ninputs = ['1,8']\nmemory-limit-mb = 400\n"
+        "timeout = 120\n")
+    r = subprocess.run([sys.executable, "-m", "densecheck", "--format", "json", "--trace", "config", "hog.py"],
+                       cwd=root, capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+    marker.unlink(missing_ok=True)  # the traced code did run, as asked, in its child process
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    doc = json.loads(r.stdout)
+    dc106 = sorted(d["message"] for d in doc["diagnostics"] if d["code"] == "DC106")
+    assert len(dc106) == 2, doc["diagnostics"]
+    assert any("time" in m.lower() for m in dc106), dc106
+    assert any("memory" in m.lower() or "MB" in m for m in dc106), dc106
+    assert len(doc["layers"]) == 2
