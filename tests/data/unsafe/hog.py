@@ -2,9 +2,8 @@
 
 import time
 
-from torch import nn
-
 from _marker import touch
+from torch import nn
 
 
 class Spin(nn.Module):
