@@ -279,7 +279,7 @@ class Cache:
             self.entries[os.path.abspath(path)] = [path, stamp.mtime_ns, stamp.size, stamp.sha,
                                                    result_to_json(result)]
             self.dirty = True
-        except Exception:  # noqa: BLE001 - an unserialisable result is simply not cached
+        except Exception:  # noqa: BLE001, S110 - an unserialisable result is simply not cached
             pass
 
     def save(self) -> None:
