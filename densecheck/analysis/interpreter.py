@@ -117,6 +117,9 @@ class _LineCol:
         self.column = column
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def call_positions(source: str, calls: list[cst.Call]) -> dict[cst.Call, _Pos] | None:
     """Start/end of every libcst Call node, from CPython's (much faster) ast instead of libcst's PositionProvider.
 
@@ -134,7 +137,7 @@ def call_positions(source: str, calls: list[cst.Call]) -> dict[cst.Call, _Pos] |
     if len(nodes) != len(calls):
         return None
     nodes.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0)))
-    lines = source.splitlines(keepends=True)
+    lines = _LINE_BREAK.split(source)  # CPython's line numbering: not str.splitlines (form feed is no line break)
 
     def char_col(line: int, byte_col: int) -> int:
         text = lines[line - 1] if 0 < line <= len(lines) else ""
