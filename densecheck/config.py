@@ -198,6 +198,8 @@ def _read_toml(path: str) -> dict:
         raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def _densecheck_table(doc: dict, path: str) -> dict | None:

@@ -19,7 +19,7 @@ def render(ctx: Context) -> str:
     out = [{
         "description": f"{cell_prefix(d)}{d.code} {d.message}",
         "check_name": f"{d.code} {d.rule}".strip(),
-        "fingerprint": hashlib.md5(identity.encode()).hexdigest(),
+        "fingerprint": hashlib.md5(identity.encode("utf-8", "surrogateescape")).hexdigest(),
         "severity": SEVERITIES.get(d.severity, "minor"),
         "location": {"path": path, "lines": {"begin": d.line, "end": max(d.end_line, d.line)}},
     } for _, d, path, identity in located(ctx, root)]

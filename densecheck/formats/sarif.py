@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pathlib
+import os
 import re
 from urllib.parse import quote
 
@@ -44,8 +45,8 @@ def rule_descriptor(rule) -> dict:
 def _uri(path: str) -> tuple[str, bool]:
     """(uri, relative?)"""
     if path.startswith("/"):
-        return pathlib.PurePosixPath(path).as_uri(), False
-    return quote(path), True
+        return "file://" + quote(os.fsencode(path)), False
+    return quote(os.fsencode(path)), True  # bytes: a file name that is not UTF-8 is percent-encoded as it is
 
 
 def render(ctx: Context) -> str:
@@ -64,7 +65,7 @@ def render(ctx: Context) -> str:
                 "region": {"startLine": d.line, "startColumn": d.column, "endLine": max(d.end_line, d.line),
                            "endColumn": max(d.end_column, 1)},
             }}],
-            "partialFingerprints": {"densecheck/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]},
+            "partialFingerprints": {"densecheck/v1": hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()[:32]},
         }
         if d.code in index:
             result["ruleIndex"] = index[d.code]
