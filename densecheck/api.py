@@ -270,7 +270,7 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
     try:
         try:
             with _quiet_source_warnings():
-                result.layers = analyze_module(module, path)
+                result.layers = analyze_module(module, path, text)
         except RecursionError:
             depth = _cst_depth(module)
             layers = None

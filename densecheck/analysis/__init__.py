@@ -7,8 +7,8 @@ import libcst as cst
 from densecheck.layers import LayerReport
 
 
-def analyze_module(module: cst.Module, path: str) -> list[LayerReport]:
-    """Every Dense/Linear constructor call site in ``module``, with the shapes inferred for it."""
+def analyze_module(module: cst.Module, path: str, source: str | None = None) -> list[LayerReport]:
+    """Every Dense/Linear constructor call site in ``module`` (parsed from ``source``), with its inferred shapes."""
     from densecheck.analysis.interpreter import analyze
 
-    return analyze(module, path)
+    return analyze(module, path, source)

@@ -153,20 +153,20 @@ def call_positions(source: str, calls: list[cst.Call]) -> dict[cst.Call, _Pos] |
     return out
 
 
-class SiteFinder(cst.CSTVisitor):
-    """Syntactic pass: every call whose callee resolves (through imports) to a Dense/Linear, with context.
+class SiteFinder(ImportTable):
+    """The one syntactic pass (libcst visits are the costly part of a file's analysis): the import table, every Call
+    node in visiting order (for :func:`call_positions`), and, once the pass is over and every import is known, the
+    calls whose callee resolves to a Dense/Linear, with their context (:attr:`found`)."""
 
-    It also lists every Call node in visiting order, for :func:`call_positions`.
-    """
-
-    def __init__(self, imports: ImportTable) -> None:
-        self.imports = imports
-        self.found: list[tuple[cst.Call, str, str | None, str | None]] = []  # node, canonical, model, name
+    def __init__(self, package: str | None = None) -> None:
+        super().__init__(package)
         self.calls: list[cst.Call] = []
+        self._contexts: list[tuple[cst.Call, str | None, str | None]] = []  # every call: node, model, target
         self._ctx: list[str] = []
         self._stmt_target: list[str | None] = []
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        super().visit_ClassDef(node)
         self._ctx.append(node.name.value)
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
@@ -198,23 +198,31 @@ class SiteFinder(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(node)
-        qual = self.imports.resolve(node.func)
-        if qual is None:
-            return
-        canon = canonical(qual)
-        if not is_dense_name(canon):
-            return
-        model = next((c for c in reversed(self._ctx) if c), None)
-        target = self._stmt_target[-1] if self._stmt_target else None
-        if model is None and target is not None:
-            model = target.split(".")[0]
-        self.found.append((node, canon, model, target))
+        if isinstance(node.func, (cst.Name, cst.Attribute)):
+            model = next((c for c in reversed(self._ctx) if c), None)
+            target = self._stmt_target[-1] if self._stmt_target else None
+            if model is None and target is not None:
+                model = target.split(".")[0]
+            self._contexts.append((node, model, target))
+
+    @property
+    def found(self) -> list[tuple[cst.Call, str, str | None, str | None]]:
+        """(node, canonical layer name, model, bound name) of every Dense/Linear constructor call."""
+        out = []
+        for node, model, target in self._contexts:
+            qual = self.resolve(node.func)
+            if qual is not None:
+                canon = canonical(qual)
+                if is_dense_name(canon):
+                    out.append((node, canon, model, target))
+        return out
 
 
 class Interpreter:
-    def __init__(self, module: cst.Module, path: str) -> None:
+    def __init__(self, module: cst.Module, path: str, source: str | None = None) -> None:
         self.module = module
         self.path = path
+        self.source = source  # the text ``module`` was parsed from (regenerating it from the tree is costly)
         self.sites: dict[cst.Call, LayerReport] = {}
         self.positions: Any = None
         self.steps = 0
@@ -236,16 +244,15 @@ class Interpreter:
     # ================================================================================================ driver
     def run(self) -> list[LayerReport]:
         self.package = package_of(self.path) if not self.path.startswith("<") else None
-        imports = ImportTable(self.package)
-        self.module.visit(imports)
-        finder = SiteFinder(imports)
+        finder = imports = SiteFinder(self.package)
         self.module.visit(finder)
-        if not finder.found and not self._mentions_frameworks(imports):
+        found = finder.found
+        if not found and not self._mentions_frameworks(imports):
             return []
-        self.positions = call_positions(self.module.code, finder.calls)
+        self.positions = call_positions(self.source if self.source is not None else self.module.code, finder.calls)
         if self.positions is None:
             self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
-        for node, canon, model, name in finder.found:
+        for node, canon, model, name in found:
             self.context[node] = (model, name)
             self._report_for(node, lookup_layer(canon))
         if not self.sites and not self._mentions_frameworks(imports):
@@ -2289,8 +2296,8 @@ for _n in ("numpy.prod", "np.prod"):
     _SPECIAL_CALLS[_n] = lambda it, args, kwargs, node: _b_math(math.prod)(it, None, args, kwargs)
 
 
-def analyze(module: cst.Module, path: str) -> list[LayerReport]:
-    return Interpreter(module, path).run()
+def analyze(module: cst.Module, path: str, source: str | None = None) -> list[LayerReport]:
+    return Interpreter(module, path, source).run()
 
 
 __all__ = ["Interpreter", "analyze", "V"]
