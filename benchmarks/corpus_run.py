@@ -210,6 +210,7 @@ class Driver(threading.Thread):
 
 
 _REASONS = [
+    (re.compile(r"rejects this valid Python"), "valid Python libcst cannot parse"),
     (re.compile(r"too (deeply )?nested|nesting", re.I), "too deeply nested"),
     (re.compile(r"too large", re.I), "file too large"),
     (re.compile(r"NUL|null byte", re.I), "NUL bytes"),

@@ -214,10 +214,10 @@ def parse(text: str, path: str = "<stdin>") -> tuple[cst.Module | None, Diagnost
         return cst.parse_module(text), None
     except cst.ParserSyntaxError as e:
         msg = _first_line(e.message) or "invalid syntax"
-        if py_error is None:  # libcst's grammar has its own limits (~3,500 implicitly concatenated strings)
+        if py_error is None:  # libcst's grammar has gaps and limits: `(x): int`, ~3,500 concatenated strings
             return None, _file_diagnostic(
-                path, "DC001", f"cannot parse file: libcst rejects what Python accepts (too long or too deeply "
-                f"nested for it?): {msg}", max(e.raw_line or 1, 1), max((e.raw_column or 0) + 1, 1))
+                path, "DC001", f"cannot parse file: densecheck's parser (libcst) rejects this valid Python: {msg}",
+                max(e.raw_line or 1, 1), max((e.raw_column or 0) + 1, 1))
         return syntax_error(msg, 1, 1)
     except RecursionError:
         return None, _file_diagnostic(path, "DC001", "too deeply nested to parse")

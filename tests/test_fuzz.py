@@ -106,7 +106,7 @@ def mutate(text: str, rng: random.Random) -> str:
             return "".join(out) + text[last:]
     elif op == "truncate":
         return text[: rng.randrange(len(text) + 1)]
-    elif op == "splice":  # a piece of the file pasted somewhere else
+    elif op == "splice" and text:  # a piece of the file pasted somewhere else
         a, b = sorted(rng.sample(range(len(text) + 1), 2))
         at = rng.randrange(len(text) + 1)
         return text[:at] + text[a:b] + text[at:]

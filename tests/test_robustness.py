@@ -342,7 +342,7 @@ def test_too_deep_nesting_is_a_clean_dc001(name):
     """Too deep for CPython or for libcst: DC001, never DC002, never a crash."""
     out = _in_child(HEAD + TOO_DEEP[name])
     assert out.startswith("False 0 [('DC001', "), out
-    assert "too deeply nested" in out or "libcst rejects what Python accepts" in out, out
+    assert "too deeply nested" in out or "(libcst) rejects this valid Python" in out, out
     assert "DC002" not in out
 
 
@@ -408,6 +408,13 @@ def test_deep_nesting_behind_a_syntax_cpython_rejects(prefix):
     r = subprocess.run([sys.executable, "-c", code], input=src.encode(), capture_output=True, timeout=300)
     assert r.returncode == 0, f"died (return code {r.returncode})"
     assert r.stdout.decode().startswith("False [('DC001'"), r.stdout
+
+
+def test_valid_python_that_libcst_cannot_parse_is_dc001():
+    """libcst has gaps: a parenthesised annotated target (CPython's test_grammar.py, typinganndata/ann_module.py)."""
+    d = only_dc001(api.analyze_source("import torch\n(pars): bool = True\n", "ann.py"),
+                   "(libcst) rejects this valid Python")
+    assert d.line == 2
 
 
 def test_newer_syntax_than_the_running_python_is_analysed():
