@@ -204,27 +204,91 @@ def check_files(files: list[str], settings: Settings, jobs: int | None = None,
         else:
             todo.append(i)
     jobs = default_jobs() if jobs is None else jobs
-    done = False
+
+    def keep(i: int, checked: CheckedFile, stamp: Stamp | None) -> None:
+        out[i] = checked
+        if cache is not None:
+            cache.store(files[i], stamp, checked.result)
+
     if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES:
-        order = sorted(todo, key=lambda i: -_size(files[i]))
-        try:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(order))) as pool:
-                stamped = pool.map(_check_file_stamped, [files[i] for i in order], repeat(settings), chunksize=2)
-                for i, (checked, stamp) in zip(order, stamped):
-                    out[i] = checked
-                    if cache is not None:
-                        cache.store(files[i], stamp, checked.result)
-            done = True
-        except BrokenProcessPool:  # a worker died (out of memory, killed): finish in this process
-            pass
-    if not done:
+        _check_in_workers(files, todo, settings, jobs, keep)
+    else:
         for i in todo:
-            if out[i] is None:
-                checked, stamp = _check_file_stamped(files[i], settings)
-                out[i] = checked
-                if cache is not None:
-                    cache.store(files[i], stamp, checked.result)
+            keep(i, *_check_file_stamped(files[i], settings))
     return out  # type: ignore[return-value]
+
+
+def _check_in_workers(files: list[str], todo: list[int], settings: Settings, jobs: int, keep) -> None:
+    """Check ``files[i] for i in todo`` in worker processes, largest first.
+
+    A worker that dies (a native crash, the out-of-memory killer) takes only the file it was working on with it:
+    each worker notes the file it is on in a marker file, so after the pool breaks that file is reported as an
+    internal error (DC002) and the files not done yet go to a fresh pool.
+    """
+    import tempfile
+
+    remaining = sorted(todo, key=lambda i: -_size(files[i]))
+    with tempfile.TemporaryDirectory(prefix="densecheck-workers-") as markers:
+        while remaining:
+            done: set[int] = set()
+            try:
+                with ProcessPoolExecutor(max_workers=min(jobs, len(remaining)), initializer=_worker_init,
+                                         initargs=(markers,)) as pool:
+                    stamped = pool.map(_check_file_marked, [files[i] for i in remaining], repeat(settings),
+                                       chunksize=2)
+                    for i, (checked, stamp) in zip(remaining, stamped):
+                        keep(i, checked, stamp)
+                        done.add(i)
+                return
+            except BrokenProcessPool:
+                culprits = set()
+                for name in os.listdir(markers):
+                    try:
+                        with open(os.path.join(markers, name), encoding="utf-8", errors="surrogateescape") as fh:
+                            culprits.add(fh.read())
+                        os.unlink(os.path.join(markers, name))
+                    except OSError:
+                        pass
+                left = [i for i in remaining if i not in done]
+                # the files workers were on when the pool broke; the pool terminates the healthy workers too, so
+                # each suspect gets a worker of its own: only a file that kills that one as well is reported
+                suspects = [i for i in left if files[i] in culprits] or left[:1]  # never loop on an unknown cause
+                for i in suspects:
+                    keep(i, *_check_alone(files[i], settings))
+                remaining = [i for i in left if i not in suspects]
+
+
+def _check_alone(path: str, settings: Settings) -> tuple[CheckedFile, Stamp | None]:
+    try:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            return pool.submit(_check_file_stamped, path, settings).result()
+    except BrokenProcessPool:
+        return CheckedFile(path, api.FileResult(path, diagnostics=[api._file_diagnostic(
+            path, "DC002", "internal error: the worker process analysing this file died (a crash or out of "
+            f"memory); please report it at {api.ISSUES_URL}")], internal_error=True)), None
+
+
+_MARKERS: str | None = None
+
+
+def _worker_init(markers: str) -> None:
+    global _MARKERS
+    _MARKERS = markers
+
+
+def _check_file_marked(path: str, settings: Settings) -> tuple[CheckedFile, Stamp | None]:
+    """In a worker: note which file this process is on while it is on it."""
+    marker = os.path.join(_MARKERS, str(os.getpid())) if _MARKERS else None
+    if marker:
+        with open(marker, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(path)
+    result = _check_file_stamped(path, settings)
+    if marker:
+        try:
+            os.unlink(marker)
+        except OSError:
+            pass
+    return result
 
 
 def open_cache(settings: Settings) -> Cache | None:

@@ -51,10 +51,10 @@ def three(tmp_path, monkeypatch):
 def fail_on(monkeypatch, name: str, exc: BaseException) -> None:
     real = analysis.analyze_module
 
-    def flaky(module, path):
+    def flaky(module, path, *rest):
         if os.path.basename(path) == name:
             raise exc
-        return real(module, path)
+        return real(module, path, *rest)
 
     monkeypatch.setattr(analysis, "analyze_module", flaky)
 

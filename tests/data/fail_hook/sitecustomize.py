@@ -16,7 +16,7 @@ if _TARGET:
 
     _real = _analysis.analyze_module
 
-    def analyze_module(module, path):
+    def analyze_module(module, path, *rest):
         if os.path.basename(path) == _TARGET:
             mode = os.environ.get("DENSECHECK_TEST_FAIL_MODE", "raise")
             if mode == "exit":
@@ -24,6 +24,6 @@ if _TARGET:
             if mode == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             raise ValueError(f"injected failure on {_TARGET}")
-        return _real(module, path)
+        return _real(module, path, *rest)
 
     _analysis.analyze_module = analyze_module
