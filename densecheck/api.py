@@ -276,7 +276,7 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
             layers = None
             if depth <= MAX_ANALYSED_DEPTH:
                 with _quiet_source_warnings():
-                    layers = _deep_call(analyze_module, depth, module, path)
+                    layers = _deep_call(analyze_module, depth, module, path, text)
             if layers is None:
                 result.diagnostics.append(_file_diagnostic(
                     path, "DC001", f"too deeply nested to analyse: the syntax tree is {depth:,} levels deep "

@@ -372,8 +372,8 @@ def test_recursion_the_depth_does_not_explain_is_an_internal_error(monkeypatch):
     """A RecursionError on a shallow file, even with a deep stack, is a bug (e.g. a cycle in the engine)."""
     import densecheck.analysis as analysis
 
-    def forever(module, path):
-        return forever(module, path)
+    def forever(module, path, *rest):
+        return forever(module, path, *rest)
 
     monkeypatch.setattr(analysis, "analyze_module", forever)
     res = api.analyze_source(TORCH_MODEL, "m.py")
