@@ -145,10 +145,10 @@ def test_internal_error_exit_2_with_all_output(proj, monkeypatch):
     put(proj, "b.py", "import torch\nfc = torch.nn.Linear(2, 3)\n")
     real = analysis.analyze_module
 
-    def flaky(module, path):
+    def flaky(module, path, *rest):
         if path.endswith("b.py"):
             raise ValueError("boom")
-        return real(module, path)
+        return real(module, path, *rest)
 
     monkeypatch.setattr(analysis, "analyze_module", flaky)
     r = invoke(".")
