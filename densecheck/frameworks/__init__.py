@@ -84,6 +84,27 @@ class OpSpec:
     varargs: str | None = None  # name that collects *args as a tuple (x.view(2, 3) == x.view((2, 3)))
 
 
+# --- rules shared by every framework ----------------------------------------------------------------------------
+
+
+def same(s: Shape, a: Args) -> Shape:
+    """Shape-preserving layers (activations, dropout, normalisation)."""
+    return s
+
+
+def on_last_axis(out_arg: str) -> ShapeRule:
+    """Dense / Linear: the last axis becomes ``a[out_arg]`` features, every other axis is kept (that is the point)."""
+
+    def rule(s: Shape, a: Args) -> Shape:
+        if s.rank is None:
+            return s
+        if s.rank == 0:
+            return Shape()
+        return s.with_last(a[out_arg])
+
+    return rule
+
+
 def layer(name: str, params: str, rule: ShapeRule | None, **kw) -> LayerSpec:
     defaults = kw.pop("defaults", {})
     return LayerSpec(name, tuple(p for p in params.split() if p), rule, defaults, **kw)

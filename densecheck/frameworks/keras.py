@@ -6,7 +6,7 @@ Layout convention: Keras is channels-last unless a layer says ``data_format="cha
 
 from __future__ import annotations
 
-from densecheck.frameworks import Args, layer, op
+from densecheck.frameworks import Args, layer, on_last_axis, op, same
 from densecheck.shapes import (
     UNKNOWN,
     Shape,
@@ -26,16 +26,7 @@ from densecheck.shapes import (
 )
 
 
-def same(s: Shape, a: Args) -> Shape:
-    return s
-
-
-def dense(s: Shape, a: Args) -> Shape:
-    if s.rank is None:
-        return s
-    if s.rank == 0:
-        return UNKNOWN
-    return s.with_last(a["units"])
+dense = on_last_axis("units")
 
 
 def _channels_first(a: Args) -> bool:

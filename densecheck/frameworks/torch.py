@@ -6,7 +6,7 @@ Layout convention: torch convolutions and pooling are channels-first, (N, C, *sp
 
 from __future__ import annotations
 
-from densecheck.frameworks import Args, OpSpec, layer, op
+from densecheck.frameworks import Args, OpSpec, layer, on_last_axis, op, same
 from densecheck.shapes import (
     UNKNOWN,
     Shape,
@@ -29,16 +29,7 @@ from densecheck.shapes import (
 # --- shape rules for layers (input shape, constructor args) -> output ------------------------------------------
 
 
-def same(s: Shape, a: Args) -> Shape:
-    return s
-
-
-def linear(s: Shape, a: Args) -> Shape:
-    if s.rank is None:
-        return s
-    if s.rank == 0:
-        return UNKNOWN
-    return s.with_last(a["out_features"])
+linear = on_last_axis("out_features")
 
 
 def _channels_first_input(s: Shape, nd: int) -> Shape:
