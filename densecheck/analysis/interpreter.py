@@ -1311,9 +1311,6 @@ class Interpreter:
         if self_value is not None and positional and "staticmethod" not in decorators:
             scope.vars[positional[0].name.value] = self_value
             positional = positional[1:]
-        elif fn.cls is not None and positional and "staticmethod" not in decorators and \
-                isinstance(node, cst.FunctionDef) and not entry:
-            pass
         tensor_default = entry and fn.qualname in ("forward", "call", "__call__")
         extra: list[Value] = []
         for i, a in enumerate(args):
@@ -1357,11 +1354,7 @@ class Interpreter:
         try:
             if isinstance(node, cst.Lambda):
                 return self.eval(node.body, frame)
-            body = node.body
-            if isinstance(body, cst.IndentedBlock):
-                self.exec_block(body.body, frame)
-            else:
-                self.exec_block(body.body, frame)
+            self.exec_block(node.body.body, frame)
         finally:
             self.frames.pop()
             self.depth -= 1
@@ -2283,11 +2276,6 @@ _TENSOR_RESULT = {"masked_scatter", "scatter", "gather", "index_fill", "sort", "
                   "cumprod", "diff", "narrow", "unfold", "roll"}
 _MODULE_METHODS = {"add_module", "register_module", "build", "register_buffer", "register_parameter", "parameters",
                    "modules", "children", "named_modules", "apply", "eval", "train", "to"}
-
-
-def _math_ref(it: Interpreter, q: str):
-    fn = _MATH.get(q.rsplit(".", 1)[-1])
-    return _b_math(fn) if fn else None
 
 
 for _n, _f in _MATH.items():

@@ -105,6 +105,16 @@ def on_last_axis(out_arg: str) -> ShapeRule:
     return rule
 
 
+def joining(combine, seq: str, axis: str) -> Callable[[Args], Any]:
+    """cat/concat/stack-style functions: ``combine(shapes of the sequence argument seq, a[axis])``."""
+
+    def rule(a: Args):
+        shapes = a.shapes(seq)
+        return combine(shapes, a.get(axis, 0)) if shapes else Shape()
+
+    return rule
+
+
 def layer(name: str, params: str, rule: ShapeRule | None, **kw) -> LayerSpec:
     defaults = kw.pop("defaults", {})
     return LayerSpec(name, tuple(p for p in params.split() if p), rule, defaults, **kw)

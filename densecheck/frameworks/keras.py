@@ -6,7 +6,7 @@ Layout convention: Keras is channels-last unless a layer says ``data_format="cha
 
 from __future__ import annotations
 
-from densecheck.frameworks import Args, layer, on_last_axis, op, same
+from densecheck.frameworks import Args, joining, layer, on_last_axis, op, same
 from densecheck.shapes import (
     UNKNOWN,
     Shape,
@@ -323,14 +323,8 @@ def f_squeeze(a: Args):
     return squeeze(_x(a), axis if isinstance(axis, int) else None)
 
 
-def f_concat(a: Args):
-    shapes = a.shapes("xs")
-    return concat(shapes, a.get("axis", 0)) if shapes else UNKNOWN
-
-
-def f_stack(a: Args):
-    shapes = a.shapes("xs")
-    return stack(shapes, a.get("axis", 0)) if shapes else UNKNOWN
+f_concat = joining(concat, "xs", "axis")
+f_stack = joining(stack, "xs", "axis")
 
 
 def f_flatten(a: Args):

@@ -6,7 +6,7 @@ Layout convention: torch convolutions and pooling are channels-first, (N, C, *sp
 
 from __future__ import annotations
 
-from densecheck.frameworks import Args, OpSpec, layer, on_last_axis, op, same
+from densecheck.frameworks import Args, OpSpec, joining, layer, on_last_axis, op, same
 from densecheck.shapes import (
     UNKNOWN,
     Shape,
@@ -357,14 +357,8 @@ def f_unsqueeze(a: Args):
     return unsqueeze(_x(a), dim) if isinstance(dim, int) else UNKNOWN
 
 
-def f_cat(a: Args):
-    shapes = a.shapes("tensors")
-    return concat(shapes, a.get("dim", 0)) if shapes else UNKNOWN
-
-
-def f_stack(a: Args):
-    shapes = a.shapes("tensors")
-    return stack(shapes, a.get("dim", 0)) if shapes else UNKNOWN
+f_cat = joining(concat, "tensors", "dim")
+f_stack = joining(stack, "tensors", "dim")
 
 
 def f_new(a: Args):
