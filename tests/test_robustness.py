@@ -352,12 +352,24 @@ def test_deep_but_valid_nesting_is_analysed(name):
     assert out.startswith("False 1 []"), out
 
 
+@pytest.fixture
+def default_recursion_limit():
+    """The fallback paths below start where a RecursionError does; importing keras (other tests) raises the
+    process-wide limit from 1000 to 3000, which would let the first attempt succeed and skip them."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    yield
+    sys.setrecursionlimit(old)
+
+
+@pytest.mark.usefixtures("default_recursion_limit")
 def test_deeper_than_the_analysis_goes_is_dc001(monkeypatch):
     monkeypatch.setattr(api, "MAX_ANALYSED_DEPTH", 100)
     d = only_dc001(api.analyze_source(HEAD + DEEP_BUT_VALID["lists_150"], "deep.py"), "too deeply nested to analyse")
     assert "304 levels" in d.message
 
 
+@pytest.mark.usefixtures("default_recursion_limit")
 def test_no_thread_for_the_deep_analysis_is_dc001(monkeypatch):
     import threading
 
