@@ -15,7 +15,7 @@ import threading
 import traceback
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import libcst as cst
 
@@ -161,7 +161,14 @@ _TOO_DEEP_MESSAGES = ("too many nested parentheses", "too many levels of indenta
 
 
 def parse(text: str, path: str = "<stdin>") -> tuple[cst.Module | None, Diagnostic | None]:
-    """Parse source text with libcst, safely: ``(module, None)`` or ``(None, DC001 diagnostic)``. Never raises.
+    """Parse source text with libcst, safely: ``(module, None)`` or ``(None, DC001 diagnostic)``. Never raises."""
+    module, _tree, problem = _parse(text, path)
+    return module, problem
+
+
+def _parse(text: str, path: str) -> tuple[cst.Module | None, Any, Diagnostic | None]:
+    """:func:`parse`, also returning CPython's tree of the text (None when CPython rejects it), which the analysis
+    reuses for call positions rather than parsing the text a third time.
 
     CPython's own parser looks at the text first. It is fast, and it bounds how deeply the text can nest, which
     keeps libcst's native parser (which overflows its stack, crashing the process, past ~1,000 nested levels)
@@ -177,54 +184,55 @@ def parse(text: str, path: str = "<stdin>") -> tuple[cst.Module | None, Diagnost
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
         column = nul - (text.rfind("\n", 0, nul) + 1) + 1
-        return None, _file_diagnostic(
+        return None, None, _file_diagnostic(
             path, "DC001", f"cannot parse file: it contains NUL bytes (first at line {line}, column {column}); "
             "not a Python source file", line, column)
     py_error: SyntaxError | None = None
+    tree = None
     try:
         with warnings.catch_warnings():  # SyntaxWarning / DeprecationWarning about the analysed code: not ours
             warnings.simplefilter("ignore")
-            ast.parse(text)
+            tree = ast.parse(text)
     except SyntaxError as e:
         py_error = e
         msg = _first_line(e.msg)
         if any(m in msg for m in _TOO_DEEP_MESSAGES):
-            return None, _file_diagnostic(path, "DC001", f"too deeply nested to parse: {msg}", e.lineno or 1,
+            return None, None, _file_diagnostic(path, "DC001", f"too deeply nested to parse: {msg}", e.lineno or 1,
                                           e.offset or 1)
     except (RecursionError, MemoryError) as e:  # CPython's parser gives up on nesting this deep
         kind = "nested too deeply" if isinstance(e, RecursionError) or not str(e) else str(e)
-        return None, _file_diagnostic(
+        return None, None, _file_diagnostic(
             path, "DC001", f"too deeply nested to parse: Python's own parser gives up ({kind})")
     except (UnicodeError, ValueError) as e:  # e.g. lone surrogates in text given as str
-        return None, _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}")
+        return None, None, _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}")
 
-    def syntax_error(fallback_msg: str, line: int, column: int) -> tuple[None, Diagnostic]:
+    def syntax_error(fallback_msg: str, line: int, column: int) -> tuple[None, None, Diagnostic]:
         if py_error is not None:
             msg = _first_line(py_error.msg) or "invalid syntax"
             line, column = py_error.lineno or 1, py_error.offset or 1
         else:
             msg = fallback_msg
-        return None, _file_diagnostic(path, "DC001", f"syntax error: {msg}", max(line, 1), max(column, 1))
+        return None, None, _file_diagnostic(path, "DC001", f"syntax error: {msg}", max(line, 1), max(column, 1))
 
     if py_error is not None:
         risk = _unchecked_statement_risk(text)
         if risk is not None:
             return syntax_error("", 1, 1)
     try:
-        return cst.parse_module(text), None
+        return cst.parse_module(text), tree, None
     except cst.ParserSyntaxError as e:
         msg = _first_line(e.message) or "invalid syntax"
         if py_error is None:  # libcst's grammar has gaps and limits: `(x): int`, ~3,500 concatenated strings
-            return None, _file_diagnostic(
+            return None, None, _file_diagnostic(
                 path, "DC001", f"cannot parse file: densecheck's parser (libcst) rejects this valid Python: {msg}",
                 max(e.raw_line or 1, 1), max((e.raw_column or 0) + 1, 1))
         return syntax_error(msg, 1, 1)
     except RecursionError:
-        return None, _file_diagnostic(path, "DC001", "too deeply nested to parse")
+        return None, None, _file_diagnostic(path, "DC001", "too deeply nested to parse")
     except Exception as e:  # noqa: BLE001 - libcst raises a few other things on odd input
         if py_error is not None:
             return syntax_error("", 1, 1)
-        return None, _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}")
+        return None, None, _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}")
 
 
 def run_rules(layers: list[LayerReport], settings: Settings) -> list[Diagnostic]:
@@ -263,20 +271,20 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
             return result
     else:
         text = source
-    module, problem = parse(text, path)
+    module, tree, problem = _parse(text, path)
     if module is None:
         result.diagnostics.append(problem)
         return result
     try:
         try:
             with _quiet_source_warnings():
-                result.layers = analyze_module(module, path, text)
+                result.layers = analyze_module(module, path, text, tree)
         except RecursionError:
             depth = _cst_depth(module)
             layers = None
             if depth <= MAX_ANALYSED_DEPTH:
                 with _quiet_source_warnings():
-                    layers = _deep_call(analyze_module, depth, module, path, text)
+                    layers = _deep_call(analyze_module, depth, module, path, text, tree)
             if layers is None:
                 result.diagnostics.append(_file_diagnostic(
                     path, "DC001", f"too deeply nested to analyse: the syntax tree is {depth:,} levels deep "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import inspect
 import json
 import os
 import subprocess
@@ -353,23 +354,43 @@ def test_deep_but_valid_nesting_is_analysed(name):
 
 
 @pytest.fixture
-def default_recursion_limit():
-    """The fallback paths below start where a RecursionError does; importing keras (other tests) raises the
-    process-wide limit from 1000 to 3000, which would let the first attempt succeed and skip them."""
+def recursive_analysis(monkeypatch):
+    """The engine walks trees iteratively and its interpreter bounds its own depth, so no file of ``DEEP_BUT_VALID``
+    makes it recurse past Python's limit any more; the fallback for an analysis that does (a deep thread, or
+    DC001) is exercised with an analysis that recurses once per level of the tree, as libcst's visitors do, under
+    a recursion limit too low for ``lists_150`` (304 levels) but high enough for the deep thread's fresh stack."""
+    import densecheck.analysis as analysis
+
+    real = analysis.analyze_module
+
+    def nested(module, path, *rest):
+        def depth(node):
+            return 1 + max((depth(child) for child in node.children), default=0)
+
+        depth(module)
+        return real(module, path, *rest)
+
+    monkeypatch.setattr(analysis, "analyze_module", nested)
     old = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)
+    sys.setrecursionlimit(len(inspect.stack()) + 400)
     yield
     sys.setrecursionlimit(old)
 
 
-@pytest.mark.usefixtures("default_recursion_limit")
+@pytest.mark.usefixtures("recursive_analysis")
+def test_deep_analysis_runs_in_a_thread_with_room():
+    res = api.analyze_source(HEAD + DEEP_BUT_VALID["lists_150"], "deep.py")
+    assert not res.internal_error and not res.diagnostics and [r.layer for r in res.layers] == ["torch.nn.Linear"]
+
+
+@pytest.mark.usefixtures("recursive_analysis")
 def test_deeper_than_the_analysis_goes_is_dc001(monkeypatch):
     monkeypatch.setattr(api, "MAX_ANALYSED_DEPTH", 100)
     d = only_dc001(api.analyze_source(HEAD + DEEP_BUT_VALID["lists_150"], "deep.py"), "too deeply nested to analyse")
     assert "304 levels" in d.message
 
 
-@pytest.mark.usefixtures("default_recursion_limit")
+@pytest.mark.usefixtures("recursive_analysis")
 def test_no_thread_for_the_deep_analysis_is_dc001(monkeypatch):
     import threading
 

@@ -21,6 +21,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from densecheck.analysis import values as V
 from densecheck.analysis.names import ImportTable, dotted, import_bindings, package_of
+from densecheck.analysis.walk import walk
 from densecheck.analysis.values import (
     UNKNOWN,
     BoundMethod,
@@ -120,7 +121,7 @@ class _LineCol:
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def call_positions(source: str, calls: list[cst.Call]) -> dict[cst.Call, _Pos] | None:
+def call_positions(source: str, calls: list[cst.Call], tree: Any = None) -> dict[cst.Call, _Pos] | None:
     """Start/end of every libcst Call node, from CPython's (much faster) ast instead of libcst's PositionProvider.
 
     libcst visits calls in pre-order, which is source order with an outer call before an inner one starting at the
@@ -129,10 +130,11 @@ def call_positions(source: str, calls: list[cst.Call]) -> dict[cst.Call, _Pos] |
     """
     import ast
 
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    if tree is None:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
     nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
     if len(nodes) != len(calls):
         return None
@@ -154,7 +156,7 @@ def call_positions(source: str, calls: list[cst.Call]) -> dict[cst.Call, _Pos] |
 
 
 class SiteFinder(ImportTable):
-    """The one syntactic pass (libcst visits are the costly part of a file's analysis): the import table, every Call
+    """The one syntactic pass (a read-only :func:`~densecheck.analysis.walk.walk`): the import table, every Call
     node in visiting order (for :func:`call_positions`), and, once the pass is over and every import is known, the
     calls whose callee resolves to a Dense/Linear, with their context (:attr:`found`)."""
 
@@ -165,21 +167,32 @@ class SiteFinder(ImportTable):
         self._ctx: list[str] = []
         self._stmt_target: list[str | None] = []
 
+    def run(self, module: cst.Module) -> SiteFinder:
+        enter = {cst.Module: self.visit_Module, cst.Import: self.visit_Import, cst.ImportFrom: self.visit_ImportFrom,
+                 cst.ClassDef: self.visit_ClassDef, cst.FunctionDef: self.visit_FunctionDef,
+                 cst.SimpleStatementLine: self.visit_SimpleStatementLine, cst.Call: self.visit_Call}
+        leave = {cst.ClassDef: self._ctx.pop, cst.FunctionDef: self._ctx.pop,
+                 cst.SimpleStatementLine: self._stmt_target.pop}
+
+        def on_enter(node: cst.CSTNode) -> None:
+            handler = enter.get(type(node))
+            if handler is not None:
+                handler(node)
+
+        def on_leave(node: cst.CSTNode) -> None:
+            handler = leave.get(type(node))
+            if handler is not None:
+                handler()
+
+        walk(module, on_enter, on_leave)
+        return self
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         super().visit_ClassDef(node)
         self._ctx.append(node.name.value)
 
-    def leave_ClassDef(self, node: cst.ClassDef) -> None:
-        self._ctx.pop()
-
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if not self._ctx:
-            self._ctx.append(node.name.value)
-        else:
-            self._ctx.append("")
-
-    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._ctx.pop()
+        self._ctx.append("" if self._ctx else node.name.value)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         target = None
@@ -192,9 +205,6 @@ class SiteFinder(ImportTable):
                     isinstance(small.value.func, cst.Attribute):
                 target = dotted(small.value.func.value)  # model.add(Dense(...))
         self._stmt_target.append(target)
-
-    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self._stmt_target.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(node)
@@ -219,8 +229,9 @@ class SiteFinder(ImportTable):
 
 
 class Interpreter:
-    def __init__(self, module: cst.Module, path: str, source: str | None = None) -> None:
+    def __init__(self, module: cst.Module, path: str, source: str | None = None, tree: Any = None) -> None:
         self.module = module
+        self.tree = tree  # CPython's ast of ``source``, when the caller already has it
         self.path = path
         self.source = source  # the text ``module`` was parsed from (regenerating it from the tree is costly)
         self.sites: dict[cst.Call, LayerReport] = {}
@@ -244,12 +255,12 @@ class Interpreter:
     # ================================================================================================ driver
     def run(self) -> list[LayerReport]:
         self.package = package_of(self.path) if not self.path.startswith("<") else None
-        finder = imports = SiteFinder(self.package)
-        self.module.visit(finder)
+        finder = imports = SiteFinder(self.package).run(self.module)
         found = finder.found
         if not found and not self._mentions_frameworks(imports):
             return []
-        self.positions = call_positions(self.source if self.source is not None else self.module.code, finder.calls)
+        self.positions = call_positions(self.source if self.source is not None else self.module.code, finder.calls,
+                                        self.tree)
         if self.positions is None:
             self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
         for node, canon, model, name in found:
@@ -2284,8 +2295,8 @@ for _n in ("numpy.prod", "np.prod"):
     _SPECIAL_CALLS[_n] = lambda it, args, kwargs, node: _b_math(math.prod)(it, None, args, kwargs)
 
 
-def analyze(module: cst.Module, path: str, source: str | None = None) -> list[LayerReport]:
-    return Interpreter(module, path, source).run()
+def analyze(module: cst.Module, path: str, source: str | None = None, tree: Any = None) -> list[LayerReport]:
+    return Interpreter(module, path, source, tree).run()
 
 
 __all__ = ["Interpreter", "analyze", "V"]

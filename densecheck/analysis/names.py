@@ -84,8 +84,10 @@ def import_bindings(node: cst.Import | cst.ImportFrom, package: str | None = Non
     return out
 
 
-class ImportTable(cst.CSTVisitor):
-    """All import bindings anywhere in a module (function-local ones included) and the names it defines."""
+class ImportTable:
+    """All import bindings anywhere in a module (function-local ones included) and the names it defines.
+
+    Filled by a walk (:mod:`densecheck.analysis.walk`) calling its ``visit_<NodeType>`` methods."""
 
     def __init__(self, package: str | None = None) -> None:
         self.names: dict[str, str] = {}
