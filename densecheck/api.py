@@ -34,6 +34,10 @@ class FileResult:
     layers: list[LayerReport] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     internal_error: bool = False
+    #: the project's other files this analysis followed imports into: the shapes their layers got from this file's
+    #: calls (merged into those files' own results by the runner), and every such file read (for the cache)
+    foreign: list[LayerReport] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
 
 
 def _file_diagnostic(path: str, code: str, message: str, line: int = 1, column: int = 1) -> Diagnostic:
@@ -278,19 +282,21 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
     try:
         try:
             with _quiet_source_warnings():
-                result.layers = analyze_module(module, path, text, tree)
+                layers = analyze_module(module, path, text, tree, settings.follow_imports)
         except RecursionError:
             depth = _cst_depth(module)
             layers = None
             if depth <= MAX_ANALYSED_DEPTH:
                 with _quiet_source_warnings():
-                    layers = _deep_call(analyze_module, depth, module, path, text, tree)
+                    layers = _deep_call(analyze_module, depth, module, path, text, tree, settings.follow_imports)
             if layers is None:
                 result.diagnostics.append(_file_diagnostic(
                     path, "DC001", f"too deeply nested to analyse: the syntax tree is {depth:,} levels deep "
                     f"(densecheck analyses up to {MAX_ANALYSED_DEPTH:,})"))
                 return result
-            result.layers = layers
+        result.layers = [r for r in layers if r.path == path]
+        result.foreign = [r for r in layers if r.path != path]
+        result.dependencies = list(getattr(layers, "dependencies", []))
         diags = run_rules(result.layers, settings)
         result.diagnostics.extend(suppressions.apply(diags, text, settings, path))
     except (Exception, SystemExit) as e:  # noqa: BLE001 - one bad file must not stop the run

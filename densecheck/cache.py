@@ -183,6 +183,7 @@ def result_to_json(result) -> dict:
         "layers": [layer_to_json(x, syms) for x in result.layers],
         "diagnostics": [diagnostic_to_json(d) for d in result.diagnostics],
         "internal_error": bool(result.internal_error),
+        "foreign": [layer_to_json(x, syms) for x in result.foreign],
     }
 
 
@@ -195,6 +196,7 @@ def result_from_json(data: dict):
         layers=[layer_from_json(x, syms) for x in data["layers"]],
         diagnostics=[diagnostic_from_json(d) for d in data["diagnostics"]],
         internal_error=bool(data["internal_error"]),
+        foreign=[layer_from_json(x, syms) for x in data.get("foreign", [])],
     )
 
 
@@ -206,6 +208,28 @@ class Stamp:
     mtime_ns: int | None
     size: int
     sha: str
+
+
+def _dependency_stamp(path: str) -> list | None:
+    """[path, mtime_ns, size, sha] of a file an analysis followed an import into; None when it cannot be read."""
+    try:
+        st = os.stat(path)
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    return [path, _trusted_mtime(st), st.st_size, content_hash(data)]
+
+
+def _unchanged(path: str, mtime_ns: int | None, size: int, sha: str) -> bool:
+    try:
+        st = os.stat(path)
+        if mtime_ns is not None and st.st_mtime_ns == mtime_ns and st.st_size == size:
+            return True
+        with open(path, "rb") as fh:
+            return content_hash(fh.read()) == sha
+    except OSError:
+        return False
 
 
 class Cache:
@@ -244,7 +268,8 @@ class Cache:
         if entry is None:
             self.misses += 1
             return None
-        shown, mtime_ns, size, sha, result = entry
+        shown, mtime_ns, size, sha, result = entry[:5]
+        deps = entry[5] if len(entry) > 5 else []
         try:
             st = os.stat(path)
         except OSError:
@@ -268,7 +293,11 @@ class Cache:
             entry[1] = _trusted_mtime(st)
             entry[2] = st.st_size
             self.dirty = True
+        if not all(_unchanged(*dep) for dep in deps):  # a followed import changed: this file's shapes may too
+            self.misses += 1
+            return None
         out = result_from_json(result)
+        out.dependencies = [dep[0] for dep in deps]
         self.hits += 1
         return out
 
@@ -276,8 +305,11 @@ class Cache:
         if stamp is None:
             return
         try:
+            deps = [_dependency_stamp(dep) for dep in result.dependencies]
+            if any(dep is None for dep in deps):
+                return
             self.entries[os.path.abspath(path)] = [path, stamp.mtime_ns, stamp.size, stamp.sha,
-                                                   result_to_json(result)]
+                                                   result_to_json(result), deps]
             self.dirty = True
         except Exception:  # noqa: BLE001, S110 - an unserialisable result is simply not cached
             pass

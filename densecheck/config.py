@@ -44,6 +44,7 @@ class Settings:
     fail_level: str = "warning"  # findings at or above this severity make the exit code 1
     fc_param_budget: int = 25_000_000  # DC104: params allowed in a single fully-connected layer
     respect_gitignore: bool = True
+    follow_imports: bool = True  # follow imports of the project's own modules (cross-file shape inference)
     trace: Any = None  # the `trace` sub-table, validated by whoever registered it (see register_section)
     # where the settings came from: the config file, and the directory relative globs are anchored at
     config_file: str | None = None
@@ -169,6 +170,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "fail-level": ("fail_level", check_level),
     "fc-param-budget": ("fc_param_budget", _budget),
     "respect-gitignore": ("respect_gitignore", _bool),
+    "follow-imports": ("follow_imports", _bool),
 }
 CONFIG_KEYS = sorted([*_KEYS, "trace"])
 

@@ -38,6 +38,9 @@ class LayerReport:
     shapes: list[Shape] = field(default_factory=list)  # every input shape the layer was applied to
     source: str = "static"
     trace: dict | None = None  # filled by trace mode: {"input_shape": [...], "agrees": bool, ...}
+    # True while every shape came from running the layer's own class as an entry point (nothing in the file
+    # calls it), with conventional inputs: a caller in another file of the project, when there is one, knows better
+    assumed_input: bool = True
 
     # -- derived facts ------------------------------------------------------------------------------------
     @property

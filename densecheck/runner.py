@@ -124,24 +124,48 @@ def analyze_python(data: bytes, path: str, settings: Settings) -> api.FileResult
             text = api.decode(data)
         except (SyntaxError, UnicodeDecodeError, LookupError):
             text = None
-        if text is not None and not any(name in text for name in candidate_names()) and _cpython_accepts(text, path):
-            from densecheck import suppressions
+        if text is not None and not any(name in text for name in candidate_names()):
+            tree = _cpython_tree(text, path)
+            if tree is not None and not (settings.follow_imports and _feeds_project(tree, path, text)):
+                from densecheck import suppressions
 
-            return api.FileResult(path, diagnostics=suppressions.apply([], text, settings, path))
+                return api.FileResult(path, diagnostics=suppressions.apply([], text, settings, path))
     return api.analyze_source(data, path, settings)
 
 
-def _cpython_accepts(text: str, path: str) -> bool:
+_FRAMEWORK_WORDS = ("torch", "keras", "tensorflow")
+
+
+def _feeds_project(tree, path: str, text: str) -> bool:
+    """Whether a file without layers of its own may still give shapes to the project's other files: it uses a
+    framework and imports one of the project's own modules (a model assembled from blocks defined elsewhere)."""
+    import ast
+
+    from densecheck.analysis.project import Project
+
+    if not any(word in text for word in _FRAMEWORK_WORDS):
+        return False
+    project = Project.of(path)
+    if project is None:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module and project.find(node.module))):
+            return True
+        if isinstance(node, ast.Import) and any(project.find(a.name) for a in node.names):
+            return True
+    return False
+
+
+def _cpython_tree(text: str, path: str):
     import ast
     import warnings
 
     try:
         with warnings.catch_warnings():  # SyntaxWarnings about the analysed code are not ours
             warnings.simplefilter("ignore")
-            compile(text, path, "exec", ast.PyCF_ONLY_AST)
-        return True
+            return compile(text, path, "exec", ast.PyCF_ONLY_AST)
     except Exception:  # noqa: BLE001 - SyntaxError, ValueError (NUL), RecursionError, MemoryError: full path
-        return False
+        return None
 
 
 def _read(path: str, settings: Settings) -> tuple[bytes | None, CheckedFile | None, os.stat_result | None]:
@@ -215,7 +239,60 @@ def check_files(files: list[str], settings: Settings, jobs: int | None = None,
     else:
         for i in todo:
             keep(i, *_check_file_stamped(files[i], settings))
+    merge_foreign(out, settings)  # type: ignore[arg-type]
     return out  # type: ignore[return-value]
+
+
+def merge_foreign(checked: list[CheckedFile], settings: Settings) -> None:
+    """Give each file's layers the shapes that other files' calls gave them (followed imports), then check its
+    layers again. A layer whose only shapes were the conventional input of its own class run as an entry point
+    takes its callers' shapes instead; any other keeps its own and adds theirs, so a site reached with different
+    ranks from different callers shows them all. Done in the run's file order: the result does not depend on
+    which worker analysed what, or on the cache."""
+    by_path = {os.path.realpath(f.path): f for f in checked if f.notebook is None and f.result.layers}
+    incoming: dict[str, dict[tuple[int, int], list]] = {}
+    for f in checked:
+        for rep in f.result.foreign:
+            target = os.path.realpath(rep.path)
+            if target in by_path and by_path[target] is not f:
+                incoming.setdefault(target, {}).setdefault((rep.line, rep.column), []).append(rep)
+    for target, sites in incoming.items():
+        f = by_path[target]
+        changed = False
+        for layer in f.result.layers:
+            reps = sites.get((layer.line, layer.column))
+            if reps:
+                changed |= _merge_layer(layer, reps)
+        if changed:
+            _recheck(f, settings)
+
+
+def _merge_layer(layer, reps) -> bool:
+    shapes = [] if layer.assumed_input else list(layer.shapes)
+    seen = {(repr(s.json()), s.channel_axis, s.explicit_layout) for s in shapes}
+    for rep in reps:
+        for s in rep.shapes:
+            key = (repr(s.json()), s.channel_axis, s.explicit_layout)
+            if key not in seen:
+                seen.add(key)
+                shapes.append(s)
+    changed = shapes != layer.shapes or layer.assumed_input
+    layer.shapes, layer.assumed_input = shapes, False
+    for attr in ("in_features", "out_features"):
+        values = {getattr(r, attr) for r in reps}
+        if getattr(layer, attr) is None and len(values) == 1:
+            setattr(layer, attr, values.pop())
+            changed = True
+    return changed
+
+
+def _recheck(f: CheckedFile, settings: Settings) -> None:
+    """Run the rules again on ``f``'s (merged) layers; its other diagnostics come only from the rules too."""
+    from densecheck import suppressions
+
+    lines = f.source_lines()
+    diags = api.run_rules(f.result.layers, settings)
+    f.result.diagnostics = suppressions.apply(diags, "\n".join(lines) + "\n", settings, f.path)
 
 
 def _check_in_workers(files: list[str], todo: list[int], settings: Settings, jobs: int, keep) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import re
 from typing import Any, Sequence
 
@@ -21,6 +22,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from densecheck.analysis import values as V
 from densecheck.analysis.names import ImportTable, dotted, import_bindings, package_of
+from densecheck.analysis.project import Project, parse_module
 from densecheck.analysis.walk import walk
 from densecheck.analysis.values import (
     UNKNOWN,
@@ -228,14 +230,52 @@ class SiteFinder(ImportTable):
         return out
 
 
-class Interpreter:
-    def __init__(self, module: cst.Module, path: str, source: str | None = None, tree: Any = None) -> None:
-        self.module = module
-        self.tree = tree  # CPython's ast of ``source``, when the caller already has it
+class ModuleContext:
+    """One module of an analysis: the analysed file, or a project module it imports (followed imports)."""
+
+    def __init__(self, name: str | None, path: str, module: cst.Module, source: str | None, tree: Any) -> None:
+        self.name = name  # dotted module name; None for the analysed file
         self.path = path
+        self.module = module
         self.source = source  # the text ``module`` was parsed from (regenerating it from the tree is costly)
-        self.sites: dict[cst.Call, LayerReport] = {}
+        self.tree = tree  # CPython's ast of ``source``, when already parsed
+        self.globals = Scope(module=self)
+        self.package = package_of(path) if not path.startswith("<") else None
         self.positions: Any = None
+        self.reports: list[LayerReport] = []
+
+    def find_sites(self) -> SiteFinder:
+        """Imports and Dense/Linear call sites (one walk), and the positions of its calls."""
+        finder = SiteFinder(self.package).run(self.module)
+        self.positions = call_positions(self.source if self.source is not None else self.module.code,
+                                        finder.calls, self.tree)
+        if self.positions is None:
+            self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return finder
+
+
+class AnalysisResult(list):
+    """The analysed file's LayerReports, then those of the project's other files its code reached (their shapes as
+    seen from this file's calls: ``path`` tells them apart); ``dependencies``: every other file the analysis
+    read."""
+
+    dependencies: list[str]
+
+
+#: how many project modules one file's analysis may follow imports into (bounds the cost per file)
+MAX_FOLLOWED_MODULES = 16
+
+
+class Interpreter:
+    def __init__(self, module: cst.Module, path: str, source: str | None = None, tree: Any = None,
+                 follow_imports: bool = True) -> None:
+        self.main = ModuleContext(None, path, module, source, tree)
+        self.module = module
+        self.path = path
+        self.project = Project.of(path) if follow_imports else None
+        self.modules: dict[str, ModuleContext | None] = {}  # followed imports, by dotted name
+        self.sites: dict[cst.Call, LayerReport] = {}
+        self.owners: dict[int, ModuleContext] = {}  # id(Call node) -> its module, for sites found while running
         self.steps = 0
         self.depth = 0
         self.frames: list[Frame] = []
@@ -245,44 +285,102 @@ class Interpreter:
         self.called: set[int] = set()
         self.invoked: set[int] = set()
         self.context: dict[cst.Call, tuple[str | None, str | None]] = {}
-        self.globals = Scope(module=self)
-        self.package: str | None = None
+        self.globals = self.main.globals
+        self.entries: list[ClassV] = []  # the classes run as entry points, innermost last
         # memo tables: the same class built with the same abstract arguments is the same abstract instance, and a
         # method called with the same abstract arguments returns the same thing (observations are already recorded)
         self.instance_cache: dict[tuple, Instance] = {}
         self.call_cache: dict[tuple, Value] = {}
 
     # ================================================================================================ driver
-    def run(self) -> list[LayerReport]:
-        self.package = package_of(self.path) if not self.path.startswith("<") else None
-        finder = imports = SiteFinder(self.package).run(self.module)
-        found = finder.found
-        if not found and not self._mentions_frameworks(imports):
-            return []
-        self.positions = call_positions(self.source if self.source is not None else self.module.code, finder.calls,
-                                        self.tree)
-        if self.positions is None:
-            self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
-        for node, canon, model, name in found:
-            self.context[node] = (model, name)
-            self._report_for(node, lookup_layer(canon))
-        if not self.sites and not self._mentions_frameworks(imports):
-            return []
+    def run(self) -> AnalysisResult:
+        out = AnalysisResult()
+        out.dependencies = []
+        finder = self.main.find_sites()
+        if not finder.found and not self._mentions_frameworks(finder):
+            return out
+        self._register_sites(self.main, finder)
+        if not self.sites and not self._mentions_frameworks(finder):
+            return out
         try:
             frame = Frame(self.globals)
             self.frames.append(frame)
             self.exec_block(self.module.body, frame)
             for cls in reversed(self.classes):
                 if id(cls) not in self.called and self._is_module_class(cls):
-                    inst = self.instantiate(cls, [], {}, entry=True)
-                    if isinstance(inst, Instance) and id(cls) not in self.called:
-                        self.call_instance(inst, [], {}, entry=True)
+                    self.entries.append(cls)
+                    try:
+                        inst = self.instantiate(cls, [], {}, entry=True)
+                        if isinstance(inst, Instance) and id(cls) not in self.called:
+                            self.call_instance(inst, [], {}, entry=True)
+                    finally:
+                        self.entries.pop()
             for fn in self.functions:
                 if id(fn) not in self.invoked:
                     self.invoke(fn, [], {}, entry=True)
         except (Budget, RecursionError):
             pass
-        return sorted(self.sites.values(), key=lambda r: (r.line, r.column))
+        out.extend(sorted(self.main.reports, key=lambda r: (r.line, r.column)))
+        for ctx in self.modules.values():
+            if ctx is not None:
+                out.dependencies.append(ctx.path)
+                out.extend(sorted((r for r in ctx.reports if r.shapes), key=lambda r: (r.line, r.column)))
+        return out
+
+    def _register_sites(self, ctx: ModuleContext, finder: SiteFinder) -> None:
+        for node, canon, model, name in finder.found:
+            self.context[node] = (model, name)
+            self.owners[id(node)] = ctx
+            self._report_for(node, lookup_layer(canon))
+
+    # --------------------------------------------------------------------------- followed imports (project)
+    def load_module(self, name: str) -> ModuleContext | None:
+        """Project module ``name``, its top level run (definitions, imports, constants), or None when it is not
+        the project's, cannot be parsed, or the per-file limit of followed modules is reached."""
+        if name in self.modules:
+            return self.modules[name]
+        self.modules[name] = None
+        path = self.project.find(name) if self.project is not None else None
+        if path is None or os.path.abspath(path) == os.path.abspath(self.path) or \
+                sum(c is not None for c in self.modules.values()) >= MAX_FOLLOWED_MODULES:
+            return None
+        parsed = parse_module(path)
+        if parsed is None:
+            return None
+        ctx = ModuleContext(name, path, parsed.module, parsed.source, parsed.tree)
+        self.modules[name] = ctx
+        self._register_sites(ctx, ctx.find_sites())
+        ctx.globals.vars["__name__"] = Const(name)
+        frame = Frame(ctx.globals)
+        self.frames.append(frame)
+        try:
+            self.exec_block(ctx.module.body, frame)
+        finally:
+            self.frames.pop()
+        return ctx
+
+    def project_value(self, qualname: str) -> Value | None:
+        """What an imported name of the project is (a class or function of another of its files), or None."""
+        if self.project is None:
+            return None
+        parts = qualname.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            if self.project.find(".".join(parts[:i])) is None:
+                continue
+            ctx = self.load_module(".".join(parts[:i]))
+            if ctx is None:
+                return None
+            v: Value | None = ctx.globals.vars.get(parts[i])
+            for attr in parts[i + 1:]:
+                v = self.getattr(v, attr) if v is not None else None
+            if isinstance(v, Ref) and v.qualname != qualname and self.depth < MAX_DEPTH:
+                self.depth += 1  # a re-export (``from .blocks import Block`` in an __init__.py)
+                try:
+                    v = self.project_value(v.qualname)
+                finally:
+                    self.depth -= 1
+            return v if isinstance(v, (ClassV, Function, Partial, Instance, Layer, Sequential)) else None
+        return None
 
     @staticmethod
     def _mentions_frameworks(imports: ImportTable) -> bool:
@@ -292,18 +390,23 @@ class Interpreter:
         rep = self.sites.get(node)
         if rep is not None or spec is None:
             return rep
-        pos = self.positions.get(node) if self.positions is not None else None
+        ctx = self.owners.get(id(node))
+        if ctx is None:  # a Dense/Linear only known as such while running (``getattr(nn, "Linear")(...)``)
+            ctx = next((c for c in (self.main, *self.modules.values())
+                        if c is not None and c.positions is not None and node in c.positions), None)
+        pos = ctx.positions.get(node) if ctx is not None else None
         if pos is None:
             return None
         model, name = self.context.get(node, (None, None))
         rep = LayerReport(
-            path=self.path, line=pos.start.line, column=pos.start.column + 1, end_line=pos.end.line,
+            path=ctx.path, line=pos.start.line, column=pos.start.column + 1, end_line=pos.end.line,
             end_column=pos.end.column + 1, framework=spec.framework, layer=spec.name,
-            call=_short_call(self.module.code_for_node(node)), model=model, name=name,
+            call=_short_call(ctx.module.code_for_node(node)), model=model, name=name,
             in_features=None, out_features=None, bias=None,
         )
         rep._configs = 0  # type: ignore[attr-defined]
         self.sites[node] = rep
+        ctx.reports.append(rep)
         return rep
 
     def tick(self) -> None:
@@ -387,12 +490,12 @@ class Interpreter:
             return True
         elif isinstance(small, (cst.Raise, cst.Break, cst.Continue)):
             return True
-        elif isinstance(small, cst.Global) and frame.scope is not self.globals:
+        elif isinstance(small, cst.Global) and frame.scope.parent is not None:
             for n in small.names:  # reads and writes of these names go to the module scope
                 frame.scope.vars.pop(n.name.value, None)
                 frame.scope.vars[n.name.value] = _GlobalRef(n.name.value)
         elif isinstance(small, (cst.Import, cst.ImportFrom)):
-            for local, qual in import_bindings(small, self.package):
+            for local, qual in import_bindings(small, _module_of(frame.scope).package):
                 frame.scope.vars[local] = Ref(qual)
         return False
 
@@ -549,7 +652,8 @@ class Interpreter:
             bases.append(b)
         cls = ClassV(node, node.name.value, bases, frame.scope)
         frame.scope.vars[node.name.value] = cls
-        self.classes.append(cls)
+        if frame.scope is self.globals:
+            self.classes.append(cls)
         body_scope = Scope(parent=frame.scope)
         body_frame = Frame(body_scope)
         for stmt in node.body.body:
@@ -571,7 +675,7 @@ class Interpreter:
     def assign(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
         if isinstance(target, cst.Name):
             if isinstance(frame.scope.vars.get(target.value), _GlobalRef):
-                self.globals.vars[target.value] = value
+                _module_of(frame.scope).globals.vars[target.value] = value
             else:
                 frame.scope.vars[target.value] = value
         elif isinstance(target, cst.Attribute):
@@ -657,7 +761,7 @@ class Interpreter:
         name = node.value
         v = frame.scope.lookup(name)
         if isinstance(v, _GlobalRef):
-            v = self.globals.vars.get(name)
+            v = _module_of(frame.scope).globals.vars.get(name)
         if v is not None:
             return v
         if name in ("True", "False", "None"):
@@ -1122,6 +1226,9 @@ class Interpreter:
             return Record(dict(kwargs))
         if q.startswith("einops."):
             return self.einops(q.rsplit(".", 1)[-1], args, kwargs)
+        target = self.project_value(q)
+        if target is not None:
+            return self.call(target, args, kwargs, node)
         return UNKNOWN
 
     def bind(self, params: Sequence[str], args: list[Value], kwargs: dict[str, Value],
@@ -1179,7 +1286,8 @@ class Interpreter:
         if spec.dense and node is not None:
             rep = self._report_for(node, spec)
             if rep is not None:
-                layer.site = Site(node, rep)
+                owner = self.frames[-1].self_value if self.frames else None
+                layer.site = Site(node, rep, owner.cls if isinstance(owner, Instance) else None)
                 a = self.layer_args(spec.params, spec.defaults, bound)
                 in_f = a["in_features"]
                 out_f = a["out_features"] if spec.framework == "torch" else a["units"]
@@ -1200,6 +1308,8 @@ class Interpreter:
         if layer.site is None:
             return
         rep = layer.site.report
+        if not (self.entries and layer.site.owner is self.entries[-1]):
+            rep.assumed_input = False  # a caller's input, not the conventional one given to an entry point
         if len(rep.shapes) >= MAX_SHAPES_PER_SITE:
             return
         key = (shape.json(), shape.channel_axis, shape.explicit_layout)
@@ -2295,8 +2405,15 @@ for _n in ("numpy.prod", "np.prod"):
     _SPECIAL_CALLS[_n] = lambda it, args, kwargs, node: _b_math(math.prod)(it, None, args, kwargs)
 
 
-def analyze(module: cst.Module, path: str, source: str | None = None, tree: Any = None) -> list[LayerReport]:
-    return Interpreter(module, path, source, tree).run()
+def analyze(module: cst.Module, path: str, source: str | None = None, tree: Any = None,
+            follow_imports: bool = True) -> AnalysisResult:
+    return Interpreter(module, path, source, tree, follow_imports).run()
+
+
+def _module_of(scope: Scope) -> ModuleContext:
+    while scope.parent is not None:
+        scope = scope.parent
+    return scope.module
 
 
 __all__ = ["Interpreter", "analyze", "V"]

@@ -74,6 +74,7 @@ class Site:
 
     node: cst.Call
     report: Any  # LayerReport
+    owner: Any = None  # the ClassV whose code built the layer, if any
 
 
 @dataclass(eq=False)

@@ -1,0 +1,309 @@
+"""Shapes flow across the files of a project: a model in one file, its blocks in others (followed imports).
+
+Each case is a small project written to a temporary directory. The truth is torch running it: the project is
+imported, its ``build()`` run on ``INPUT`` with densecheck's recorder (every Linear's real input shapes, by file and
+line). The static side is a normal run over the project directory (``runner.run``), where the shapes a file's calls
+give to another file's layers are merged into that file's report; as in real code, the model's own file has a
+caller that gives it its input (a ``__main__`` block). Every Linear must get torch's ranks -- from its
+own file's analysis or from its callers' -- and none may get a guessed one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import textwrap
+
+import pytest
+
+from densecheck import runner
+from densecheck.config import Settings
+
+BLOCKS = """
+import torch
+from torch import nn
+
+
+class Head(nn.Module):
+    def __init__(self, channels, classes):
+        super().__init__()
+        self.fc = nn.Linear(channels, classes)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def mlp(dim, ratio=4):
+    return nn.Sequential(nn.Linear(dim, dim * ratio), nn.GELU(), nn.Linear(dim * ratio, dim))
+"""
+
+CASES = {
+    # relative imports of a class and a factory function; the head sees a channels-last feature map
+    "relative": ({
+        "__init__.py": "",
+        "blocks.py": BLOCKS,
+        "model.py": """
+import torch
+from torch import nn
+
+from .blocks import Head, mlp
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 32, 3, padding=1)
+        self.tokens = mlp(32)
+        self.head = Head(32, 10)
+
+    def forward(self, x):
+        x = self.conv(x)
+        t = self.tokens(x.flatten(2).transpose(1, 2))
+        return self.head(x.permute(0, 2, 3, 1)), t
+
+
+def build():
+    return Net()
+
+INPUT = (2, 3, 8, 8)
+"""}, "model"),
+    # absolute imports, a re-export through the package's __init__, a module imported as a name
+    "absolute_reexport": ({
+        "__init__.py": "from .layers.ffn import FeedForward\n",
+        "layers/__init__.py": "",
+        "layers/ffn.py": """
+from torch import nn
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.up = nn.Linear(dim, hidden)
+        self.down = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.down(self.up(x).relu())
+""",
+        "layers/pool.py": """
+from torch import nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, dim, classes):
+        super().__init__()
+        self.out = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        return self.out(x.mean(dim=1))
+""",
+        "net.py": """
+import torch
+from torch import nn
+
+import {pkg}.layers.pool as pool
+from {pkg} import FeedForward
+
+
+class Encoder(nn.Module):
+    def __init__(self, vocab=100, dim=16, depth=2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.blocks = nn.ModuleList([FeedForward(dim, dim * 2) for _ in range(depth)])
+        self.cls = pool.Classifier(dim, 3)
+
+    def forward(self, ids):
+        h = self.embed(ids)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.cls(h)
+
+
+def build():
+    return Encoder()
+
+INPUT = (2, 7)
+DTYPE = "long"
+"""}, "net"),
+    # a chain of three files: model -> stage (blocks built in a comprehension) -> block
+    "chain": ({
+        "__init__.py": "",
+        "block.py": """
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        return x + self.proj(self.norm(x))
+""",
+        "stage.py": """
+from torch import nn
+
+from .block import Block
+
+
+class Stage(nn.Module):
+    def __init__(self, dim, depth):
+        super().__init__()
+        self.blocks = nn.Sequential(*[Block(dim) for _ in range(depth)])
+
+    def forward(self, x):
+        return self.blocks(x)
+""",
+        "model.py": """
+from torch import nn
+
+from .stage import Stage
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(12, 24)
+        self.stage = Stage(24, 2)
+        self.head = nn.Linear(24, 2)
+
+    def forward(self, x):
+        return self.head(self.stage(self.stem(x)).mean(1))
+
+
+def build():
+    return Model()
+
+INPUT = (4, 5, 12)
+"""}, "model"),
+}
+
+
+def _write(root, pkg: str, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / pkg / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).replace("{pkg}", pkg))
+
+
+def _import(root, module: str):
+    sys.path.insert(0, str(root))
+    try:
+        return importlib.import_module(module)
+    finally:
+        sys.path.remove(str(root))
+
+
+def _torch_ranks(build, shape, dtype) -> dict[tuple[str, int], list[int]]:
+    import torch
+
+    from densecheck.trace.record import record_torch
+
+    records = record_torch(build, lambda: torch.zeros(shape, dtype=dtype))
+    out: dict[tuple[str, int], set[int]] = {}
+    for rec in records:
+        out.setdefault((os.path.realpath(rec.path), rec.line), set()).update(len(s) for s in rec.input_shapes)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _static(root, **settings) -> dict[tuple[str, int], object]:
+    run = runner.run([str(root)], Settings(root=str(root), **settings), jobs=1)
+    assert not run.internal_error
+    return {(os.path.realpath(f.path), layer.line): layer for f in run.files for layer in f.result.layers}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_shapes_cross_files_as_torch_runs_them(name, tmp_path):
+    torch = pytest.importorskip("torch")
+    files, main = CASES[name]
+    pkg = f"dcx_{name}"
+    files = dict(files)
+    files[f"{main}.py"] += """
+if __name__ == "__main__":
+    import torch
+    build()(torch.zeros(INPUT, dtype=torch.long if globals().get("DTYPE") == "long" else torch.float32))
+"""
+    _write(tmp_path, pkg, files)
+    mod = _import(tmp_path, f"{pkg}.{main}")
+    dtype = torch.long if getattr(mod, "DTYPE", "") == "long" else torch.float32
+    truth = _torch_ranks(mod.build, mod.INPUT, dtype)
+    static = _static(tmp_path)
+    assert truth and set(truth) == set(static)
+    other_files = {path for path, _ in truth if not path.endswith(f"{main}.py")}
+    assert other_files  # the case does cross files
+    for key, ranks in truth.items():
+        assert static[key].ranks == ranks, f"{key}: static {static[key].ranks} vs torch {ranks}"
+
+
+def test_without_follow_imports_other_files_get_no_shapes(tmp_path):
+    files, _ = CASES["relative"]
+    _write(tmp_path, "dcx_off", files)
+    static = _static(tmp_path, follow_imports=False)
+    blocks = [layer for (path, _), layer in static.items() if path.endswith("blocks.py")]
+    assert blocks and all(layer.behaves_as == "unknown" for layer in blocks)
+
+
+def test_a_site_reached_with_two_ranks_reports_both(tmp_path):
+    """Two files use the same block: one on token sequences, one on pooled vectors. torch sees both ranks at the
+    one site; so must densecheck, and then it cannot say the layer is one thing."""
+    torch = pytest.importorskip("torch")
+    _write(tmp_path, "dcx_two", {
+        "__init__.py": "",
+        "blocks.py": BLOCKS,
+        "tokens.py": """
+import torch
+from .blocks import Head
+
+
+def build():
+    return Head(8, 4)
+
+INPUT = (2, 5, 8)
+
+if __name__ == "__main__":
+    build()(torch.zeros(INPUT))
+""",
+        "pooled.py": """
+import torch
+from .blocks import Head
+
+
+def build():
+    return Head(8, 4)
+
+INPUT = (2, 8)
+
+if __name__ == "__main__":
+    build()(torch.zeros(INPUT))
+"""})
+    truth: dict = {}
+    for main in ("tokens", "pooled"):
+        mod = _import(tmp_path, f"dcx_two.{main}")
+        for key, ranks in _torch_ranks(mod.build, mod.INPUT, torch.float32).items():
+            truth[key] = sorted(set(truth.get(key, [])) | set(ranks))
+    static = _static(tmp_path)
+    (key, ranks), = truth.items()
+    assert ranks == [2, 3] and static[key].ranks == ranks
+    assert static[key].behaves_as == "unknown" and static[key].input is None
+
+
+def test_a_changed_followed_file_invalidates_its_importers_cache_entry(tmp_path):
+    files, _ = CASES["relative"]
+    _write(tmp_path, "dcx_cache", files)
+    settings = Settings(root=str(tmp_path))
+    os.environ["DENSECHECK_CACHE_DIR"] = str(tmp_path / "cache")
+    try:
+        first = runner.run([str(tmp_path)], settings, jobs=1, cache=True)
+        blocks = tmp_path / "dcx_cache" / "blocks.py"
+        # the head now flattens first: its input rank changes only through model.py's call
+        blocks.write_text(blocks.read_text().replace("return self.fc(x)", "return self.fc(x.flatten(1))"))
+        second = runner.run([str(tmp_path)], settings, jobs=1, cache=True)
+        fresh = runner.run([str(tmp_path)], settings, jobs=1, cache=False)
+    finally:
+        del os.environ["DENSECHECK_CACHE_DIR"]
+
+    def ranks(run):
+        return [(f.path, layer.line, layer.ranks) for f in run.files for layer in f.result.layers]
+
+    assert ranks(second) == ranks(fresh) != ranks(first)
