@@ -258,8 +258,6 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
       nests too deeply to analyse: one DC001 diagnostic, no layers;
     * densecheck fails on it (a bug): one DC002 diagnostic pointing at the issue tracker, ``internal_error``.
     """
-    from densecheck.analysis import analyze_module
-
     settings = settings or Settings()
     result = FileResult(path)
     limit = _file_limit(settings)
@@ -279,6 +277,19 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
     if module is None:
         result.diagnostics.append(problem)
         return result
+    try:
+        return _analyze_parsed(result, module, tree, text, path, settings)
+    finally:
+        from densecheck.analysis.project import settle
+
+        del module, tree
+        settle()
+
+
+def _analyze_parsed(result: FileResult, module: cst.Module, tree: Any, text: str, path: str,
+                    settings: Settings) -> FileResult:
+    from densecheck.analysis import analyze_module
+
     try:
         try:
             with _quiet_source_warnings():

@@ -138,20 +138,20 @@ _FRAMEWORK_WORDS = ("torch", "keras", "tensorflow")
 
 def _feeds_project(tree, path: str, text: str) -> bool:
     """Whether a file without layers of its own may still give shapes to the project's other files: it uses a
-    framework and imports one of the project's own modules (a model assembled from blocks defined elsewhere)."""
-    import ast
-
-    from densecheck.analysis.project import Project
+    framework and imports one of the project's modules that cross-file inference follows (a model assembled from
+    blocks defined elsewhere)."""
+    from densecheck.analysis.names import package_of
+    from densecheck.analysis.project import Project, followable_file, imported_modules
 
     if not any(word in text for word in _FRAMEWORK_WORDS):
         return False
     project = Project.of(path)
     if project is None:
         return False
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.level or (node.module and project.find(node.module))):
-            return True
-        if isinstance(node, ast.Import) and any(project.find(a.name) for a in node.names):
+    package = package_of(path)
+    for module in set(imported_modules(tree, package)):
+        found = project.find(module)
+        if found is not None and followable_file(found):
             return True
     return False
 

@@ -81,6 +81,12 @@ KERAS_CASES = [
     ("layers.Cropping1D((1, 2))", (None, 10, 3)),
     ("layers.RepeatVector(3)", (None, 5)),
     ("layers.BatchNormalization()", (None, 8, 8, 3)),
+    ("layers.EinsumDense('ab,bc->ac', output_shape=64, bias_axes='c')", (None, 32)),
+    ("layers.EinsumDense('abc,cd->abd', output_shape=(None, 64))", (None, 10, 32)),
+    ("layers.EinsumDense('...b,bc->...c', output_shape=64)", (None, 5, 7, 32)),
+    ("layers.EinsumDense('abc,cde->abde', output_shape=(None, 4, 16))", (None, 10, 32)),
+    ("layers.EinsumDense('abcd,cde->abe', output_shape=(None, 64))", (None, 10, 4, 16)),
+    ("layers.EinsumDense('abc,cd->ad', output_shape=8)", (None, 10, 32)),
 ]
 
 

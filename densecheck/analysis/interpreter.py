@@ -11,6 +11,7 @@ value built at that site is applied to a tensor, the tensor's shape is recorded 
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import os
@@ -22,7 +23,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from densecheck.analysis import values as V
 from densecheck.analysis.names import ImportTable, dotted, import_bindings, package_of
-from densecheck.analysis.project import Project, parse_module
+from densecheck.analysis.project import ParsedModule, Project, parse_module, reexports
+from densecheck.analysis.walk import children as walk_children
 from densecheck.analysis.walk import walk
 from densecheck.analysis.values import (
     UNKNOWN,
@@ -217,7 +219,7 @@ class SiteFinder(ImportTable):
                 model = target.split(".")[0]
             self._contexts.append((node, model, target))
 
-    @property
+    @functools.cached_property
     def found(self) -> list[tuple[cst.Call, str, str | None, str | None]]:
         """(node, canonical layer name, model, bound name) of every Dense/Linear constructor call."""
         out = []
@@ -243,14 +245,23 @@ class ModuleContext:
         self.package = package_of(path) if not path.startswith("<") else None
         self.positions: Any = None
         self.reports: list[LayerReport] = []
+        #: followed modules run their top level lazily: name -> the top-level statements binding it, not yet run
+        self.pending: dict[str, list[cst.CSTNode]] | None = None
+        self.done: set[int] = set()
 
-    def find_sites(self) -> SiteFinder:
-        """Imports and Dense/Linear call sites (one walk), and the positions of its calls."""
+    def find_sites(self, parsed: ParsedModule | None = None) -> SiteFinder:
+        """Imports and Dense/Linear call sites (one walk), and the positions of its calls; for a followed module
+        (``parsed``), computed once per process."""
+        if parsed is not None and parsed.syntax is not None:
+            finder, self.positions = parsed.syntax
+            return finder
         finder = SiteFinder(self.package).run(self.module)
         self.positions = call_positions(self.source if self.source is not None else self.module.code,
                                         finder.calls, self.tree)
         if self.positions is None:
             self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        if parsed is not None:
+            parsed.syntax = (finder, self.positions)
         return finder
 
 
@@ -264,6 +275,8 @@ class AnalysisResult(list):
 
 #: how many project modules one file's analysis may follow imports into (bounds the cost per file)
 MAX_FOLLOWED_MODULES = 16
+#: steps a call of another file's function (or non-model class) may take before it counts as unknown
+MAX_FOLLOWED_STEPS = 2_000
 
 
 class Interpreter:
@@ -277,6 +290,7 @@ class Interpreter:
         self.sites: dict[cst.Call, LayerReport] = {}
         self.owners: dict[int, ModuleContext] = {}  # id(Call node) -> its module, for sites found while running
         self.steps = 0
+        self.limit = MAX_STEPS
         self.depth = 0
         self.frames: list[Frame] = []
         self.classes: list[ClassV] = []
@@ -327,11 +341,14 @@ class Interpreter:
                 out.extend(sorted((r for r in ctx.reports if r.shapes), key=lambda r: (r.line, r.column)))
         return out
 
-    def _register_sites(self, ctx: ModuleContext, finder: SiteFinder) -> None:
+    def _register_sites(self, ctx: ModuleContext, finder: SiteFinder, report: bool = True) -> None:
+        """Note ``ctx``'s Dense/Linear call sites; ``report`` them all now (the analysed file: every site is
+        reported, called or not) or only once reached (a followed module: only what this file's code reaches)."""
         for node, canon, model, name in finder.found:
             self.context[node] = (model, name)
             self.owners[id(node)] = ctx
-            self._report_for(node, lookup_layer(canon))
+            if report:
+                self._report_for(node, lookup_layer(canon))
 
     # --------------------------------------------------------------------------- followed imports (project)
     def load_module(self, name: str) -> ModuleContext | None:
@@ -349,15 +366,28 @@ class Interpreter:
             return None
         ctx = ModuleContext(name, path, parsed.module, parsed.source, parsed.tree)
         self.modules[name] = ctx
-        self._register_sites(ctx, ctx.find_sites())
+        self._register_sites(ctx, ctx.find_sites(parsed), report=False)
         ctx.globals.vars["__name__"] = Const(name)
-        frame = Frame(ctx.globals)
-        self.frames.append(frame)
-        try:
-            self.exec_block(ctx.module.body, frame)
-        finally:
-            self.frames.pop()
+        if parsed.bindings is None:
+            parsed.bindings = top_level_bindings(ctx.module)
+        ctx.pending = {k: list(v) for k, v in parsed.bindings.items()}
         return ctx
+
+    def module_global(self, ctx: ModuleContext, name: str) -> Value | None:
+        """``name`` in ``ctx``'s globals; for a followed module, first running the top-level statements that bind
+        it (a module whose one class is used costs that class's definition, not the whole file's top level)."""
+        stmts = ctx.pending.pop(name, None) if ctx.pending else None
+        if stmts:
+            frame = Frame(ctx.globals)
+            self.frames.append(frame)
+            try:
+                for stmt in stmts:
+                    if id(stmt) not in ctx.done:
+                        ctx.done.add(id(stmt))
+                        self.exec_stmt(stmt, frame)
+            finally:
+                self.frames.pop()
+        return ctx.globals.vars.get(name)
 
     def project_value(self, qualname: str) -> Value | None:
         """What an imported name of the project is (a class or function of another of its files), or None."""
@@ -367,10 +397,20 @@ class Interpreter:
         for i in range(len(parts) - 1, 0, -1):
             if self.project.find(".".join(parts[:i])) is None:
                 continue
-            ctx = self.load_module(".".join(parts[:i]))
-            if ctx is None:
-                return None
-            v: Value | None = ctx.globals.vars.get(parts[i])
+            module = ".".join(parts[:i])
+            ctx = self.load_module(module)
+            if ctx is None:  # not followed; what it re-exports still is
+                path = self.project.find(module)
+                target = reexports(path, module if path.endswith("__init__.py") else module.rpartition(".")[0]
+                                   ).get(parts[i]) if path else None
+                if target is None or self.depth >= MAX_DEPTH:
+                    return None
+                self.depth += 1
+                try:
+                    return self.project_value(".".join([target, *parts[i + 1:]]))
+                finally:
+                    self.depth -= 1
+            v: Value | None = self.module_global(ctx, parts[i])
             for attr in parts[i + 1:]:
                 v = self.getattr(v, attr) if v is not None else None
             if isinstance(v, Ref) and v.qualname != qualname and self.depth < MAX_DEPTH:
@@ -411,8 +451,22 @@ class Interpreter:
 
     def tick(self) -> None:
         self.steps += 1
-        if self.steps > MAX_STEPS:
+        if self.steps > self.limit:
             raise Budget()
+
+    def bounded(self, run, steps: int) -> Value:
+        """``run()`` within ``steps`` more steps; UNKNOWN when they run out (the whole analysis's own budget
+        running out still ends it)."""
+        saved = self.limit
+        self.limit = min(saved, self.steps + steps)
+        try:
+            return run()
+        except Budget:
+            if self.limit >= saved:
+                raise
+            return UNKNOWN
+        finally:
+            self.limit = saved
 
     @property
     def frame(self) -> Frame:
@@ -760,8 +814,9 @@ class Interpreter:
     def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
         name = node.value
         v = frame.scope.lookup(name)
-        if isinstance(v, _GlobalRef):
-            v = _module_of(frame.scope).globals.vars.get(name)
+        if v is None or isinstance(v, _GlobalRef):
+            ctx = _module_of(frame.scope)
+            v = self.module_global(ctx, name) if ctx.pending else ctx.globals.vars.get(name)
         if v is not None:
             return v
         if name in ("True", "False", "None"):
@@ -1025,8 +1080,13 @@ class Interpreter:
         if isinstance(base, Sequential):
             base = Seq(base.layers, "list")
         if isinstance(base, Record):  # ModelOutput indexing skips fields that are None
-            present = [v for v in base.fields.values() if not (isinstance(v, Const) and v.value is None)]
-            if any(isinstance(v, Union) for v in present):
+            present = [v for v in base.fields.values() if not _is_none(v)]
+            k = pyvalue(self.eval(s.value, frame)) if isinstance(s, cst.Index) else None
+            # a field that may be None shifts every later position: known only up to the first such field
+            first_maybe = next((i for i, v in enumerate(present) if _may_be_none(v)), len(present))
+            if isinstance(k, int) and not isinstance(k, bool) and 0 <= k < first_maybe:
+                return present[k]
+            if first_maybe < len(present):
                 return UNKNOWN
             base = Seq(present)
         if isinstance(base, Seq):
@@ -1227,9 +1287,13 @@ class Interpreter:
         if q.startswith("einops."):
             return self.einops(q.rsplit(".", 1)[-1], args, kwargs)
         target = self.project_value(q)
-        if target is not None:
-            return self.call(target, args, kwargs, node)
-        return UNKNOWN
+        if target is None:
+            return UNKNOWN
+        if isinstance(target, ClassV) and self._is_module_class(target):
+            return self.call(target, args, kwargs, node)  # a model block: as much budget as local code
+        # anything else of the project's (a helper function, a cache object, a decorator factory) gets a bounded
+        # number of steps: a shape helper fits, library-sized machinery returns unknown instead of costing seconds
+        return self.bounded(lambda: self.call(target, args, kwargs, node), MAX_FOLLOWED_STEPS)
 
     def bind(self, params: Sequence[str], args: list[Value], kwargs: dict[str, Value],
              varargs: str | None = None) -> dict[str, Value]:
@@ -2408,6 +2472,66 @@ for _n in ("numpy.prod", "np.prod"):
 def analyze(module: cst.Module, path: str, source: str | None = None, tree: Any = None,
             follow_imports: bool = True) -> AnalysisResult:
     return Interpreter(module, path, source, tree, follow_imports).run()
+
+
+def top_level_bindings(module: cst.Module) -> dict[str, list[cst.CSTNode]]:
+    """name -> the module's top-level statements that bind it (a compound statement binds every name bound in it,
+    at any depth outside nested functions and classes), in source order."""
+    out: dict[str, list[cst.CSTNode]] = {}
+
+    def targets(t: cst.BaseExpression, names: set[str]) -> None:
+        if isinstance(t, cst.Name):
+            names.add(t.value)
+        elif isinstance(t, (cst.Tuple, cst.List)):
+            for e in t.elements:
+                targets(e.value, names)
+        elif isinstance(t, cst.StarredElement):
+            targets(t.value, names)
+
+    def bound(stmt: cst.CSTNode, names: set[str]) -> None:
+        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+            names.add(stmt.name.value)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign):
+                    for t in small.targets:
+                        targets(t.target, names)
+                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                    targets(small.target, names)
+                elif isinstance(small, (cst.Import, cst.ImportFrom)):
+                    names.update(local for local, _ in import_bindings(small))
+        else:  # if / try / with / for / while: what their blocks bind
+            for child in walk_children(stmt):
+                if isinstance(child, cst.BaseSuite):
+                    for inner in getattr(child, "body", ()):
+                        if isinstance(inner, cst.BaseStatement):
+                            bound(inner, names)
+                        elif isinstance(inner, cst.BaseSmallStatement):
+                            bound(cst.SimpleStatementLine([inner]), names)
+                elif isinstance(child, (cst.Else, cst.ExceptHandler, cst.Finally, cst.If)):
+                    bound(child, names)
+            if isinstance(stmt, (cst.For, cst.With)):
+                if isinstance(stmt, cst.For):
+                    targets(stmt.target, names)
+                else:
+                    for item in stmt.items:
+                        if item.asname is not None:
+                            targets(item.asname.name, names)
+
+    for stmt in module.body:
+        names: set[str] = set()
+        bound(stmt, names)
+        for name in names:
+            out.setdefault(name, []).append(stmt)
+    return out
+
+
+def _is_none(v: Value) -> bool:
+    return isinstance(v, Const) and v.value is None
+
+
+def _may_be_none(v: Value) -> bool:
+    return isinstance(v, Union) and any(_is_none(o) for o in v.options)
 
 
 def _module_of(scope: Scope) -> ModuleContext:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 import os
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import libcst as cst
 
@@ -28,8 +30,14 @@ from densecheck.analysis.names import package_of
 #: never followed, even when their source sits in the project's directory: their layers come from the tables
 FRAMEWORK_PACKAGES = frozenset({"torch", "keras", "tensorflow", "tf_keras", "jax", "flax", "numpy", "einops",
                                 "jaxtyping", "typing", "typing_extensions"})
-#: a followed module larger than this is not parsed (a generated table, not model code)
-MAX_MODULE_BYTES = 1024 * 1024
+#: a followed module larger than this is not parsed (library machinery or generated tables, not a model's blocks)
+MAX_MODULE_BYTES = 256 * 1024
+#: a module that holds no Dense/Linear is still followed when it is this small and uses a framework (a shape helper)
+MAX_HELPER_BYTES = 32 * 1024
+#: parsed modules kept per process, in source bytes (a libcst tree takes ~80 bytes of memory per source byte)
+CACHE_BYTES = 2 * 1024 * 1024
+CANDIDATE_WORDS = ("Linear", "Dense")
+FRAMEWORK_WORDS = ("torch", "keras", "tensorflow")
 _INSTALL_DIRS = ("site-packages", "dist-packages")
 
 
@@ -79,29 +87,158 @@ class ParsedModule:
     source: str
     module: cst.Module
     tree: Any  # CPython's ast of the same text
+    #: what the analysis derives from the tree alone (its call sites and their positions), computed once per
+    #: process by whoever first needs it
+    syntax: Any = None
+    bindings: Any = None
+
+
+def followable(source: str) -> bool:
+    """Whether a project module is worth running for the files that import it: it holds Dense/Linear layers, or it
+    is a small module using a framework (shape helpers). Others (logging, configuration, import machinery) are
+    not followed: calling into them stays unknown, as it would without cross-file inference."""
+    if any(word in source for word in CANDIDATE_WORDS):
+        return True
+    return len(source) <= MAX_HELPER_BYTES and any(word in source for word in FRAMEWORK_WORDS)
+
+
+def followable_file(path: str) -> bool:
+    """:func:`followable` for a file on disk (size-limited)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_size <= MAX_MODULE_BYTES and _followable_file(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _followable_file(path: str, mtime_ns: int, size: int) -> bool:
+    source = _read(path)
+    return source is not None and followable(source)
+
+
+def imported_modules(tree: ast.Module, package: str | None) -> Iterator[str]:
+    """The absolute names of the modules a CPython tree imports from (``from .blocks import X`` in package
+    ``pkg`` -> ``pkg.blocks``, ``pkg.blocks.X``: the name may be a submodule), anywhere in the file."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                if node.level - 1 > len(parts):
+                    continue
+                base = ".".join(p for p in [*parts[:len(parts) - (node.level - 1)], node.module or ""] if p)
+            if base:
+                yield base
+            for alias in node.names:
+                if alias.name != "*":
+                    yield f"{base}.{alias.name}" if base else alias.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
 
 
 def parse_module(path: str) -> ParsedModule | None:
     """``path`` parsed (cached per process while its size and modification time stay the same); None when it
-    cannot be read or parsed -- an import that is not followed, never an error of the importing file."""
+    cannot be read or parsed, or is not :func:`followable` -- an import that is not followed, never an error of
+    the importing file."""
     try:
         st = os.stat(path)
     except OSError:
         return None
     if st.st_size > MAX_MODULE_BYTES:
         return None
-    return _parse(path, st.st_mtime_ns, st.st_size)
+    key = (path, st.st_mtime_ns, st.st_size)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    parsed = _parse(path)
+    _CACHE[key] = parsed
+    global _cached_bytes
+    _cached_bytes += st.st_size if parsed is not None else 0
+    while _cached_bytes > CACHE_BYTES and len(_CACHE) > 1:
+        (_, _, size), old = _CACHE.popitem(last=False)
+        _cached_bytes -= size if old is not None else 0
+    return parsed
 
 
-@functools.lru_cache(maxsize=64)
-def _parse(path: str, mtime_ns: int, size: int) -> ParsedModule | None:
+_CACHE: OrderedDict[tuple[str, int, int], ParsedModule | None] = OrderedDict()
+_cached_bytes = 0
+
+
+def _read(path: str) -> str | None:
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
-        source = data.decode("utf-8-sig")
+            return fh.read().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _parse(path: str) -> ParsedModule | None:
+    source = _read(path)
+    if source is None or not followable(source):
+        return None
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = ast.parse(source)  # bounds the nesting libcst's native parser is handed
-        return ParsedModule(path, source, cst.parse_module(source), tree)
+        parsed = ParsedModule(path, source, cst.parse_module(source), tree)
     except Exception:  # noqa: BLE001 - any failure: the import is simply not followed
         return None
+    global _unsettled
+    _unsettled = True
+    return parsed
+
+
+_unsettled = False
+
+
+def settle() -> None:
+    """Between two files' analyses: move the parsed trees cached since the last call out of the cyclic garbage
+    collector's sight (``gc.freeze``). A cached tree lives for many analyses, and every full collection would
+    walk its ~100k objects again, slowing down every later analysis in the process. Called when nothing of an
+    analysis is alive any more, so only the caches are frozen."""
+    global _unsettled
+    if _unsettled:
+        _unsettled = False
+        gc.collect()
+        gc.freeze()
+
+
+@functools.lru_cache(maxsize=1024)
+def reexports(path: str, package: str | None) -> dict[str, str]:
+    """The names a module binds by importing them at its top level (``from .layers import Block`` in a package's
+    ``__init__.py``): local name -> qualified name. Read with CPython's parser, so a module that is not followed
+    (:func:`followable`) still passes on what it re-exports."""
+    source = _read(path)
+    if source is None:
+        return {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except Exception:  # noqa: BLE001 - unreadable: nothing re-exported
+        return {}
+    out: dict[str, str] = {}
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = (package or "").split(".") if package else []
+                if node.level - 1 > len(parts):
+                    continue
+                parts = parts[:len(parts) - (node.level - 1)]
+                base = ".".join(p for p in [*parts, node.module or ""] if p)
+            for alias in node.names:
+                if alias.name != "*":
+                    out.setdefault(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    out.setdefault(alias.asname, alias.name)
+        elif isinstance(node, (ast.If, ast.Try)):
+            stack.extend(node.body)
+            stack.extend(getattr(node, "orelse", []))
+    return out

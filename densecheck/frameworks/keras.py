@@ -6,6 +6,8 @@ Layout convention: Keras is channels-last unless a layer says ``data_format="cha
 
 from __future__ import annotations
 
+import re
+
 from densecheck.frameworks import Args, joining, layer, on_last_axis, op, same
 from densecheck.shapes import (
     UNKNOWN,
@@ -213,6 +215,40 @@ def mha(s: Shape, a: Args) -> Shape:
     return s
 
 
+#: EinsumDense's three equation forms, as Keras matches them (``...`` written as ``0``): no ellipsis, ellipsis on
+#: the left, ellipsis on the right
+_EINSUM_FORMS = ((re.compile(r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)"), False),
+                 (re.compile(r"0([a-zA-Z]+),([a-zA-Z]+)->0([a-zA-Z]+)"), True),
+                 (re.compile(r"([a-zA-Z]{2,})0,([a-zA-Z]+)->([a-zA-Z]+)0"), False))
+
+
+def einsum_dense(s: Shape, a: Args) -> Shape:
+    """``EinsumDense(equation, output_shape)``, computed as Keras computes it: the output is the input's batch dim,
+    then ``output_shape`` as given (``None`` stays unknown), with the dims under ``...`` put back -- on the left
+    each one inserted after the batch dim in turn (so in reverse order, as Keras does), on the right appended."""
+    eq, spec = a["equation"], a["output_shape"]
+    spec = [spec] if isinstance(spec, int) else list(spec) if isinstance(spec, (tuple, list)) else None
+    if not isinstance(eq, str) or spec is None:
+        return UNKNOWN
+    eq = eq.replace(" ", "").replace("...", "0")
+    for form, left in _EINSUM_FORMS:
+        m = form.fullmatch(eq)
+        if m is not None:
+            break
+    else:
+        return UNKNOWN
+    if s.rank is None:
+        return UNKNOWN if "0" in eq else Shape.of((None,) * (1 + len(spec)), -1)
+    elided = s.rank - len(m.group(1))
+    out = [s.dims[0]] + [d if known(d) else None for d in spec]
+    if elided > 0 and left:
+        for i in range(1, elided):
+            out.insert(1, s.dims[i])
+    elif elided > 0:
+        out.extend(s.dims[s.rank - elided:])
+    return Shape.of(tuple(out), -1, spatial=s.spatial and len(out) == s.rank)
+
+
 _SAME = """Dropout SpatialDropout1D SpatialDropout2D SpatialDropout3D AlphaDropout GaussianDropout GaussianNoise
 Activation ReLU LeakyReLU PReLU ELU Softmax ThresholdedReLU BatchNormalization LayerNormalization GroupNormalization
 UnitNormalization RMSNormalization SyncBatchNormalization Rescaling Normalization ActivityRegularization Masking
@@ -265,6 +301,8 @@ LAYERS = {
     "keras.layers.MultiHeadAttention": layer("keras.layers.MultiHeadAttention",
                                              "num_heads key_dim value_dim dropout use_bias output_shape", mha),
     **{f"keras.layers.{n}": layer(f"keras.layers.{n}", "", same) for n in _SAME},
+    "keras.layers.EinsumDense": layer("keras.layers.EinsumDense", "equation output_shape activation bias_axes",
+                                      einsum_dense),
     "keras.layers.TimeDistributed": layer("keras.layers.TimeDistributed", "layer", None, wraps=True),
     "keras.layers.Bidirectional": layer("keras.layers.Bidirectional", "layer merge_mode", None, wraps=True),
 }
