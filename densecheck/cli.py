@@ -131,6 +131,9 @@ def _use_color(choice: str, output_file) -> bool:
               help="Lowest severity that makes the exit code 1.  [default: warning]")
 @click.option("--fc-param-budget", type=click.IntRange(min=0), default=None, metavar="N",
               help="DC104: params allowed in one fully-connected layer.  [default: 25000000]")
+@click.option("--follow-imports/--no-follow-imports", default=None,
+              help="Follow imports of the project's own modules (cross-file shapes).  [default: true, or the "
+                   "follow-imports setting]")
 @click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors still exit 2).")
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else.")
@@ -160,8 +163,9 @@ def _use_color(choice: str, output_file) -> bool:
                    "$DENSECHECK_CACHE_DIR).")
 @click.pass_context
 def check(ctx: click.Context, paths, output_format, select, extend_select, ignore, config_file, isolated,
-          fail_level, fc_param_budget, statistics, exit_zero, quiet, output_file, stdin_filename, force_exclude,
-          color, trace_targets, trace_input, trace_dtype, trace_framework, trace_timeout, jobs, no_cache) -> None:
+          fail_level, fc_param_budget, follow_imports, statistics, exit_zero, quiet, output_file, stdin_filename,
+          force_exclude, color, trace_targets, trace_input, trace_dtype, trace_framework, trace_timeout, jobs,
+          no_cache) -> None:
     """Check PATHS (files or directories; default: the current directory). `-` reads standard input."""
     from densecheck import runner
     from densecheck.formats import get as get_format
@@ -179,6 +183,8 @@ def check(ctx: click.Context, paths, output_format, select, extend_select, ignor
     start = os.path.dirname(os.path.abspath(stdin_filename)) if use_stdin and stdin_filename else (
         os.getcwd() if use_stdin else paths[0])
     settings = _settings(config_file, isolated, start, select, extend_select, ignore, fail_level, fc_param_budget)
+    if follow_imports is not None:
+        settings.follow_imports = follow_imports
     targets = _trace_targets(settings, trace_targets, trace_input, trace_dtype, trace_framework, trace_timeout)
 
     if use_stdin:

@@ -138,10 +138,10 @@ _FRAMEWORK_WORDS = ("torch", "keras", "tensorflow")
 
 def _feeds_project(tree, path: str, text: str) -> bool:
     """Whether a file without layers of its own may still give shapes to the project's other files: it uses a
-    framework and imports one of the project's modules that cross-file inference follows (a model assembled from
-    blocks defined elsewhere)."""
+    framework and imports one of the project's modules that holds layers (a model assembled from blocks defined
+    elsewhere)."""
     from densecheck.analysis.names import package_of
-    from densecheck.analysis.project import Project, followable_file, imported_modules
+    from densecheck.analysis.project import Project, imported_modules, layers_file
 
     if not any(word in text for word in _FRAMEWORK_WORDS):
         return False
@@ -151,7 +151,7 @@ def _feeds_project(tree, path: str, text: str) -> bool:
     package = package_of(path)
     for module in set(imported_modules(tree, package)):
         found = project.find(module)
-        if found is not None and followable_file(found):
+        if found is not None and layers_file(found):
             return True
     return False
 

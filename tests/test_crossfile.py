@@ -177,6 +177,49 @@ def build():
 
 INPUT = (4, 5, 12)
 """}, "model"),
+    # a small helper module (no layers of its own) and module constants, both from other files
+    "helpers_and_constants": ({
+        "__init__.py": "",
+        "config.py": """
+WIDTH = 48
+CLASSES = 5
+""",
+        "ops.py": """
+import torch
+
+
+def to_tokens(x):
+    return x.flatten(2).transpose(1, 2)
+
+
+def pool_tokens(t):
+    return t.mean(dim=1)
+""",
+        "net.py": """
+import torch
+from torch import nn
+
+from . import config
+from .ops import pool_tokens, to_tokens
+
+
+class Net(nn.Module):
+    def __init__(self, width=config.WIDTH):
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, 2, stride=2)
+        self.mix = nn.Linear(width, width)
+        self.head = nn.Linear(width, config.CLASSES)
+
+    def forward(self, x):
+        t = self.mix(to_tokens(self.conv(x)))
+        return self.head(pool_tokens(t))
+
+
+def build():
+    return Net()
+
+INPUT = (2, 3, 8, 8)
+"""}, "net"),
 }
 
 
@@ -230,10 +273,11 @@ if __name__ == "__main__":
     truth = _torch_ranks(mod.build, mod.INPUT, dtype)
     static = _static(tmp_path)
     assert truth and set(truth) == set(static)
-    other_files = {path for path, _ in truth if not path.endswith(f"{main}.py")}
-    assert other_files  # the case does cross files
     for key, ranks in truth.items():
         assert static[key].ranks == ranks, f"{key}: static {static[key].ranks} vs torch {ranks}"
+    # the case needs the other files: without following imports, some layer's rank is not known
+    alone = _static(tmp_path, follow_imports=False)
+    assert any(alone[key].ranks != ranks for key, ranks in truth.items())
 
 
 def test_without_follow_imports_other_files_get_no_shapes(tmp_path):
@@ -307,3 +351,26 @@ def test_a_changed_followed_file_invalidates_its_importers_cache_entry(tmp_path)
         return [(f.path, layer.line, layer.ranks) for f in run.files for layer in f.result.layers]
 
     assert ranks(second) == ranks(fresh) != ranks(first)
+
+
+def test_follow_imports_from_the_command_line_and_the_config(tmp_path):
+    from click.testing import CliRunner
+
+    from densecheck.cli import cli
+
+    files, _ = CASES["relative"]
+    _write(tmp_path, "dcx_cli", files)
+    args = ["check", "--isolated", "--no-cache", "--format", "json", str(tmp_path)]
+
+    def behaviours(*extra):
+        import json
+
+        out = CliRunner().invoke(cli, [*args[:1], *extra, *args[1:]]).output
+        return sorted(layer["behaves_as"] for layer in json.loads(out)["layers"])
+
+    assert "unknown" not in behaviours()
+    assert set(behaviours("--no-follow-imports")) == {"unknown"}
+    (tmp_path / "pyproject.toml").write_text("[tool.densecheck]\nfollow-imports = false\n")
+    args.remove("--isolated")
+    assert set(behaviours()) == {"unknown"}
+    assert "unknown" not in behaviours("--follow-imports")

@@ -18,6 +18,7 @@ import ast
 import functools
 import gc
 import os
+import re
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ MAX_HELPER_BYTES = 32 * 1024
 #: parsed modules kept per process, in source bytes (a libcst tree takes ~80 bytes of memory per source byte)
 CACHE_BYTES = 2 * 1024 * 1024
 CANDIDATE_WORDS = ("Linear", "Dense")
-FRAMEWORK_WORDS = ("torch", "keras", "tensorflow")
+#: a top-level import of a framework (a mention in a string or a guarded import does not make a shape helper)
+_FRAMEWORK_IMPORT = re.compile(r"^(?:import|from)[ \t]+(?:torch|keras|tensorflow|tf_keras)\b", re.MULTILINE)
 _INSTALL_DIRS = ("site-packages", "dist-packages")
 
 
@@ -91,30 +93,36 @@ class ParsedModule:
     #: process by whoever first needs it
     syntax: Any = None
     bindings: Any = None
+    definitions: Any = None  # id(libcst FunctionDef) -> the same def in ``tree``
+    function_positions: Any = None  # id(libcst FunctionDef) -> positions of its calls
+
+
+def holds_layers(source: str) -> bool:
+    return any(word in source for word in CANDIDATE_WORDS)
 
 
 def followable(source: str) -> bool:
     """Whether a project module is worth running for the files that import it: it holds Dense/Linear layers, or it
-    is a small module using a framework (shape helpers). Others (logging, configuration, import machinery) are
-    not followed: calling into them stays unknown, as it would without cross-file inference."""
-    if any(word in source for word in CANDIDATE_WORDS):
+    is a small module importing a framework (shape helpers). Others (logging, configuration, import machinery)
+    are not followed: calling into them stays unknown, as it would without cross-file inference."""
+    if holds_layers(source):
         return True
-    return len(source) <= MAX_HELPER_BYTES and any(word in source for word in FRAMEWORK_WORDS)
+    return len(source) <= MAX_HELPER_BYTES and _FRAMEWORK_IMPORT.search(source) is not None
 
 
-def followable_file(path: str) -> bool:
-    """:func:`followable` for a file on disk (size-limited)."""
+def layers_file(path: str) -> bool:
+    """Whether a file on disk is followed and holds Dense/Linear layers (can receive shapes from its importers)."""
     try:
         st = os.stat(path)
     except OSError:
         return False
-    return st.st_size <= MAX_MODULE_BYTES and _followable_file(path, st.st_mtime_ns, st.st_size)
+    return st.st_size <= MAX_MODULE_BYTES and _layers_file(path, st.st_mtime_ns, st.st_size)
 
 
 @functools.lru_cache(maxsize=4096)
-def _followable_file(path: str, mtime_ns: int, size: int) -> bool:
+def _layers_file(path: str, mtime_ns: int, size: int) -> bool:
     source = _read(path)
-    return source is not None and followable(source)
+    return source is not None and holds_layers(source)
 
 
 def imported_modules(tree: ast.Module, package: str | None) -> Iterator[str]:
