@@ -419,6 +419,9 @@ def analyze_file(path: str, settings: Settings | None = None) -> FileResult:
 
 
 def analyze_paths(paths: Iterable[str], settings: Settings | None = None) -> Iterator[FileResult]:
+    """:func:`analyze_file` of each path, streamed. Each result's ``foreign`` holds the shapes it gave the project's
+    other files; merging them into those files' results (as the command line does) is
+    :func:`densecheck.runner.run`'s job, which needs every result first."""
     settings = settings or Settings()
     for p in paths:
         yield analyze_file(p, settings)
