@@ -125,17 +125,25 @@ def _layers_file(path: str, mtime_ns: int, size: int) -> bool:
     return source is not None and holds_layers(source)
 
 
+def _absolute(node: ast.ImportFrom, package: str | None) -> str | None:
+    """The absolute module a ``from ... import`` names ("" for ``from . import x`` at the top of a package);
+    None when a relative import climbs above the top-level package."""
+    if not node.level:
+        return node.module or ""
+    parts = package.split(".") if package else []
+    if node.level - 1 > len(parts):
+        return None
+    return ".".join(p for p in [*parts[:len(parts) - (node.level - 1)], node.module or ""] if p)
+
+
 def imported_modules(tree: ast.Module, package: str | None) -> Iterator[str]:
     """The absolute names of the modules a CPython tree imports from (``from .blocks import X`` in package
     ``pkg`` -> ``pkg.blocks``, ``pkg.blocks.X``: the name may be a submodule), anywhere in the file."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".") if package else []
-                if node.level - 1 > len(parts):
-                    continue
-                base = ".".join(p for p in [*parts[:len(parts) - (node.level - 1)], node.module or ""] if p)
+            base = _absolute(node, package)
+            if base is None:
+                continue
             if base:
                 yield base
             for alias in node.names:
@@ -232,13 +240,9 @@ def reexports(path: str, package: str | None) -> dict[str, str]:
     while stack:
         node = stack.pop(0)
         if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = (package or "").split(".") if package else []
-                if node.level - 1 > len(parts):
-                    continue
-                parts = parts[:len(parts) - (node.level - 1)]
-                base = ".".join(p for p in [*parts, node.module or ""] if p)
+            base = _absolute(node, package)
+            if base is None:
+                continue
             for alias in node.names:
                 if alias.name != "*":
                     out.setdefault(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name)
