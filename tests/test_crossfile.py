@@ -374,3 +374,54 @@ def test_follow_imports_from_the_command_line_and_the_config(tmp_path):
     args.remove("--isolated")
     assert set(behaviours()) == {"unknown"}
     assert "unknown" not in behaviours("--follow-imports")
+
+
+def test_keras_functional_blocks_from_another_file(tmp_path):
+    """A Keras functional model whose blocks (a function and a Layer subclass) live in another file: every Dense
+    gets the rank Keras builds it with."""
+    pytest.importorskip("keras")
+    from densecheck.trace.record import record_keras
+
+    _write(tmp_path, "dcx_keras", {
+        "__init__.py": "",
+        "blocks.py": """
+import keras
+from keras import layers
+
+
+def mlp_block(x, units):
+    x = layers.Dense(units * 2, activation="gelu")(x)
+    return layers.Dense(units)(x)
+
+
+class Head(keras.layers.Layer):
+    def __init__(self, classes, **kwargs):
+        super().__init__(**kwargs)
+        self.pool = layers.GlobalAveragePooling2D()
+        self.out = layers.Dense(classes)
+
+    def call(self, x):
+        return self.out(self.pool(x))
+""",
+        "model.py": """
+import keras
+from keras import layers
+
+from .blocks import Head, mlp_block
+
+
+def build():
+    inputs = keras.Input(shape=(16, 16, 3))
+    x = layers.Conv2D(8, 3, padding="same")(inputs)
+    x = mlp_block(x, 8)
+    return keras.Model(inputs, Head(4)(x))
+"""})
+    mod = _import(tmp_path, "dcx_keras.model")
+    truth: dict = {}
+    for rec in record_keras(mod.build):
+        truth.setdefault((os.path.realpath(rec.path), rec.line), set()).update(len(s) for s in rec.input_shapes)
+    static = _static(tmp_path)
+    assert truth and set(truth) == set(static)
+    assert all(path.endswith("blocks.py") for path, _ in truth)
+    for key, ranks in truth.items():
+        assert static[key].ranks == sorted(ranks), f"{key}: static {static[key].ranks} vs keras {sorted(ranks)}"
