@@ -155,6 +155,86 @@ def build():
 
 INPUT = (2, 3, 16, 16)
 """, {"mlp": "pointwise", "head": "fully_connected"}),
+    # a sub-module created only when the config asks for it, used behind hasattr / a flag; a decoder-only branch
+    # (`self.is_decoder and encoder_hidden_states is not None`) that the default call never takes
+    "optional_submodules": ("""
+import types
+import torch
+from torch import nn
+
+class Layer(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.is_decoder = config.is_decoder
+        self.attn = nn.Linear(32, 32)
+        if config.add_cross_attention:
+            self.crossattention = nn.Linear(32, 32)
+        self.ffn = nn.Linear(32, 64)
+
+    def forward(self, hidden_states, encoder_hidden_states=None):
+        out = self.attn(hidden_states)
+        if self.is_decoder and encoder_hidden_states is not None:
+            out = self.crossattention(out + encoder_hidden_states)
+        return self.ffn(out)
+
+class Model(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed = nn.Embedding(100, config.embedding_size)
+        if config.embedding_size != config.hidden_size:
+            self.embeddings_project = nn.Linear(config.embedding_size, config.hidden_size)
+        self.layer = Layer(config)
+        self.classifier = nn.Linear(64, 2)
+
+    def forward(self, input_ids):
+        h = self.embed(input_ids)
+        if hasattr(self, "embeddings_project"):
+            h = self.embeddings_project(h)
+        return self.classifier(self.layer(h))
+
+def build():
+    return Model(types.SimpleNamespace(embedding_size=16, hidden_size=32, is_decoder=False,
+                                       add_cross_attention=True))
+
+INPUT = (2, 7)
+DTYPE = "long"
+""", {"ffn": "pointwise", "classifier": "pointwise"}),
+    # the activation named by the config: a registry entry for a string, else the callable itself
+    "activation_from_config": ("""
+import types
+import torch
+from torch import nn
+
+ACTS = {"gelu": nn.GELU(), "relu": nn.ReLU()}
+
+class Intermediate(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(32, 64)
+        if isinstance(config.hidden_act, str):
+            self.intermediate_act_fn = ACTS[config.hidden_act]
+        else:
+            self.intermediate_act_fn = config.hidden_act
+        self.out = nn.Linear(64, 32)
+
+    def forward(self, hidden_states):
+        return self.out(self.intermediate_act_fn(self.dense(hidden_states)))
+
+class Model(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed = nn.Embedding(100, 32)
+        self.mlp = Intermediate(config)
+
+    def forward(self, input_ids):
+        return self.mlp(self.embed(input_ids))
+
+def build():
+    return Model(types.SimpleNamespace(hidden_act="gelu"))
+
+INPUT = (2, 7)
+DTYPE = "long"
+""", {"out": "pointwise"}),
 }
 
 
@@ -188,3 +268,34 @@ def test_idiom_matches_torch(name, tmp_path):
         if attr in expected_behaviour:
             assert layer.behaves_as == expected_behaviour[attr]
     assert not [d for d in api.analyze_file(str(path)).diagnostics if d.severity == "error"]
+
+
+def test_unpacking_a_shape_of_unknown_length_gives_no_rank(tmp_path):
+    """``x.view((*input_shape, heads, -1))`` where nothing says how many axes ``x`` has: the view's rank is not
+    known, so the Linear after it gets none -- not the rank of a 3-element tuple."""
+    torch = pytest.importorskip("torch")
+    from densecheck.trace.record import record_torch
+
+    path = tmp_path / "heads.py"
+    path.write_text("""
+import torch
+from torch import nn
+
+class Heads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.per_head = nn.Linear(8, 8)
+
+    def forward(self, x):
+        x = torch.utils.checkpoint.checkpoint(torch.tanh, x, use_reentrant=False)
+        input_shape = x.shape[:-1]
+        return self.per_head(x.view((*input_shape, 4, -1)))
+
+def build():
+    return Heads()
+""")
+    mod = load(path)
+    records = record_torch(mod.build, lambda: torch.zeros(2, 5, 32))
+    assert [sorted({len(s) for s in r.input_shapes}) for r in records] == [[4]]
+    layer, = api.analyze_file(str(path)).layers
+    assert layer.ranks in ([], [4])

@@ -608,12 +608,15 @@ class Interpreter:
         inst = frame.self_value if isinstance(frame.self_value, Instance) else None
 
         def join_maps(maps: list[dict]) -> dict:
+            # a name (or attribute) bound on some paths only: wherever it is used without raising, it has one of
+            # the values it was given, so the paths that never bound it add nothing
             keys = set().union(*maps)
             out = {}
             for k in keys:
                 v: Value | None = None
                 for m in maps:
-                    v = join(v, m.get(k, UNKNOWN)) if v is not None else m.get(k, UNKNOWN)
+                    if k in m:
+                        v = join(v, m[k]) if v is not None else m[k]
                 out[k] = v
             return out
 
@@ -862,29 +865,39 @@ class Interpreter:
 
     def eval_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
         v = self.getattr(self.eval(node.value, frame), node.attr.value)
+        if v is UNKNOWN and _ACTIVATION_NAME.search(node.attr.value):
+            # ``config.hidden_act`` / ``self.act_fn`` unknown: an activation, applied element-wise
+            spec = lookup_layer("torch.nn.GELU")
+            return Layer(spec, {}) if spec is not None else UNKNOWN
         return _int_by_name(node.attr.value) if v is UNKNOWN else v
 
     def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
-        return Seq(self.elements(node.elements, frame), "tuple")
+        return self.elements(node.elements, frame, "tuple")
 
     def eval_List(self, node: cst.List, frame: Frame) -> Value:
-        return Seq(self.elements(node.elements, frame), "list")
+        return self.elements(node.elements, frame, "list")
 
     def eval_Set(self, node: cst.Set, frame: Frame) -> Value:
-        return Seq(self.elements(node.elements, frame), "list")
+        return self.elements(node.elements, frame, "list")
 
-    def elements(self, elts: Sequence[cst.BaseElement], frame: Frame) -> list[Value]:
+    def elements(self, elts: Sequence[cst.BaseElement], frame: Frame, kind: str) -> Seq:
+        """A display's items; unpacking something of unknown length (``(*shape, -1, d)`` with ``shape`` unknown)
+        makes the whole sequence one of unknown length -- never a guessed length."""
         out: list[Value] = []
+        known_length = True
         for e in elts:
             v = self.eval(e.value, frame)
             if isinstance(e, cst.StarredElement):
                 if isinstance(v, Seq) and not v.repeated:
                     out.extend(v.items)
                 else:
-                    out.append(UNKNOWN)
+                    known_length = False
+                    out.extend(v.items if isinstance(v, Seq) else [UNKNOWN])
             else:
                 out.append(v)
-        return out
+        if not known_length:
+            return Seq([self.join_all(out) if out else UNKNOWN], kind, repeated=True)
+        return Seq(out, kind)
 
     def eval_Dict(self, node: cst.Dict, frame: Frame) -> Value:
         items: dict[Any, Value] = {}
@@ -940,7 +953,11 @@ class Interpreter:
             if is_and:
                 return self.eval(node.right, frame) if t else left
             return left if t else self.eval(node.right, frame)
-        return join(left, self.eval(node.right, frame))
+        right = self.eval(node.right, frame)
+        # `unknown and <false>` is false whatever the left side is; `unknown or <true>` is true
+        if self.truth(right) is (not is_and):
+            return Const(not is_and)
+        return join(left, right)
 
     def eval_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
         left = self.eval(node.left, frame)
@@ -1268,6 +1285,8 @@ class Interpreter:
             elif a.star == "**":
                 if isinstance(v, Dict):
                     kwargs.update({str(k): x for k, x in v.items.items()})
+                elif isinstance(v, Record):  # ``Output(**outputs)``: a ModelOutput spreads its fields
+                    kwargs.update(v.fields)
             elif a.keyword is not None:
                 kwargs[a.keyword.value] = v
             else:
@@ -1910,6 +1929,10 @@ def _strip_syms(v: Any) -> Any:
 
 _INT_NAME = re.compile(r"(?:^|_)(?:size|dim|channels|features|heads|width|height|depth|length|len|rank|units)$"
                        r"|^(?:num|n)_|^(?:dim|hidden|channels|features|heads|depth|width)$")
+
+
+#: attribute names that hold an activation (a callable that keeps its input's shape) in model code
+_ACTIVATION_NAME = re.compile(r"(^|_)(act|act_fn|activation|activation_fn|activation_function|hidden_act|act_layer)$")
 
 
 def _int_by_name(name: str) -> Value:

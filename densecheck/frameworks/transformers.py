@@ -23,8 +23,15 @@ SUBSCRIPT = {
     "transformers.integrations.sdpa_attention.ALL_ATTENTION_FUNCTIONS": "attention",
 }
 
+#: the activation functions ``transformers.activations`` defines at module level (``gelu = get_activation("gelu")``)
+ACTIVATION_FUNCTIONS = ("gelu", "gelu_new", "gelu_fast", "quick_gelu", "silu", "swish", "mish", "gelu_python",
+                        "gelu_pytorch_tanh", "linear_act", "relu", "sigmoid", "tanh")
+
 CALLS = {
     "transformers.activations.get_activation": _ACT,
+    **{f"transformers.activations.{name}": "default_arg:0" for name in ACTIVATION_FUNCTIONS},
+    # the last ``logits_to_keep`` positions of (batch, seq, hidden): same rank
+    "transformers.modeling_utils.slice_logits_to_keep": "default_arg:0",
     "transformers.pytorch_utils.apply_chunking_to_forward": "call_first_on_rest:3",
     "transformers.modeling_utils.ALL_ATTENTION_FUNCTIONS.get_interface": "default_arg:1",
     "transformers.integrations.sdpa_attention.sdpa_attention_forward": "attention",
