@@ -1336,6 +1336,9 @@ class Interpreter:
         behaviour = hf_fw.CALLS.get(q)
         if behaviour is not None:
             return self.library_call(behaviour, args, kwargs)
+        text_model = _auto_text_model(q, node)
+        if text_model is not None:
+            return Builtin("hf.text_model", Record({f: UNKNOWN for f in text_model}))
         if q.startswith(hf_fw.RECORD_PREFIXES):
             return Record(dict(kwargs))
         if q.startswith("einops."):
@@ -1676,6 +1679,9 @@ class Interpreter:
         if isinstance(v, Tensor) or (v is UNKNOWN and name in _TENSORISH):
             t = v if isinstance(v, Tensor) else Tensor(UNKNOWN_SHAPE)
             return self.tensor_attr(t, name)
+        if name in hf_fw.CACHE_METHODS and (v is UNKNOWN or (
+                isinstance(v, Instance) and v.cls.qualname.endswith("Cache"))):
+            return Builtin("hf.cache_update", v)
         if isinstance(v, Instance):
             if name in v.attrs:
                 return v.attrs[name]
@@ -2489,6 +2495,30 @@ def _b_super_forward(it, b, args, kwargs):
     return Tensor(UNKNOWN_SHAPE) if args else UNKNOWN
 
 
+def _auto_text_model(q: str, node: cst.Call | None) -> tuple[str, ...] | None:
+    """The record fields of ``transformers.AutoModel*.from_config(config.text_config)``'s output, or None."""
+    head, _, method = q.rpartition(".")
+    if method != "from_config" or not q.startswith("transformers.") or node is None or not node.args:
+        return None
+    fields = hf_fw.AUTO_TEXT_MODELS.get(head.rpartition(".")[2])
+    config = dotted(node.args[0].value)
+    if fields is None or config is None or config.rpartition(".")[2] not in hf_fw.TEXT_CONFIGS:
+        return None
+    return fields
+
+
+def _b_text_model(it: Interpreter, b: Builtin, args, kwargs) -> Value:
+    """A language model's call: its first output field is (batch, tokens, features), channels last."""
+    fields = list(b.self.fields) if isinstance(b.self, Record) else []
+    return Record({f: Tensor(Shape.of((None, None, None), -1)) if i == 0 else UNKNOWN for i, f in enumerate(fields)})
+
+
+def _b_cache_update(it: Interpreter, b: Builtin, args, kwargs) -> Value:
+    if len(args) >= 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
+        return Seq([args[0], args[1]])
+    return UNKNOWN
+
+
 _BUILTIN_IMPL = {
     "len": _b_len, "range": _b_range, "int": _b_numeric(int), "float": _b_numeric(float),
     "bool": _b_numeric(bool), "round": _b_numeric(round), "abs": _b_numeric(abs),
@@ -2503,6 +2533,7 @@ _BUILTIN_IMPL = {
     "module.add_module": _b_add_module, "module.register_module": _b_add_module,
     "super.__init__": _b_super_init, "super.forward": _b_super_forward, "super.call": _b_super_forward,
     "super.__call__": _b_super_forward,
+    "hf.text_model": _b_text_model, "hf.cache_update": _b_cache_update,
 }
 _SPECIAL_CALLS.update({
     "keras.layers.InputLayer": _keras_input_layer,

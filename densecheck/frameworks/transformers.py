@@ -11,6 +11,8 @@ it is written down here, as for any framework:
   from index ``n`` on (``apply_chunking_to_forward(fn, chunk_size, dim, *tensors)``), ``"default_arg:<i>"`` returns
   argument ``i`` (``ALL_ATTENTION_FUNCTIONS.get_interface(name, default)``), ``"attention"`` is an attention
   implementation: ``(module, query, key, value, ...) -> (output, weights)`` with output ``query.transpose(1, 2)``.
+* ``TEXT_CONFIGS`` / ``AUTO_TEXT_MODELS``: a language model built from a sub-config, called like any model.
+* ``CACHE_METHODS``: methods of KV caches that hand back the tensors they were given (grown along the sequence).
 """
 
 from __future__ import annotations
@@ -38,6 +40,23 @@ CALLS = {
     "transformers.integrations.flash_attention.flash_attention_forward": "attention",
     "transformers.integrations.flex_attention.flex_attention_forward": "attention",
 }
+
+#: ``AutoModel*.from_config(config.<name>)`` with one of these config names builds a language model: calling it
+#: gives a record whose first field is a (batch, tokens, features) tensor (``text_model`` behaviour)
+TEXT_CONFIGS = ("text_config", "language_config", "decoder_config", "llm_config", "text_model_config",
+                "lm_config")
+#: the auto classes whose ``from_config`` builds such a model, and the record their call returns (field order as in
+#: transformers' output classes: ``outputs[0]`` is the first)
+AUTO_TEXT_MODELS = {
+    "AutoModel": ("last_hidden_state",),
+    "AutoModelForCausalLM": ("logits",),
+    "AutoModelForSeq2SeqLM": ("logits",),
+    "AutoModelForMaskedLM": ("logits",),
+}
+
+#: ``cache.update(key_states, value_states, layer_idx, ...)`` of a KV cache (a ``*Cache`` object, or an unknown
+#: ``past_key_values`` / ``cache`` argument) returns the whole keys and values: the same ranks as its arguments
+CACHE_METHODS = {"update"}
 
 # Calling anything under these prefixes builds an output record: fields by keyword, ``out.field`` / ``out[0]``.
 RECORD_PREFIXES = ("transformers.modeling_outputs.", "transformers.utils.ModelOutput",
