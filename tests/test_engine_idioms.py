@@ -199,6 +199,51 @@ def build():
 INPUT = (2, 7)
 DTYPE = "long"
 """, {"ffn": "pointwise", "classifier": "pointwise"}),
+    # a KV cache (here the model's own; in transformers a Cache object or an unknown argument) hands back the
+    # keys and values it was given, grown along the sequence: same ranks
+    "kv_cache_update": ("""
+import torch
+from torch import nn
+
+class KVCache:
+    def __init__(self):
+        self.keys, self.values = None, None
+
+    def update(self, k, v, layer_idx):
+        if self.keys is not None:
+            k, v = torch.cat([self.keys, k], dim=-2), torch.cat([self.values, v], dim=-2)
+        self.keys, self.values = k, v
+        return k, v
+
+class Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.k_proj = nn.Linear(32, 32)
+        self.v_proj = nn.Linear(32, 32)
+        self.head_proj = nn.Linear(8, 8)
+
+    def forward(self, hidden_states, cache=None):
+        b, t, _ = hidden_states.shape
+        k = self.k_proj(hidden_states).view(b, t, 4, 8).transpose(1, 2)
+        v = self.v_proj(hidden_states).view(b, t, 4, 8).transpose(1, 2)
+        if cache is not None:
+            k, v = cache.update(k, v, 0)
+        return self.head_proj(v.transpose(1, 2))
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed, self.attn = nn.Embedding(100, 32), Attention()
+
+    def forward(self, input_ids):
+        return self.attn(self.embed(input_ids), cache=KVCache())
+
+def build():
+    return Model()
+
+INPUT = (2, 7)
+DTYPE = "long"
+""", {"head_proj": "pointwise"}),
     # the activation named by the config: a registry entry for a string, else the callable itself
     "activation_from_config": ("""
 import types

@@ -306,7 +306,7 @@ class AnalysisResult(list):
 
 #: how many project modules one file's analysis may follow imports into (bounds the cost per file)
 MAX_FOLLOWED_MODULES = 16
-#: steps a call of another file's function (or non-model class) may take before it counts as unknown
+#: steps a call of another file's function may take before it counts as unknown
 MAX_FOLLOWED_STEPS = 2_000
 
 
@@ -802,6 +802,10 @@ class Interpreter:
                     base.items[key] = value
 
     def unpack(self, value: Value, n: int) -> list[Value]:
+        if isinstance(value, Union) and all(isinstance(o, Seq) and not o.repeated and len(o.items) == n
+                                            for o in value.options):
+            # one of several sequences of n items: each target is one of their items there
+            return [self.join_all([o.items[i] for o in value.options]) for i in range(n)]
         if isinstance(value, Seq):
             if value.repeated:
                 return [self.join_all(value.items)] * n
@@ -1138,6 +1142,12 @@ class Interpreter:
             first_maybe = next((i for i, v in enumerate(present) if _may_be_none(v)), len(present))
             if isinstance(k, int) and not isinstance(k, bool) and 0 <= k < first_maybe:
                 return present[k]
+            if first_maybe < len(present) and isinstance(s, cst.Slice):  # ``outputs[:2]``: known up to there
+                parts = [pyvalue(self.eval(p, frame)) if p is not None else None for p in (s.lower, s.upper, s.step)]
+                lower, upper, step = parts
+                if all(p is None or (type(p) is int and p >= 0) for p in parts) and upper is not None and \
+                        upper <= first_maybe and step in (None, 1):
+                    return Seq(present[lower:upper], "tuple")
             if first_maybe < len(present):
                 return UNKNOWN
             base = Seq(present)
@@ -1346,10 +1356,14 @@ class Interpreter:
         target = self.project_value(q)
         if target is None:
             return UNKNOWN
-        if isinstance(target, ClassV) and self._is_module_class(target):
-            return self.call(target, args, kwargs, node)  # a model block: as much budget as local code
-        # anything else of the project's (a helper function, a cache object, a decorator factory) gets a bounded
-        # number of steps: a shape helper fits, library-sized machinery returns unknown instead of costing seconds
+        if isinstance(target, ClassV):
+            if self._is_module_class(target):
+                return self.call(target, args, kwargs, node)  # a model block: as much budget as local code
+            # another file's plain class (a cache, a config, a data holder): machinery, whose state would only
+            # stand in for what the model's own code says (a cache's flags steer branches the model code guards)
+            return UNKNOWN
+        # a function of the project's (a shape helper, a decorator factory) gets a bounded number of steps: a
+        # helper fits, library-sized machinery returns unknown instead of costing seconds
         return self.bounded(lambda: self.call(target, args, kwargs, node), MAX_FOLLOWED_STEPS)
 
     def bind(self, params: Sequence[str], args: list[Value], kwargs: dict[str, Value],
@@ -1676,12 +1690,12 @@ class Interpreter:
             return out or UNKNOWN
         if isinstance(v, Ref):
             return Ref(f"{v.qualname}.{name}")
+        if name in hf_fw.CACHE_METHODS and (v is UNKNOWN or isinstance(v, Tensor) or (
+                isinstance(v, Instance) and v.cls.qualname.endswith("Cache"))):  # (tensors have no .update)
+            return Builtin("hf.cache_update", v)
         if isinstance(v, Tensor) or (v is UNKNOWN and name in _TENSORISH):
             t = v if isinstance(v, Tensor) else Tensor(UNKNOWN_SHAPE)
             return self.tensor_attr(t, name)
-        if name in hf_fw.CACHE_METHODS and (v is UNKNOWN or (
-                isinstance(v, Instance) and v.cls.qualname.endswith("Cache"))):
-            return Builtin("hf.cache_update", v)
         if isinstance(v, Instance):
             if name in v.attrs:
                 return v.attrs[name]
