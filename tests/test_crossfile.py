@@ -425,3 +425,23 @@ def build():
     assert all(path.endswith("blocks.py") for path, _ in truth)
     for key, ranks in truth.items():
         assert static[key].ranks == sorted(ranks), f"{key}: static {static[key].ranks} vs keras {sorted(ranks)}"
+
+
+def test_parallel_run_merges_exactly_as_a_serial_one(tmp_path):
+    """Files analysed in different worker processes still give each other their shapes, and the result does not
+    depend on the number of workers."""
+    files, _ = CASES["relative"]
+    files = dict(files)
+    for i in range(runner.PARALLEL_MIN_FILES):  # enough files for worker processes
+        files[f"filler_{i}.py"] = f"from torch import nn\n\nfc{i} = nn.Linear({i + 1}, 2)\n"
+    _write(tmp_path, "dcx_par", files)
+
+    def layers(jobs):
+        run = runner.run([str(tmp_path)], Settings(root=str(tmp_path)), jobs=jobs)
+        return [(f.path, layer.to_json(), [d.to_json() for d in f.diagnostics]) for f in run.files
+                for layer in f.result.layers]
+
+    serial = layers(1)
+    assert serial == layers(2)
+    blocks = [json for path, json, _ in serial if path.endswith("blocks.py")]
+    assert blocks and all(j["behaves_as"] != "unknown" for j in blocks)
