@@ -244,6 +244,52 @@ def build():
 INPUT = (2, 7)
 DTYPE = "long"
 """, {"head_proj": "pointwise"}),
+    # hybrid stacks: each layer's class looked up in a registry by a per-layer type from the config
+    "layer_type_registry": ("""
+import types
+import torch
+from torch import nn
+
+class AttentionLayer(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.out = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden_states):
+        q, k, v = self.qkv(hidden_states).chunk(3, dim=-1)
+        weights = torch.softmax(q @ k.transpose(-1, -2), dim=-1)
+        return hidden_states + self.out(weights @ v)
+
+class MixerLayer(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.mix = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden_states):
+        return hidden_states + self.mix(hidden_states)
+
+LAYER_TYPES = {"attention": AttentionLayer, "mixer": MixerLayer}
+
+class Model(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed = nn.Embedding(100, config.hidden_size)
+        self.layers = nn.ModuleList([LAYER_TYPES[kind](config) for kind in config.layer_types])
+        self.head = nn.Linear(config.hidden_size, 3)
+
+    def forward(self, input_ids):
+        h = self.embed(input_ids)
+        for layer in self.layers:
+            h = layer(h)
+        return self.head(h)
+
+def build():
+    return Model(types.SimpleNamespace(hidden_size=16, layer_types=["mixer", "attention", "mixer"]))
+
+INPUT = (2, 6)
+DTYPE = "long"
+""", {"mix": "pointwise", "qkv": "pointwise"}),
     # the activation named by the config: a registry entry for a string, else the callable itself
     "activation_from_config": ("""
 import types

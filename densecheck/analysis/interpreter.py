@@ -306,6 +306,8 @@ class AnalysisResult(list):
 
 #: how many project modules one file's analysis may follow imports into (bounds the cost per file)
 MAX_FOLLOWED_MODULES = 16
+#: a dict read with a key not known statically is one of its values when it has at most this many
+_MAX_DICT_JOIN = 8
 #: steps a call of another file's function may take before it counts as unknown
 MAX_FOLLOWED_STEPS = 2_000
 
@@ -1166,8 +1168,11 @@ class Interpreter:
             return UNKNOWN
         if isinstance(base, Dict) and isinstance(s, cst.Index):
             k = pyvalue(self.eval(s.value, frame))
+            if k is None or isinstance(k, Sym):
+                # a key not known here (``LAYER_TYPES[config.layer_types[i]]``): one of the values, or a KeyError
+                return self.join_all(list(base.items.values())) if 0 < len(base.items) <= _MAX_DICT_JOIN else UNKNOWN
             try:
-                return base.items.get(k, UNKNOWN) if k is not None else UNKNOWN
+                return base.items.get(k, UNKNOWN)
             except TypeError:
                 return UNKNOWN
         return UNKNOWN
