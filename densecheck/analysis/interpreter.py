@@ -125,25 +125,21 @@ class _LineCol:
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def call_positions(source: str, calls: list[cst.Call], tree: Any = None,
-                   ast_calls: list | None = None) -> dict[cst.Call, _Pos] | None:
+def call_positions(source: str, calls: list[cst.Call], tree: Any = None) -> dict[cst.Call, _Pos] | None:
     """Start/end of every libcst Call node, from CPython's (much faster) ast instead of libcst's PositionProvider.
 
     libcst visits calls in pre-order, which is source order with an outer call before an inner one starting at the
     same place (``f(x)(y)``); sorting ast's Call nodes the same way pairs them one to one. None when the two
-    parsers disagree (then the caller falls back to PositionProvider). ``ast_calls``: pair with these CPython Call
-    nodes instead of all of ``tree``'s (the calls of one function).
+    parsers disagree (then the caller falls back to PositionProvider).
     """
     import ast
 
-    if ast_calls is None:
-        if tree is None:
-            try:
-                tree = ast.parse(source)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                return None
-        ast_calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
-    nodes = list(ast_calls)
+    if tree is None:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
     if len(nodes) != len(calls):
         return None
     nodes.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0)))
@@ -239,8 +235,7 @@ class SiteFinder(ImportTable):
 class ModuleContext:
     """One module of an analysis: the analysed file, or a project module it imports (followed imports)."""
 
-    def __init__(self, name: str | None, path: str, module: cst.Module, source: str | None, tree: Any) -> None:
-        self.name = name  # dotted module name; None for the analysed file
+    def __init__(self, path: str, module: cst.Module, source: str | None, tree: Any) -> None:
         self.path = path
         self.module = module
         self.source = source  # the text ``module`` was parsed from (regenerating it from the tree is costly)
@@ -252,33 +247,6 @@ class ModuleContext:
         #: followed modules run their top level lazily: name -> the top-level statements binding it, not yet run
         self.pending: dict[str, list[cst.CSTNode]] | None = None
         self.done: set[int] = set()
-        self.parsed: ParsedModule | None = None  # a followed module's per-process parse
-
-    def position(self, node: cst.Call, func: cst.CSTNode | None, parsed: ParsedModule) -> _Pos | None:
-        """Where call ``node`` of this followed module is. Only the function being run (``func``) is walked and
-        paired with CPython's tree, not the whole module; anything else falls back to :meth:`find_sites`."""
-        if self.positions is not None:
-            return self.positions.get(node)
-        cache = parsed.function_positions
-        if cache is None:
-            cache = parsed.function_positions = {}
-            cst_defs, ast_defs = _definitions_cst(self.module), _definitions_ast(self.tree)
-            names_agree = len(cst_defs) == len(ast_defs) and all(
-                c.name.value == a.name for c, a in zip(cst_defs, ast_defs))
-            parsed.definitions = dict(zip(map(id, cst_defs), ast_defs)) if names_agree else {}
-        if func is not None and id(func) in parsed.definitions:
-            positions = cache.get(id(func))
-            if positions is None:
-                import ast
-
-                calls: list[cst.Call] = []
-                walk(func, lambda n: calls.append(n) if isinstance(n, cst.Call) else None)
-                ast_calls = [n for n in ast.walk(parsed.definitions[id(func)]) if isinstance(n, ast.Call)]
-                positions = cache[id(func)] = call_positions(self.source, calls, ast_calls=ast_calls) or {}
-            if node in positions:
-                return positions[node]
-        self.find_sites(parsed)
-        return self.positions.get(node)
 
     def find_sites(self, parsed: ParsedModule | None = None) -> SiteFinder:
         """Imports and Dense/Linear call sites (one walk), and the positions of its calls; for a followed module
@@ -315,7 +283,7 @@ MAX_FOLLOWED_STEPS = 2_000
 class Interpreter:
     def __init__(self, module: cst.Module, path: str, source: str | None = None, tree: Any = None,
                  follow_imports: bool = True) -> None:
-        self.main = ModuleContext(None, path, module, source, tree)
+        self.main = ModuleContext(path, module, source, tree)
         self.module = module
         self.path = path
         self.project = Project.of(path) if follow_imports else None
@@ -397,9 +365,9 @@ class Interpreter:
         parsed = parse_module(path)
         if parsed is None:
             return None
-        ctx = ModuleContext(name, path, parsed.module, parsed.source, parsed.tree)
-        ctx.parsed = parsed
+        ctx = ModuleContext(path, parsed.module, parsed.source, parsed.tree)
         self.modules[name] = ctx
+        self._register_sites(ctx, ctx.find_sites(parsed), report=False)
         ctx.globals.vars["__name__"] = Const(name)
         if parsed.bindings is None:
             parsed.bindings = top_level_bindings(ctx.module)
@@ -463,15 +431,11 @@ class Interpreter:
         rep = self.sites.get(node)
         if rep is not None or spec is None:
             return rep
-        ctx, func = self.owners.get(id(node)), None
-        if ctx is None:  # a followed module's site, or a Dense/Linear only known as such while running
-            frame = self.frames[-1] if self.frames else None
-            ctx = _module_of(frame.scope) if frame is not None else self.main
-            func = frame.func.node if frame is not None and frame.func is not None else None
-        if ctx.parsed is not None:
-            pos = ctx.position(node, func, ctx.parsed)
-        else:
-            pos = ctx.positions.get(node) if ctx.positions is not None else None
+        ctx = self.owners.get(id(node))
+        if ctx is None:  # a Dense/Linear only known as such while running (``getattr(nn, "Linear")(...)``)
+            ctx = next((c for c in (self.main, *self.modules.values())
+                        if c is not None and c.positions is not None and node in c.positions), None)
+        pos = ctx.positions.get(node) if ctx is not None else None
         if pos is None:
             return None
         model, name = self.context.get(node, (None, None))
@@ -2580,45 +2544,6 @@ for _n in ("numpy.prod", "np.prod"):
 def analyze(module: cst.Module, path: str, source: str | None = None, tree: Any = None,
             follow_imports: bool = True) -> AnalysisResult:
     return Interpreter(module, path, source, tree, follow_imports).run()
-
-
-def _definitions_cst(module: cst.Module) -> list[cst.FunctionDef]:
-    """Every ``def`` of a module, in source order (statements only: no walk through expressions)."""
-    out: list[cst.FunctionDef] = []
-
-    def visit(node: cst.CSTNode) -> None:
-        if isinstance(node, cst.FunctionDef):
-            out.append(node)
-        if isinstance(node, (cst.SimpleStatementLine, cst.BaseSmallStatement, cst.BaseExpression)):
-            return
-        for child in walk_children(node):
-            if isinstance(child, (cst.BaseStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler,
-                                  cst.ExceptStarHandler, cst.Finally, cst.MatchCase, cst.If)):
-                visit(child)
-
-    visit(module)
-    return out
-
-
-def _definitions_ast(tree: Any) -> list:
-    """Every ``def`` of a CPython tree, in source order (matching :func:`_definitions_cst`)."""
-    import ast
-
-    out: list = []
-
-    def visit(stmts) -> None:
-        for node in stmts:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                out.append(node)
-            for field in ("body", "orelse", "finalbody"):
-                visit(getattr(node, field, ()) if not isinstance(node, ast.expr) else ())
-            for handler in getattr(node, "handlers", ()):
-                visit(handler.body)
-            for case in getattr(node, "cases", ()):
-                visit(case.body)
-
-    visit(tree.body)
-    return out
 
 
 def top_level_bindings(module: cst.Module) -> dict[str, list[cst.CSTNode]]:

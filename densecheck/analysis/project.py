@@ -93,8 +93,6 @@ class ParsedModule:
     #: process by whoever first needs it
     syntax: Any = None
     bindings: Any = None
-    definitions: Any = None  # id(libcst FunctionDef) -> the same def in ``tree``
-    function_positions: Any = None  # id(libcst FunctionDef) -> positions of its calls
 
 
 def holds_layers(source: str) -> bool:
