@@ -18,6 +18,7 @@ from densecheck.cache import Cache, Stamp, stamp_for
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic, severity_rank
 from densecheck.discover import discover
+from densecheck.frameworks import candidate_names
 from densecheck.notebooks import Notebook, analyze_notebook
 
 
@@ -91,21 +92,6 @@ def check_source(data: bytes, path: str, settings: Settings, *, keep: bool = Fal
 
 
 # -- the pre-filter ------------------------------------------------------------------------------------------------
-_candidates: tuple[str, ...] | None = None
-
-
-def candidate_names() -> tuple[str, ...]:
-    """Names one of which a file must contain to hold a reported layer: the last part of every Dense/Linear name in
-    the framework tables (``Dense``, ``Linear``; ``LazyLinear`` contains ``Linear``)."""
-    global _candidates
-    if _candidates is None:
-        from densecheck.frameworks import keras, torch
-
-        names = {spec.short for table in (torch.LAYERS, keras.LAYERS) for spec in table.values() if spec.dense}
-        _candidates = tuple(sorted(n for n in names if not any(m != n and m in n for m in names)))
-    return _candidates
-
-
 def analyze_python(data: bytes, path: str, settings: Settings) -> api.FileResult:
     """:func:`densecheck.api.analyze_source`, with a pre-filter that skips libcst for files that cannot hold a layer.
 

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import libcst as cst
 
 from densecheck.analysis.names import package_of
+from densecheck.frameworks import candidate_names
 
 #: never followed, even when their source sits in the project's directory: their layers come from the tables
 FRAMEWORK_PACKAGES = frozenset({"torch", "keras", "tensorflow", "tf_keras", "jax", "flax", "numpy", "einops",
@@ -37,7 +38,6 @@ MAX_MODULE_BYTES = 256 * 1024
 MAX_HELPER_BYTES = 32 * 1024
 #: parsed modules kept per process, in source bytes (a libcst tree takes ~80 bytes of memory per source byte)
 CACHE_BYTES = 2 * 1024 * 1024
-CANDIDATE_WORDS = ("Linear", "Dense")
 #: a top-level import of a framework (a mention in a string or a guarded import does not make a shape helper)
 _FRAMEWORK_IMPORT = re.compile(r"^(?:import|from)[ \t]+(?:torch|keras|tensorflow|tf_keras)\b", re.MULTILINE)
 _INSTALL_DIRS = ("site-packages", "dist-packages")
@@ -96,7 +96,7 @@ class ParsedModule:
 
 
 def holds_layers(source: str) -> bool:
-    return any(word in source for word in CANDIDATE_WORDS)
+    return any(name in source for name in candidate_names())
 
 
 def followable(source: str) -> bool:

@@ -46,7 +46,7 @@ def _fields(node: cst.CSTNode) -> tuple[str, ...]:
     fields = _FIELDS.get(tp)
     if fields is None:
         order = _FieldOrder()
-        node._visit_and_replace_children(order)  # noqa: SLF001 - the order libcst itself visits children in
+        node._visit_and_replace_children(order)  # the order libcst itself visits children in
         fields = _FIELDS[tp] = tuple(f for f in order.fields
                                      if f not in _PUNCTUATION and not f.startswith("whitespace"))
     return fields

@@ -12,6 +12,7 @@ Adding a layer means adding one entry to a table. The visitor never mentions a l
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -190,3 +191,13 @@ def lookup_function(canonical_name: str) -> OpSpec | None:
 def is_dense_name(canonical_name: str) -> bool:
     spec = lookup_layer(canonical_name)
     return spec is not None and spec.dense
+
+
+@functools.lru_cache(maxsize=1)
+def candidate_names() -> tuple[str, ...]:
+    """Names one of which a file must contain to hold a reported layer: the last part of every Dense/Linear name in
+    the framework tables (``Dense``, ``Linear``; ``LazyLinear`` contains ``Linear``)."""
+    from densecheck.frameworks import keras, torch
+
+    names = {spec.short for table in (torch.LAYERS, keras.LAYERS) for spec in table.values() if spec.dense}
+    return tuple(sorted(n for n in names if not any(m != n and m in n for m in names)))
