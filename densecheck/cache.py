@@ -242,6 +242,9 @@ class Cache:
         self.entries: dict[str, list] = self._load()
         self.dirty = False
         self.hits = self.misses = 0
+        # files that analyses followed imports into, stamped / checked once per run however many files import them
+        self._dep_stamps: dict[str, list | None] = {}
+        self._dep_unchanged: dict[tuple, bool] = {}
 
     def _load(self) -> dict[str, list]:
         try:
@@ -293,7 +296,7 @@ class Cache:
             entry[1] = _trusted_mtime(st)
             entry[2] = st.st_size
             self.dirty = True
-        if not all(_unchanged(*dep) for dep in deps):  # a followed import changed: this file's shapes may too
+        if not all(self._unchanged(dep) for dep in deps):  # a followed import changed: this file's shapes may too
             self.misses += 1
             return None
         out = result_from_json(result)
@@ -305,7 +308,7 @@ class Cache:
         if stamp is None:
             return
         try:
-            deps = [_dependency_stamp(dep) for dep in result.dependencies]
+            deps = [self._dependency_stamp(dep) for dep in result.dependencies]
             if any(dep is None for dep in deps):
                 return
             self.entries[os.path.abspath(path)] = [path, stamp.mtime_ns, stamp.size, stamp.sha,
@@ -313,6 +316,17 @@ class Cache:
             self.dirty = True
         except Exception:  # noqa: BLE001, S110 - an unserialisable result is simply not cached
             pass
+
+    def _dependency_stamp(self, path: str) -> list | None:
+        if path not in self._dep_stamps:
+            self._dep_stamps[path] = _dependency_stamp(path)
+        return self._dep_stamps[path]
+
+    def _unchanged(self, dep: list) -> bool:
+        key = tuple(dep)
+        if key not in self._dep_unchanged:
+            self._dep_unchanged[key] = _unchanged(*dep)
+        return self._dep_unchanged[key]
 
     def save(self) -> None:
         """Write the index atomically (only when something changed). Errors are ignored: it is only a cache."""
