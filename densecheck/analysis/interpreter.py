@@ -822,7 +822,8 @@ class Interpreter:
     def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
         name = node.value
         v = frame.scope.lookup(name)
-        if v is None or isinstance(v, _GlobalRef):
+        # a followed module's globals are defined when first read; misses elsewhere (builtins, None) stay cheap
+        if isinstance(v, _GlobalRef) or (v is None and self.modules):
             ctx = _module_of(frame.scope)
             v = self.module_global(ctx, name) if ctx.pending else ctx.globals.vars.get(name)
         if v is not None:
