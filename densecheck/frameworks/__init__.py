@@ -16,7 +16,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from densecheck.shapes import Shape
+from densecheck.shapes import UNKNOWN, Shape, broadcast
 
 
 class Args:
@@ -112,6 +112,19 @@ def joining(combine, seq: str, axis: str) -> Callable[[Args], Any]:
     def rule(a: Args):
         shapes = a.shapes(seq)
         return combine(shapes, a.get(axis, 0)) if shapes else Shape()
+
+    return rule
+
+
+def broadcasting(left: str, right: str) -> Callable[[Args], Any]:
+    """Element-wise binary functions (add, mul, ...): the two arguments broadcast; one unknown argument leaves the
+    other's shape."""
+
+    def rule(a: Args):
+        x, y = a.shape(left), a.shape(right)
+        if x is None or y is None:
+            return x or y or UNKNOWN
+        return broadcast(x, y)
 
     return rule
 

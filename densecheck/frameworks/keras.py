@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from densecheck.frameworks import Args, joining, layer, on_last_axis, op, same
+from densecheck.frameworks import Args, broadcasting, joining, layer, on_last_axis, op, same
 from densecheck.shapes import (
     UNKNOWN,
     Shape,
@@ -369,11 +369,7 @@ def f_flatten(a: Args):
     return flatten(_x(a), 1, -1)
 
 
-def f_binary(a: Args):
-    x, y = a.shape("x"), a.shape("y")
-    if x is None or y is None:
-        return x or y or UNKNOWN
-    return broadcast(x, y)
+f_binary = broadcasting("x", "y")
 
 
 def f_matmul(a: Args):

@@ -6,7 +6,7 @@ Layout convention: torch convolutions and pooling are channels-first, (N, C, *sp
 
 from __future__ import annotations
 
-from densecheck.frameworks import Args, OpSpec, joining, layer, on_last_axis, op, same
+from densecheck.frameworks import Args, OpSpec, broadcasting, joining, layer, on_last_axis, op, same
 from densecheck.shapes import (
     UNKNOWN,
     Shape,
@@ -383,11 +383,7 @@ def f_like(a: Args):
     return Shape.of(s.dims) if s.dims is not None else UNKNOWN
 
 
-def f_binary(a: Args):
-    x, y = a.shape("input"), a.shape("other")
-    if x is None or y is None:
-        return x or y or UNKNOWN
-    return broadcast(x, y)
+f_binary = broadcasting("input", "other")
 
 
 def f_matmul(a: Args):
