@@ -1104,19 +1104,10 @@ class Interpreter:
             base = Seq(base.layers, "list")
         if isinstance(base, Record):  # ModelOutput indexing skips fields that are None
             present = [v for v in base.fields.values() if not _is_none(v)]
-            k = pyvalue(self.eval(s.value, frame)) if isinstance(s, cst.Index) else None
-            # a field that may be None shifts every later position: known only up to the first such field
             first_maybe = next((i for i, v in enumerate(present) if _may_be_none(v)), len(present))
-            if isinstance(k, int) and not isinstance(k, bool) and 0 <= k < first_maybe:
-                return present[k]
-            if first_maybe < len(present) and isinstance(s, cst.Slice):  # ``outputs[:2]``: known up to there
-                parts = [pyvalue(self.eval(p, frame)) if p is not None else None for p in (s.lower, s.upper, s.step)]
-                lower, upper, step = parts
-                if all(p is None or (type(p) is int and p >= 0) for p in parts) and upper is not None and \
-                        upper <= first_maybe and step in (None, 1):
-                    return Seq(present[lower:upper], "tuple")
             if first_maybe < len(present):
-                return UNKNOWN
+                # a field that may be None shifts every later position: known only up to the first such field
+                return self._known_prefix(present[:first_maybe], s, frame)
             base = Seq(present)
         if isinstance(base, Seq):
             if base.repeated:
@@ -1140,6 +1131,20 @@ class Interpreter:
                 return base.items.get(k, UNKNOWN)
             except TypeError:
                 return UNKNOWN
+        return UNKNOWN
+
+    def _known_prefix(self, items: list[Value], s, frame: Frame) -> Value:
+        """``seq[k]`` / ``seq[a:b]`` when only ``items`` are known to start the sequence (what follows them may
+        shift): a non-negative index or slice that stays inside them, else unknown."""
+        if isinstance(s, cst.Index):
+            k = pyvalue(self.eval(s.value, frame))
+            return items[k] if type(k) is int and 0 <= k < len(items) else UNKNOWN
+        if isinstance(s, cst.Slice):  # ``outputs[:2]``
+            lower, upper, step = (pyvalue(self.eval(p, frame)) if p is not None else None
+                                  for p in (s.lower, s.upper, s.step))
+            if all(p is None or (type(p) is int and p >= 0) for p in (lower, upper, step)) and upper is not None \
+                    and upper <= len(items) and step in (None, 1):
+                return Seq(items[lower:upper], "tuple")
         return UNKNOWN
 
     def index_tensor(self, t: Tensor, elems, frame: Frame) -> Value:
