@@ -326,6 +326,87 @@ def build():
 INPUT = (2, 7)
 DTYPE = "long"
 """, {"out": "pointwise"}),
+    # a custom autograd function: ``Fn.apply(x)`` runs the static ``Fn.forward(ctx, x)`` (bloom's GeLU)
+    "autograd_function_apply": ("""
+import torch
+from torch import nn
+
+class ScaledGelu(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.nn.functional.gelu(x) * 0.5
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.up = nn.Linear(16, 64)
+        self.down = nn.Linear(64, 16)
+
+    def forward(self, x):
+        return self.down(ScaledGelu.apply(self.up(x)))
+
+def build():
+    return MLP()
+
+INPUT = (2, 5, 16)
+""", {"down": "pointwise"}),
+    # the tuple form of a model's output: ``tuple(v for v in [...] if v is not None)`` and
+    # ``(sequence_output, pooled_output) + outputs[1:]``, read by index in the heads
+    "tuple_outputs": ("""
+import types
+import torch
+from torch import nn
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(16, 16) for _ in range(2)])
+
+    def forward(self, h, output_hidden_states=False):
+        all_hidden = () if output_hidden_states else None
+        for layer in self.layers:
+            if output_hidden_states:
+                all_hidden = all_hidden + (h,)
+            h = layer(h)
+        return tuple(v for v in [h, all_hidden] if v is not None)
+
+class Model(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.output_hidden_states = config.output_hidden_states
+        self.embed = nn.Embedding(100, 16)
+        self.encoder = Encoder()
+        self.pool = nn.Linear(16, 16)
+
+    def forward(self, input_ids):
+        outputs = self.encoder(self.embed(input_ids), output_hidden_states=self.output_hidden_states)
+        sequence_output = outputs[0]
+        pooled_output = torch.tanh(self.pool(sequence_output[:, 0]))
+        return (sequence_output, pooled_output) + outputs[1:]
+
+class Classifier(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.model = Model(config)
+        self.classifier = nn.Linear(16, 3)
+        self.tagger = nn.Linear(16, 5)
+
+    def forward(self, input_ids):
+        outputs = self.model(input_ids)
+        return self.classifier(outputs[1]), self.tagger(outputs[0])
+
+def build():
+    return Classifier(types.SimpleNamespace(output_hidden_states=True))
+
+INPUT = (2, 7)
+DTYPE = "long"
+""", {"classifier": "fully_connected", "tagger": "pointwise"}),
 }
 
 
@@ -390,3 +471,49 @@ def build():
     assert [sorted({len(s) for s in r.input_shapes}) for r in records] == [[4]]
     layer, = api.analyze_file(str(path)).layers
     assert layer.ranks in ([], [4])
+
+
+def test_a_block_defined_after_the_model_gets_the_models_shapes(tmp_path):
+    """A head defined after the model that builds it, with arguments only the model gives (its width) and an
+    input with no conventional name (``features``): the model is run first, so the head is built and run with
+    the model's arguments and shapes, not first as an entry point of its own with unknown ones (which left its
+    layers' features, and so their parameter counts, unknown)."""
+    torch = pytest.importorskip("torch")
+    from densecheck.trace.record import record_torch
+
+    path = tmp_path / "late_head.py"
+    path.write_text("""
+import torch
+from torch import nn
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 16)
+        self.head = Head(16)
+
+    def forward(self, input_ids):
+        return self.head(self.embed(input_ids))
+
+class Head(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.dense = nn.Linear(width, width)
+        self.decoder = nn.Linear(width, 100)
+
+    def forward(self, features):
+        return self.decoder(torch.tanh(self.dense(features)))
+
+def build():
+    return Model()
+""")
+    mod = load(path)
+    records = record_torch(mod.build, lambda: torch.zeros(2, 7, dtype=torch.long))
+    model = mod.build()
+    static = {layer.name: layer for layer in api.analyze_file(str(path)).layers}
+    assert len(records) == len(static) == 2
+    for rec in records:
+        assert sorted({len(s) for s in rec.input_shapes}) == [3]
+    for name, layer in [("self.dense", model.head.dense), ("self.decoder", model.head.decoder)]:
+        assert static[name].input_rank == 3 and static[name].behaves_as == "pointwise"
+        assert static[name].params == sum(p.numel() for p in layer.parameters())

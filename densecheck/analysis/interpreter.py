@@ -11,6 +11,7 @@ value built at that site is applied to a tensor, the tensor's shape is recorded 
 
 from __future__ import annotations
 
+import ast
 import functools
 import math
 import operator
@@ -321,7 +322,7 @@ class Interpreter:
             frame = Frame(self.globals)
             self.frames.append(frame)
             self.exec_block(self.module.body, frame)
-            for cls in reversed(self.classes):
+            for cls in self._entry_order():
                 if id(cls) not in self.called and self._is_module_class(cls):
                     self.entries.append(cls)
                     try:
@@ -341,6 +342,24 @@ class Interpreter:
                 out.dependencies.append(ctx.path)
                 out.extend(sorted((r for r in ctx.reports if r.shapes), key=lambda r: (r.line, r.column)))
         return out
+
+    def _entry_order(self) -> list[ClassV]:
+        """The classes to run as entry points: first those no other class names (the models: the blocks they
+        build are then run with their real shapes, and not again as entry points with conventional inputs), then
+        the rest; each group last-defined first."""
+        tree = self.main.tree
+        if tree is None:
+            try:
+                tree = ast.parse(self.main.source if self.main.source is not None else self.module.code)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+        named: set[str] = set()  # the names used inside another class (``self.head = Head(config)``)
+        for cls in ast.walk(tree) if tree is not None else ():
+            if isinstance(cls, ast.ClassDef):
+                named.update(n.id for n in ast.walk(cls) if isinstance(n, ast.Name) and n.id != cls.name)
+        last_first = list(reversed(self.classes))
+        return [c for c in last_first if c.node.name.value not in named] + \
+               [c for c in last_first if c.node.name.value in named]
 
     def _register_sites(self, ctx: ModuleContext, finder: SiteFinder, report: bool = True) -> None:
         """Note ``ctx``'s Dense/Linear call sites; ``report`` them all now (the analysed file: every site is
@@ -1018,6 +1037,17 @@ class Interpreter:
             return Tensor(t.shape) if other is UNKNOWN else UNKNOWN
         if isinstance(a, Seq) and isinstance(b, Seq) and opcls is cst.Add and not a.repeated and not b.repeated:
             return Seq(a.items + b.items, a.kind)
+        if opcls is cst.Add and (_is_tuple(a) or isinstance(a, Record)) and not isinstance(b, (Const, DimV)):
+            # ``(sequence_output, pooled_output) + encoder_outputs[1:]``: a tuple known up to where the part of
+            # unknown length starts -- indexed like a ModelOutput (a Record), whose fields that may be None end
+            # the known prefix (a None kept in a tuple is a present item, unknown here rather than dropped)
+            def fields(v: Value) -> list[Value]:
+                if isinstance(v, Record):
+                    return list(v.fields.values())
+                if _is_tuple(v):
+                    return [UNKNOWN if _is_none(x) else x for x in v.items]
+                return [Union([UNKNOWN, Const(None)])]  # more items, how many unknown
+            return Record({f"[{i}]": v for i, v in enumerate(fields(a) + fields(b))})
         if isinstance(a, Seq) and isinstance(b, Const) and opcls is cst.Multiply and isinstance(b.value, int) \
                 and not a.repeated and 0 <= b.value * len(a.items) <= 256:
             return Seq(a.items * b.value, a.kind)
@@ -1205,47 +1235,60 @@ class Interpreter:
         ca = src_axes.index(s.channel_axis) if s.channel_axis is not None and s.channel_axis in src_axes else None
         return Tensor(Shape(tuple(dims), ca, s.explicit_layout, s.spatial and len(dims) == s.rank))
 
-    def comprehension(self, node, frame: Frame) -> tuple[list[Value], bool]:
-        """Evaluate a comprehension: (items, exact) — exact when the items are all of them, in order."""
+    def comprehension(self, node, frame: Frame) -> tuple[list[Value], bool, list[bool] | None]:
+        """Evaluate a comprehension: (items, exact, maybe). ``exact``: the items are all of them, in order.
+        ``maybe`` (one loop over known items, only its filters unsure): which items a filter might drop."""
         inner = Frame(Scope(parent=frame.scope), frame.self_value, frame.func)
         self.frames.append(inner)
         try:
             results: list[Value] = []
-            exact = self._comp_for(node.for_in, node.elt, inner, results)
-            return results, exact
+            maybe: list[bool] = []
+            exact, looped = self._comp_for(node.for_in, node.elt, inner, results, maybe)
+            return results, exact, maybe if looped and node.for_in.inner_for_in is None else None
         finally:
             self.frames.pop()
 
-    def _comp_for(self, comp: cst.CompFor, elt, frame: Frame, out: list) -> bool:
+    def _comp_for(self, comp: cst.CompFor, elt, frame: Frame, out: list, maybe: list) -> tuple[bool, bool]:
+        """(exact, looped): ``looped`` when the loop ran over all its known items (only filters may be unsure)."""
         items, exact = self.iteration(self.eval(comp.iter, frame))
+        looped = exact
         for item in items:
             self.assign(comp.target, item, frame)
-            skip = False
+            skip = unsure = False
             for cond in comp.ifs:
                 t = self.truth(self.eval(cond.test, frame))
                 if t is False:
                     skip = True
                 elif t is None:
-                    exact = False
+                    unsure = True
+                    narrow = self.narrowing(cond.test, frame)  # ``... for v in vs if v is not None``
+                    if narrow is not None:
+                        frame.scope.vars[narrow[0]] = narrow[1]
             if skip:
                 continue
+            exact = exact and not unsure
             if comp.inner_for_in is not None:
-                exact = self._comp_for(comp.inner_for_in, elt, frame, out) and exact
+                exact = self._comp_for(comp.inner_for_in, elt, frame, out, maybe)[0] and exact
             else:
                 out.append(self.eval(elt, frame))
-        return exact
+                maybe.append(unsure)
+        return exact, looped
 
     def _comp_seq(self, node, frame: Frame, kind: str) -> Value:
-        items, exact = self.comprehension(node, frame)
+        items, exact, maybe = self.comprehension(node, frame)
         if exact:
             return Seq(items, kind)
+        if kind == "tuple" and maybe is not None and not any(_is_none(v) for v in items):
+            # ``tuple(v for v in [hidden, cache, attentions] if v is not None)``, the tuple form of a model's
+            # output: like a ModelOutput, known up to the first item a filter might drop
+            return Record({f"[{i}]": Union([v, Const(None)]) if m else v for i, (v, m) in enumerate(zip(items, maybe))})
         return Seq([self.join_all(items)], kind, repeated=True)
 
     def eval_ListComp(self, node: cst.ListComp, frame: Frame) -> Value:
         return self._comp_seq(node, frame, "list")
 
     def eval_GeneratorExp(self, node: cst.GeneratorExp, frame: Frame) -> Value:
-        return self._comp_seq(node, frame, "list")
+        return self._comp_seq(node, frame, "tuple")
 
     def eval_SetComp(self, node: cst.SetComp, frame: Frame) -> Value:
         return self._comp_seq(node, frame, "list")
@@ -1689,6 +1732,8 @@ class Interpreter:
             return UNKNOWN
         if isinstance(v, ClassV):
             c = v.lookup(name)
+            if c is None and name == "apply" and _AUTOGRAD_FUNCTION.intersection(v.external_bases()):
+                return Builtin("autograd.apply", v)  # ``MyFn.apply(x)`` runs the static ``MyFn.forward(ctx, x)``
             return c if c is not None else UNKNOWN
         if isinstance(v, Record):
             return v.fields.get(name, Const(None))
@@ -2229,6 +2274,8 @@ def _b_numeric(kind):
 def _b_seq(kind):
     def impl(it, b, args, kwargs):
         x = args[0] if args else Seq([], kind)
+        if isinstance(x, Record) and kind == "tuple":
+            return x  # a ModelOutput's tuple, or a filtered generator's items: indexed the same way
         if isinstance(x, Seq):
             return Seq(list(x.items), kind, x.repeated)
         if isinstance(x, Dict):
@@ -2502,6 +2549,13 @@ def _b_text_model(it: Interpreter, b: Builtin, args, kwargs) -> Value:
     return Record({f: Tensor(Shape.of((None, None, None), -1)) if i == 0 else UNKNOWN for i, f in enumerate(fields)})
 
 
+def _b_autograd_apply(it: Interpreter, b: Builtin, args, kwargs) -> Value:
+    forward = b.self.lookup("forward") if isinstance(b.self, ClassV) else None
+    if not isinstance(forward, Function):
+        return UNKNOWN
+    return it.invoke(forward, [UNKNOWN, *args], kwargs)  # ``ctx``: the autograd context, opaque here
+
+
 def _b_cache_update(it: Interpreter, b: Builtin, args, kwargs) -> Value:
     if len(args) >= 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
         return Seq([args[0], args[1]])
@@ -2522,8 +2576,9 @@ _BUILTIN_IMPL = {
     "module.add_module": _b_add_module, "module.register_module": _b_add_module,
     "super.__init__": _b_super_init, "super.forward": _b_super_forward, "super.call": _b_super_forward,
     "super.__call__": _b_super_forward,
-    "hf.text_model": _b_text_model, "hf.cache_update": _b_cache_update,
+    "hf.text_model": _b_text_model, "hf.cache_update": _b_cache_update, "autograd.apply": _b_autograd_apply,
 }
+_AUTOGRAD_FUNCTION = {"torch.autograd.Function", "torch.autograd.function.Function"}
 _SPECIAL_CALLS.update({
     "keras.layers.InputLayer": _keras_input_layer,
     "torchinfo.summary": _summary(batch_missing=False),
@@ -2606,6 +2661,10 @@ def top_level_bindings(module: cst.Module) -> dict[str, list[cst.CSTNode]]:
 
 def _is_none(v: Value) -> bool:
     return isinstance(v, Const) and v.value is None
+
+
+def _is_tuple(v: Value) -> bool:
+    return isinstance(v, Seq) and v.kind == "tuple" and not v.repeated
 
 
 def _may_be_none(v: Value) -> bool:
