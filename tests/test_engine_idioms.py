@@ -517,3 +517,56 @@ def build():
     for name, layer in [("self.dense", model.head.dense), ("self.decoder", model.head.decoder)]:
         assert static[name].input_rank == 3 and static[name].behaves_as == "pointwise"
         assert static[name].params == sum(p.numel() for p in layer.parameters())
+
+
+def test_entry_point_of_an_encoder_decoder(tmp_path):
+    """An encoder-decoder run as an entry point: ``encoder_outputs`` (the encoder's own output, from an earlier
+    call) is taken as not passed, so the decoder's cross-attention sees the encoder's real output; a block that
+    returns a tensor is not a tuple (``out[0] if isinstance(out, tuple) else out``)."""
+    torch = pytest.importorskip("torch")
+    from densecheck.trace.record import record_torch
+
+    path = tmp_path / "seq2seq.py"
+    path.write_text("""
+import torch
+from torch import nn
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.q = nn.Linear(16, 16)
+        self.kv = nn.Linear(16, 32)
+
+    def forward(self, hidden_states, encoder_hidden_states=None):
+        source = hidden_states if encoder_hidden_states is None else encoder_hidden_states
+        k, v = self.kv(source).chunk(2, dim=-1)
+        weights = torch.softmax(self.q(hidden_states) @ k.transpose(-1, -2), dim=-1)
+        return hidden_states + weights @ v
+
+class Seq2Seq(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 16)
+        self.encoder = Block()
+        self.decoder = nn.ModuleList([Block(), Block()])
+        self.lm_head = nn.Linear(16, 100)
+
+    def forward(self, input_ids, decoder_input_ids=None, encoder_outputs=None):
+        if encoder_outputs is None:
+            encoder_outputs = (self.encoder(self.embed(input_ids)),)
+        h = self.embed(decoder_input_ids if decoder_input_ids is not None else input_ids)
+        for block in self.decoder:
+            out = block(h, encoder_outputs[0])
+            h = out[0] if isinstance(out, tuple) else out
+        return self.lm_head(h)
+
+def build():
+    return Seq2Seq()
+""")
+    mod = load(path)
+    records = record_torch(mod.build, lambda: torch.zeros(2, 7, dtype=torch.long))
+    static = {layer.line: layer for layer in api.analyze_file(str(path)).layers}
+    assert len(records) == len(static) == 3
+    for rec in records:
+        assert sorted({len(s) for s in rec.input_shapes}) == [3]
+        assert static[rec.line].input_rank == 3, static[rec.line]

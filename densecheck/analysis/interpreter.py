@@ -54,7 +54,8 @@ from densecheck.analysis.values import (
     options,
     pyvalue,
 )
-from densecheck.frameworks import Args, LayerSpec, OpSpec, canonical, is_dense_name, lookup_function, lookup_layer
+from densecheck.frameworks import (ENTRY_INPUTS, ENTRY_OMITTED, Args, LayerSpec, OpSpec, canonical, is_dense_name,
+                                   lookup_function, lookup_layer)
 from densecheck.frameworks import torch as torch_fw
 from densecheck.frameworks import transformers as hf_fw
 from densecheck.layers import LayerReport
@@ -1606,7 +1607,7 @@ class Interpreter:
             if n not in scope.vars:
                 if n in fn.defaults:
                     d = fn.defaults[n]
-                    if tensor_default and isinstance(d, Const) and d.value is None:
+                    if tensor_default and isinstance(d, Const) and d.value is None and n not in ENTRY_OMITTED:
                         # an optional input of an entry point: None, or a tensor the caller passes
                         d = Union([d, Tensor(_conventional_input(n))])
                     scope.vars[n] = d
@@ -1986,8 +1987,6 @@ def _int_by_name(name: str) -> Value:
 
 def _conventional_input(name: str) -> Shape:
     """What an entry point's parameter holds when nobody calls it, by the framework's naming convention."""
-    from densecheck.frameworks import ENTRY_INPUTS
-
     return ENTRY_INPUTS.get(name, UNKNOWN_SHAPE)
 
 
@@ -2371,7 +2370,36 @@ def _b_reversed(it, b, args, kwargs):
 
 
 def _b_isinstance(it, b, args, kwargs):
-    return UNKNOWN
+    """``isinstance(x, tuple)`` where the answer is sure: a tensor is a ``torch.Tensor`` and no tuple, list, dict,
+    number or string (``layer_outputs[0] if isinstance(layer_outputs, tuple) else layer_outputs``); a constant is
+    what it is; an instance of a class of the analysed code is an instance of the classes in its MRO only."""
+    if len(args) != 2 or kwargs:
+        return UNKNOWN
+    kinds = args[1].items if _is_tuple(args[1]) else [args[1]]
+    answers = [_isinstance(args[0], k) for k in kinds]
+    if True in answers:
+        return Const(True)
+    return Const(False) if answers and all(a is False for a in answers) else UNKNOWN
+
+
+_PY_TYPES = {"tuple": tuple, "list": list, "dict": dict, "int": int, "float": float, "str": str, "bool": bool}
+
+
+def _isinstance(v: Value, kind: Value) -> bool | None:
+    if isinstance(v, Union):
+        answers = {_isinstance(o, kind) for o in v.options}
+        return answers.pop() if len(answers) == 1 else None
+    name = kind.name if isinstance(kind, Builtin) and kind.self is None else \
+        canonical(kind.qualname) if isinstance(kind, Ref) else None
+    if isinstance(v, Tensor):
+        if name == "torch.Tensor":
+            return True
+        return False if name in _PY_TYPES or name == "torch.nn.Module" else None
+    if isinstance(v, Const) and name in _PY_TYPES:
+        return isinstance(v.value, _PY_TYPES[name])
+    if isinstance(v, Instance) and isinstance(kind, ClassV):
+        return kind in v.cls.mro()  # a framework base cannot derive from a class of the analysed code
+    return None
 
 
 def _b_print(it, b, args, kwargs):

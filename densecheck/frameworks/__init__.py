@@ -151,7 +151,16 @@ ENTRY_INPUTS: dict[str, Shape] = {
     "decoder_input_ids": Shape.of((None, None)),
     "inputs_embeds": Shape.of((None, None, None), -1),  # (batch, tokens, hidden)
     "decoder_inputs_embeds": Shape.of((None, None, None), -1),
+    "encoder_hidden_states": Shape.of((None, None, None), -1),  # (batch, source tokens, hidden): cross-attention
+    "encoder_attention_mask": Shape.of((None, None)),
 }
+
+# Optional inputs (default None) of an entry point that hold what the model computes itself, kept from an earlier
+# call: analysed as not passed, i.e. as a forward pass from scratch. Any other optional input is None or a tensor.
+ENTRY_OMITTED: frozenset[str] = frozenset({
+    "encoder_outputs",  # the encoder's output, when the encoder already ran (generation)
+    "past_key_values", "past_key_value", "cache", "cache_params",  # KV / state caches of earlier steps
+})
 
 # --- qualified-name canonicalisation -------------------------------------------------------------------------
 
