@@ -368,7 +368,8 @@ def broadcast(a: Shape, b: Shape) -> Shape:
         # unknown rank is, in model code, a residual or positional add of same-rank tensors: keep its rank. A
         # low-rank operand (a bias, a scale, a (batch, tokens) mask) says nothing about the other side's rank.
         k = a if b.rank is None else b
-        if k.rank is not None and k.rank >= 3:
+        # (one with a size-1 axis, ``w.view(-1, 1, 1)``, is there to be broadcast against a bigger tensor)
+        if k.rank is not None and k.rank >= 3 and not any(known(d) and d == 1 for d in k.dims):
             return Shape(tuple(None for _ in k.dims), k.channel_axis, k.explicit_layout, k.spatial)
         return UNKNOWN
     big, small = (a, b) if a.rank >= b.rank else (b, a)

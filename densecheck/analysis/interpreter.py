@@ -859,7 +859,7 @@ class Interpreter:
         if v is UNKNOWN and _ACTIVATION_NAME.search(node.attr.value):
             # ``config.hidden_act`` / ``self.act_fn`` unknown: an activation, applied element-wise
             spec = lookup_layer("torch.nn.GELU")
-            return Layer(spec, {}) if spec is not None else UNKNOWN
+            return Layer(spec, {}, guessed=True) if spec is not None else UNKNOWN
         return _int_by_name(node.attr.value) if v is UNKNOWN else v
 
     def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
@@ -952,6 +952,13 @@ class Interpreter:
 
     def eval_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
         left = self.eval(node.left, frame)
+        if len(node.comparisons) == 1 and isinstance(node.comparisons[0].operator, _ELEMENTWISE_COMPARE):
+            right = self.eval(node.comparisons[0].comparator, frame)
+            if isinstance(left, Tensor) or isinstance(right, Tensor):
+                # ``x == y`` of tensors is element-wise: the broadcast shape, like ``x + y``
+                return self.binop(cst.Add, left, right)
+            r = self.compare(node.comparisons[0].operator, left, right)
+            return Const(r) if r is not None else UNKNOWN
         result: bool | None = True
         for comp in node.comparisons:
             right = self.eval(comp.comparator, frame)
@@ -1008,6 +1015,8 @@ class Interpreter:
                 return None
         if isinstance(v, Seq) and not v.repeated:
             return bool(v.items)
+        if isinstance(v, Layer) and v.guessed:
+            return None  # ``if config.is_gated_act:``: an activation only by its name's guess, maybe a flag
         if isinstance(v, (Layer, Instance, Function, ClassV, Sequential, BoundMethod)):
             return True
         return None
@@ -1049,6 +1058,9 @@ class Interpreter:
                     return [UNKNOWN if _is_none(x) else x for x in v.items]
                 return [Union([UNKNOWN, Const(None)])]  # more items, how many unknown
             return Record({f"[{i}]": v for i, v in enumerate(fields(a) + fields(b))})
+        if isinstance(a, Seq) and isinstance(b, Seq) and opcls is cst.Add and a.kind == b.kind:
+            # ``[first] + [block(i) for i in range(n)]``: of unknown length, each item one of either side's
+            return Seq([self.join_all(a.items + b.items)], a.kind, repeated=True) if a.items or b.items else a
         if isinstance(a, Seq) and isinstance(b, Const) and opcls is cst.Multiply and isinstance(b.value, int) \
                 and not a.repeated and 0 <= b.value * len(a.items) <= 256:
             return Seq(a.items * b.value, a.kind)
@@ -1085,7 +1097,7 @@ class Interpreter:
             return self.index_tensor(base, elems, frame)
         if isinstance(base, Union):
             out: Value | None = None
-            for b in base.options:
+            for b in _feasible(base.options):  # ``None[...]`` raises: that path gives no value
                 r = self.subscript(b, elems, frame)
                 out = join(out, r) if out is not None else r
             return out or UNKNOWN
@@ -1145,8 +1157,10 @@ class Interpreter:
                 return self.join_all(base.items) if isinstance(s, cst.Index) else base
             if isinstance(s, cst.Index):
                 k = pyvalue(self.eval(s.value, frame))
-                if isinstance(k, int) and not isinstance(k, bool) and -len(base.items) <= k < len(base.items):
-                    return base.items[k]
+                if isinstance(k, int) and not isinstance(k, bool):
+                    # out of range: an IndexError, or a sequence filled in where we do not see it -- never
+                    # another of its items
+                    return base.items[k] if -len(base.items) <= k < len(base.items) else UNKNOWN
                 return self.join_all(base.items) if base.items else UNKNOWN
             if isinstance(s, cst.Slice):
                 parts = [pyvalue(self.eval(p, frame)) if p is not None else None for p in (s.lower, s.upper, s.step)]
@@ -1194,13 +1208,21 @@ class Interpreter:
                 kinds.append(("ellipsis", None))
             elif isinstance(v, (Const, DimV)) and (isinstance(v, DimV) or isinstance(v.value, int)):
                 kinds.append(("int", None))
+            elif isinstance(v, Const) and isinstance(v.value, slice):  # ``x[:, slice(-n, None), :]``
+                kinds.append(("slice", [v.value.start, v.value.stop, v.value.step]))
+            elif isinstance(v, Tensor) and v.shape.rank == 1:
+                # a 1-d index tensor, integer or boolean alike, takes one axis and gives one (all 1-d index
+                # tensors of one subscript broadcast to a single axis)
+                kinds.append(("adv", None))
             else:
                 return Tensor(UNKNOWN_SHAPE)  # advanced indexing
         if s.rank is None:
             if any(k == "ellipsis" for k, _ in kinds):
                 return Tensor(UNKNOWN_SHAPE)
             return Tensor(UNKNOWN_SHAPE)
-        consumed = sum(1 for k, _ in kinds if k in ("slice", "int"))
+        consumed = sum(1 for k, _ in kinds if k in ("slice", "int", "adv"))
+        advs = [i for i, (k, _) in enumerate(kinds) if k == "adv"]
+        adv_seen = False
         if consumed > s.rank:
             return Tensor(UNKNOWN_SHAPE)
         dims: list = []
@@ -1218,6 +1240,12 @@ class Interpreter:
                 src_axes.append(None)
             elif k == "int":
                 axis += 1
+            elif k == "adv":
+                if not adv_seen:
+                    dims.append(None)
+                    src_axes.append(None)
+                    adv_seen = True
+                axis += 1
             else:
                 d = s.dims[axis]
                 lo, hi, st = parts
@@ -1234,7 +1262,9 @@ class Interpreter:
             src_axes.append(axis)
             axis += 1
         ca = src_axes.index(s.channel_axis) if s.channel_axis is not None and s.channel_axis in src_axes else None
-        return Tensor(Shape(tuple(dims), ca, s.explicit_layout, s.spatial and len(dims) == s.rank))
+        if advs and (advs != list(range(advs[0], advs[-1] + 1)) or any(k == "int" for k, _ in kinds)):
+            ca = None  # index tensors (integers too, then) apart: their axis goes first -- the same rank, not order
+        return Tensor(Shape(tuple(dims), ca, s.explicit_layout, s.spatial and len(dims) == s.rank and not advs))
 
     def comprehension(self, node, frame: Frame) -> tuple[list[Value], bool, list[bool] | None]:
         """Evaluate a comprehension: (items, exact, maybe). ``exact``: the items are all of them, in order.
@@ -1325,7 +1355,7 @@ class Interpreter:
     def call(self, fn: Value, args: list[Value], kwargs: dict[str, Value], node: cst.Call | None = None) -> Value:
         if isinstance(fn, Union):
             out: Value | None = None
-            for f in fn.options:
+            for f in _feasible(fn.options):  # calling ``None`` raises: that path gives no value
                 r = self.call(f, args, kwargs, node)
                 out = join(out, r) if out is not None else r
             return out or UNKNOWN
@@ -1369,6 +1399,9 @@ class Interpreter:
         if text_model is not None:
             return Builtin("hf.text_model", Record({f: UNKNOWN for f in text_model}))
         if q.startswith(hf_fw.RECORD_PREFIXES):
+            target = self.project_value(q)  # the library's own definition, when the project includes it
+            if isinstance(target, ClassV):
+                return self.make_record(target, args, kwargs)
             return Record(dict(kwargs))
         if q.startswith("einops."):
             return self.einops(q.rsplit(".", 1)[-1], args, kwargs)
@@ -1586,7 +1619,7 @@ class Interpreter:
         if self_value is not None and positional and "staticmethod" not in decorators:
             scope.vars[positional[0].name.value] = self_value
             positional = positional[1:]
-        tensor_default = entry and fn.qualname in ("forward", "call", "__call__")
+        tensor_default = entry and fn.qualname in _CALL_METHODS
         extra: list[Value] = []
         for i, a in enumerate(args):
             if isinstance(a, _VarArgs):
@@ -1665,12 +1698,7 @@ class Interpreter:
                 any(b.startswith(hf_fw.RECORD_PREFIXES) for b in cls.external_bases()) or
                 any("dataclass" in (dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
                                     or "") for d in cls.node.decorators)):
-            fields = [st.body[0].target.value for st in cls.node.body.body
-                      if isinstance(st, cst.SimpleStatementLine) and isinstance(st.body[0], cst.AnnAssign)
-                      and isinstance(st.body[0].target, cst.Name)]
-            rec = dict(zip(fields, args))
-            rec.update(kwargs)
-            return Record(rec)
+            return self.make_record(cls, args, kwargs)
         key = _signature((cls,), args, kwargs)
         if key is not None and key in self.instance_cache:
             return self.instance_cache[key]
@@ -1680,7 +1708,48 @@ class Interpreter:
         init = cls.lookup("__init__")
         if isinstance(init, Function):
             self.invoke(init, args, kwargs, self_value=inst, entry=entry)
+        elif init is None:
+            # no __init__ of the project's: the framework base's own __init__ gets the arguments (as
+            # ``super().__init__(*args, **kwargs)`` would), so ``super().forward(x)`` is that layer
+            _b_super_init(self, Builtin("super.__init__", inst), args, kwargs)
         return inst
+
+    def declared_fields(self, cls: ClassV) -> list[str] | None:
+        """A dataclass's fields in declaration order, its bases' first (as ``dataclasses`` orders them); None when
+        a base's fields cannot be read (a library output class the project does not include)."""
+        out: list[str] = []
+        for c in reversed(cls.mro()):
+            for b in c.bases:
+                if isinstance(b, Ref) and b.qualname.startswith(hf_fw.RECORD_PREFIXES) and \
+                        not b.qualname.endswith(".ModelOutput") and self.depth < MAX_DEPTH:
+                    base = self.project_value(b.qualname)
+                    if not isinstance(base, ClassV):
+                        return None
+                    self.depth += 1
+                    try:
+                        inherited = self.declared_fields(base)
+                    finally:
+                        self.depth -= 1
+                    if inherited is None:
+                        return None
+                    out.extend(f for f in inherited if f not in out)
+            for st in c.node.body.body:
+                if isinstance(st, cst.SimpleStatementLine) and isinstance(st.body[0], cst.AnnAssign) \
+                        and isinstance(st.body[0].target, cst.Name) and st.body[0].target.value not in out:
+                    out.append(st.body[0].target.value)
+        return out
+
+    def make_record(self, cls: ClassV, args, kwargs) -> Record:
+        """An output record of ``cls``: its fields in declaration order (what ``out[i]`` / ``to_tuple()`` index),
+        whatever order the call gave them in; a field not given keeps its default, None."""
+        fields = self.declared_fields(cls)
+        if fields is None:
+            return Record(dict(kwargs))
+        given = dict(zip(fields, args))
+        given.update(kwargs)
+        rec = {f: given.pop(f, Const(None)) for f in fields}
+        rec.update(given)
+        return Record(rec)
 
     def call_instance(self, inst: Instance, args, kwargs, entry: bool = False) -> Value:
         self.called.add(id(inst.cls))
@@ -1735,6 +1804,8 @@ class Interpreter:
             c = v.lookup(name)
             if c is None and name == "apply" and _AUTOGRAD_FUNCTION.intersection(v.external_bases()):
                 return Builtin("autograd.apply", v)  # ``MyFn.apply(x)`` runs the static ``MyFn.forward(ctx, x)``
+            if c is None and name in _FROM_CONFIG and self._is_module_class(v):
+                return Builtin("class." + name, v)
             return c if c is not None else UNKNOWN
         if isinstance(v, Record):
             return v.fields.get(name, Const(None))
@@ -2221,6 +2292,11 @@ _SPECIAL_CALLS = {
     "typing.OrderedDict": _ordered_dict,
     "functools.partial": _partial,
     "torch.Size": _torch_size,
+    # weight/spectral normalisation re-parametrises a module's weight and returns that same module
+    "torch.nn.utils.weight_norm": _first_arg,
+    "torch.nn.utils.spectral_norm": _first_arg,
+    "torch.nn.utils.parametrizations.weight_norm": _first_arg,
+    "torch.nn.utils.parametrizations.spectral_norm": _first_arg,
 }
 
 
@@ -2367,6 +2443,15 @@ def _b_reversed(it, b, args, kwargs):
     if isinstance(x, Seq):
         return Seq(list(reversed(x.items)), x.kind, x.repeated)
     return UNKNOWN
+
+
+def _b_slice(it, b, args, kwargs):
+    """``slice(a, b, c)``: a slice object (bounds not known statically stand as unknown dimensions)."""
+    if not 1 <= len(args) <= 3 or kwargs:
+        return UNKNOWN
+    parts = [pyvalue(a) if not (isinstance(a, Const) and a.value is None) else None for a in args]
+    parts = [p if p is None or (type(p) is int) else Sym("?") for p in parts]
+    return Const(slice(*parts))
 
 
 def _b_isinstance(it, b, args, kwargs):
@@ -2590,12 +2675,31 @@ def _b_cache_update(it: Interpreter, b: Builtin, args, kwargs) -> Value:
     return UNKNOWN
 
 
+_FROM_CONFIG = ("_from_config", "from_config", "from_pretrained")
+
+
+def _b_from_config(it, b, args, kwargs):
+    """``Cls._from_config(config)`` / ``Cls.from_config(config)`` (the library's classmethods) build ``Cls(config)``;
+    ``from_pretrained(path)`` builds it from a config read from disk, unknown here."""
+    config = args[0] if args and b.name != "class.from_pretrained" else UNKNOWN
+    return it.instantiate(b.self, [config], {})
+
+
+def _b_input_embeddings(it, b, args, kwargs):
+    """``model.get_input_embeddings()`` of transformers' ``PreTrainedModel`` (the class does not define it): the
+    module that maps token ids to their vectors, an embedding (one axis added after the ids' axes)."""
+    spec = lookup_layer("torch.nn.Embedding")
+    return Layer(spec, {}) if spec is not None else UNKNOWN
+
+
 _BUILTIN_IMPL = {
+    "module.get_input_embeddings": _b_input_embeddings,
+    **{"class." + n: _b_from_config for n in _FROM_CONFIG},
     "len": _b_len, "range": _b_range, "int": _b_numeric(int), "float": _b_numeric(float),
     "bool": _b_numeric(bool), "round": _b_numeric(round), "abs": _b_numeric(abs),
     "tuple": _b_seq("tuple"), "list": _b_seq("list"), "min": _b_minmax(min), "max": _b_minmax(max),
     "sum": _b_sum, "getattr": _b_getattr, "setattr": _b_setattr, "super": _b_super, "enumerate": _b_enumerate,
-    "zip": _b_zip, "reversed": _b_reversed, "isinstance": _b_isinstance, "print": _b_print,
+    "zip": _b_zip, "reversed": _b_reversed, "slice": _b_slice, "isinstance": _b_isinstance, "print": _b_print,
     "seq.add": _b_seq_add, "seq.append": _b_seq_add, "seq.build": _b_seq_build, "seq.add_module": _b_seq_add_module,
     "module.build": _b_module_build,
     "list.append": _b_list_append, "list.extend": _b_list_extend, "list.insert": _b_list_insert,
@@ -2618,10 +2722,16 @@ _MATH = {"prod": math.prod, "sqrt": math.sqrt, "ceil": math.ceil, "floor": math.
          "log": math.log, "gcd": math.gcd}
 _TENSORISH = set(torch_fw.METHODS) | {"size", "shape", "dim", "ndim", "view_as", "reshape_as", "unbind",
                                       "expand_as", "numel"}
-_TENSOR_RESULT = {"masked_scatter", "scatter", "gather", "index_fill", "sort", "topk", "argmax", "argmin",
+_ELEMENTWISE_COMPARE = (cst.Equal, cst.NotEqual, cst.LessThan, cst.LessThanEqual, cst.GreaterThan,
+                        cst.GreaterThanEqual)
+_TENSOR_RESULT = {"scatter", "gather", "index_fill", "sort", "topk", "argmax", "argmin",
                   "cumprod", "diff", "narrow", "unfold", "roll"}
-_MODULE_METHODS = {"add_module", "register_module", "build", "register_buffer", "register_parameter", "parameters",
-                   "modules", "children", "named_modules", "apply", "eval", "train", "to"}
+#: nn.Module methods that return the module itself (``Block(config).to(dtype=torch.float32)``)
+_MODULE_RETURNS_SELF = ("apply", "eval", "train", "to", "float", "half", "double", "bfloat16", "cuda", "cpu",
+                        "requires_grad_", "share_memory", "to_empty")
+_MODULE_METHODS = {"get_input_embeddings", "add_module", "register_module", "build", "register_buffer",
+                   "register_parameter", "parameters", "modules", "children", "named_modules", *_MODULE_RETURNS_SELF}
+_BUILTIN_IMPL.update({f"module.{_n}": (lambda it, b, args, kwargs: b.self) for _n in _MODULE_RETURNS_SELF})
 
 
 for _n, _f in _MATH.items():
@@ -2689,6 +2799,9 @@ def top_level_bindings(module: cst.Module) -> dict[str, list[cst.CSTNode]]:
 
 def _is_none(v: Value) -> bool:
     return isinstance(v, Const) and v.value is None
+
+
+_CALL_METHODS = ("forward", "call", "__call__")
 
 
 def _is_tuple(v: Value) -> bool:

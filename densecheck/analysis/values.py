@@ -85,6 +85,7 @@ class Layer(Value):
     args: dict[str, Value]
     site: Site | None = None
     built_shape: Shape | None = None  # keras: input_shape= given at construction
+    guessed: bool = False  # made up from an unknown attribute's activation-like name (``config.hidden_act``)
 
 
 @dataclass(eq=False)

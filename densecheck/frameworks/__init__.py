@@ -156,8 +156,10 @@ ENTRY_INPUTS: dict[str, Shape] = {
 }
 
 # Optional inputs (default None) of an entry point that hold what the model computes itself, kept from an earlier
-# call: analysed as not passed, i.e. as a forward pass from scratch. Any other optional input is None or a tensor.
+# call, or the loss's targets: analysed as not passed, i.e. as an inference pass from scratch. Any other optional
+# input is None or a tensor.
 ENTRY_OMITTED: frozenset[str] = frozenset({
+    "labels",  # the loss's targets
     "encoder_outputs",  # the encoder's output, when the encoder already ran (generation)
     "past_key_values", "past_key_value", "cache", "cache_params",  # KV / state caches of earlier steps
 })

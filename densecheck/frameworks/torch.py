@@ -386,6 +386,43 @@ def f_like(a: Args):
 f_binary = broadcasting("input", "other")
 
 
+def f_gather(a: Args):
+    """torch.gather(input, dim, index): the result has the shape of ``index``."""
+    s = a.shape("index")
+    return Shape.of(s.dims) if s is not None and s.dims is not None else UNKNOWN
+
+
+def f_repeat_interleave(a: Args):
+    """x.repeat_interleave(repeats, dim): the same rank (one axis longer); without dim, flattened to one axis."""
+    x, dim = _x(a), a["dim"]
+    if dim is None:
+        return UNKNOWN if "dim" in a._values else Shape.of((None,))
+    if not isinstance(dim, int) or x.dims is None or not -x.rank <= dim < x.rank:
+        return UNKNOWN
+    dims = list(x.dims)
+    dims[dim] = None
+    return Shape(tuple(dims), x.channel_axis, x.explicit_layout)
+
+
+def f_one_hot(a: Args):
+    """F.one_hot(ids, num_classes): a class axis after the ids' axes."""
+    x = _x(a)
+    if x.dims is None:
+        return UNKNOWN
+    n = a["num_classes"]
+    return Shape.of(tuple(x.dims) + (n if isinstance(n, int) and n > 0 else None,), -1)
+
+
+def f_halve(a: Args):
+    """F.glu(x, dim): the same rank, ``dim`` halved."""
+    x, dim = _x(a), a["dim"]
+    if not isinstance(dim, int) or x.dims is None or not -x.rank <= dim < x.rank:
+        return UNKNOWN
+    dims = list(x.dims)
+    dims[dim] = dims[dim] // 2 if known(dims[dim]) else None
+    return Shape(tuple(dims), x.channel_axis, x.explicit_layout)
+
+
 def f_matmul(a: Args):
     x, y = a.shape("input"), a.shape("other")
     if x is None or y is None or x.rank is None or y.rank is None:
@@ -470,6 +507,18 @@ def f_embedding(a: Args):
     return Shape.of(s.dims + (w.dims[-1] if w is not None and w.rank == 2 else None,), -1) if s.rank else UNKNOWN
 
 
+def f_conv(nd: int):
+    """F.conv{nd}d(input, weight, ...): (N, C, *spatial) or unbatched (C, *spatial) in, the same rank out."""
+    def rule(a: Args):
+        s = _x(a)
+        if s.rank not in (nd + 1, nd + 2):
+            return UNKNOWN
+        lead = s.rank - nd - 1
+        return Shape.of(s.dims[:lead] + (None,) * (nd + 1), lead, spatial=True)
+
+    return rule
+
+
 def f_index_select(a: Args):
     s = _x(a)
     d = s.axis(a.get("dim", 0)) if s.rank is not None else None
@@ -497,6 +546,16 @@ FUNCTIONS = {
     "torch.mean": op("input dim keepdim", f_reduce, keepdim=False),
     "torch.sum": op("input dim keepdim", f_reduce, keepdim=False),
     "torch.amax": op("input dim keepdim", f_reduce, keepdim=False),
+    "torch.all": op("input dim keepdim", f_reduce, keepdim=False),
+    "torch.any": op("input dim keepdim", f_reduce, keepdim=False),
+    **{f"torch.logical_{n}": op("input other", f_binary) for n in ("and", "or", "xor")},
+    "torch.gather": op("input dim index", f_gather),
+    "torch.repeat_interleave": op("input repeats dim", f_repeat_interleave),
+    "torch.nn.functional.one_hot": op("input num_classes", f_one_hot, num_classes=-1),
+    "torch.nn.functional.glu": op("input dim", f_halve, dim=-1),
+    # indices of the extreme along dim (the flat index, a 0-d tensor, without dim): the shape of a reduction
+    "torch.argmax": op("input dim keepdim", f_reduce, keepdim=False),
+    "torch.argmin": op("input dim keepdim", f_reduce, keepdim=False),
     "torch.amin": op("input dim keepdim", f_reduce, keepdim=False),
     "torch.logsumexp": op("input dim keepdim", f_reduce, keepdim=False),
     "torch.max": op("input dim keepdim", f_max, keepdim=False),
@@ -520,6 +579,7 @@ FUNCTIONS = {
     **{f"torch.{n}_like": op("input", f_like) for n in ("randn", "rand", "zeros", "ones", "empty", "full")},
     "torch.nn.functional.linear": op("input weight bias", f_linear),
     "torch.nn.functional.embedding": op("input weight", f_embedding),
+    **{f"torch.nn.functional.conv{n}d": op("input weight bias", f_conv(n)) for n in (1, 2, 3)},
     **{f"torch.nn.functional.{k}_pool{n}d": op("input kernel_size stride padding", f_pool(n), padding=0)
        for n in (1, 2, 3) for k in ("max", "avg")},
     **{f"torch.nn.functional.adaptive_{k}_pool{n}d": op("input output_size", f_adaptive(n))
@@ -553,8 +613,10 @@ METHODS = {
     "var": op("dim keepdim", f_reduce, keepdim=False),
     "norm": op("p dim keepdim", f_reduce, keepdim=False),
     "expand": op("sizes", f_expand, varargs="sizes"),
+    "masked_scatter": op("mask source", f_same),  # the shape of self (source only supplies the values)
     "repeat": op("sizes", f_repeat, varargs="sizes"),
     **{f"new_{n}": op("size", f_new, varargs="size") for n in ("zeros", "ones", "empty")},
+    "new_full": op("size fill_value", f_new),
 }
 
 # functions/methods whose first parameter is the tensor itself (methods get it bound as "input")
