@@ -8,8 +8,10 @@ so: densecheck must never guess).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
+import types
 
 import pytest
 
@@ -407,6 +409,291 @@ def build():
 INPUT = (2, 7)
 DTYPE = "long"
 """, {"classifier": "fully_connected", "tagger": "pointwise"}),
+    # calling or indexing a value that may be None, behind a test the engine cannot decide (bert's
+    # ``BertPooler(config) if add_pooling_layer else None``; an optional ``nn.Linear(...) if config.use_proj else None``)
+    "maybe_none_modules": ("""
+import types
+import torch
+from torch import nn
+
+class Pooler(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.use_proj = config.use_proj
+        self.proj = nn.Linear(16, 16) if config.use_proj else None
+        self.dense = nn.Linear(16, 16)
+
+    def forward(self, hidden_states):
+        if self.use_proj:
+            hidden_states = self.proj(hidden_states)
+        return self.dense(hidden_states)
+
+class Model(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed = nn.Embedding(100, 16)
+        self.pooler = Pooler(config) if config.add_pooling_layer else None
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, input_ids):
+        sequence_output = self.embed(input_ids)
+        pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
+        return self.head(pooled_output[:, 0])
+
+def build():
+    return Model(types.SimpleNamespace(use_proj=True, add_pooling_layer=True))
+
+INPUT = (2, 7)
+DTYPE = "long"
+""", {"dense": "pointwise", "head": "fully_connected"}),
+    # wav2vec2's feature encoder: ``[first] + [ConvLayer(config, layer_id=i + 1) for i in range(n - 1)]`` of Conv1d
+    # on (batch, 1, samples), transposed to (batch, frames, channels) for the feature projection
+    "conv_feature_encoder": ("""
+import types
+import torch
+from torch import nn
+
+class ConvLayer(nn.Module):
+    def __init__(self, config, layer_id=0):
+        super().__init__()
+        in_dim = config.conv_dim[layer_id - 1] if layer_id > 0 else 1
+        self.conv = nn.Conv1d(in_dim, config.conv_dim[layer_id], config.conv_kernel[layer_id], stride=2)
+
+    def forward(self, hidden_states):
+        return torch.relu(self.conv(hidden_states))
+
+class FeatureEncoder(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        first = ConvLayer(config, layer_id=0)
+        self.conv_layers = nn.ModuleList(
+            [first] + [ConvLayer(config, layer_id=i + 1) for i in range(config.num_feat_extract_layers - 1)])
+
+    def forward(self, input_values):
+        hidden_states = input_values[:, None]
+        for conv_layer in self.conv_layers:
+            hidden_states = conv_layer(hidden_states)
+        return hidden_states
+
+class Model(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.feature_extractor = FeatureEncoder(config)
+        self.feature_projection = nn.Linear(config.conv_dim[-1], 32)
+
+    def forward(self, input_values):
+        extract_features = self.feature_extractor(input_values).transpose(1, 2)
+        return self.feature_projection(extract_features)
+
+def build():
+    return Model(types.SimpleNamespace(conv_dim=[8, 8, 16], conv_kernel=[5, 3, 3], num_feat_extract_layers=3))
+
+INPUT = (2, 400)
+""", {"feature_projection": "pointwise"}),
+    # clip's text pooling at the EOS token (``h[torch.arange(b), (input_ids == eos).int().argmax(-1)]``); one_hot,
+    # gather, logical_and and all/any masks as in token-type and selection code
+    "eos_pooling_and_masks": ("""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+class TextModel(nn.Module):
+    def __init__(self, eos_token_id=2):
+        super().__init__()
+        self.eos_token_id = eos_token_id
+        self.embed = nn.Embedding(100, 16)
+        self.text_projection = nn.Linear(16, 8)
+        self.type_proj = nn.Linear(4, 8)
+        self.token_proj = nn.Linear(16, 8)
+
+    def forward(self, input_ids):
+        last_hidden_state = self.embed(input_ids)
+        eos_mask = (input_ids == self.eos_token_id).int()
+        pooled_output = last_hidden_state[torch.arange(last_hidden_state.shape[0]), eos_mask.argmax(dim=-1)]
+        valid = torch.logical_and(input_ids >= 0, input_ids != 1)
+        keep = (valid.all(-1) | valid.any(-1)).float()[:, None]
+        types = F.one_hot(input_ids % 4, num_classes=4).float()
+        picked = torch.gather(last_hidden_state, 1, input_ids[..., None].expand(-1, -1, 16) % 7)
+        return self.text_projection(pooled_output * keep), self.type_proj(types), self.token_proj(picked)
+
+def build():
+    return TextModel()
+
+INPUT = (2, 7)
+DTYPE = "long"
+""", {"text_projection": "fully_connected", "type_proj": "pointwise", "token_proj": "pointwise"}),
+    # a sub-module kept in float32 / in eval mode: ``Block(config).to(torch.float32)``, ``.float().eval()``
+    "module_to_dtype": ("""
+import torch
+from torch import nn
+
+class Block(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+
+    def forward(self, hidden_states):
+        return self.fc(hidden_states)
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 16)
+        self.block = Block(16).to(dtype=torch.float32)
+        self.frozen = Block(16).float().eval()
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, input_ids):
+        return self.head(self.frozen(self.block(self.embed(input_ids)))[:, 0])
+
+def build():
+    return Model()
+
+INPUT = (2, 7)
+DTYPE = "long"
+""", {"fc": "pointwise", "head": "fully_connected"}),
+    # openai clip's ``class LayerNorm(nn.LayerNorm)``: no __init__, forward is ``super().forward(x.float())``
+    "layernorm_subclass_without_init": ("""
+import torch
+from torch import nn
+
+class LayerNorm(nn.LayerNorm):
+    def forward(self, x):
+        orig_type = x.dtype
+        return super().forward(x.float()).type(orig_type)
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 16)
+        self.ln_final = LayerNorm(16)
+        self.proj = nn.Linear(16, 8)
+
+    def forward(self, input_ids):
+        return self.proj(self.ln_final(self.embed(input_ids)))
+
+def build():
+    return Model()
+
+INPUT = (2, 7)
+DTYPE = "long"
+""", {"proj": "pointwise"}),
+    # lxmert: an output record built with its fields in another order than declared; ``out[i]`` indexes the
+    # declaration order (a tiny ``__getitem__`` does what ModelOutput does at runtime)
+    "output_record_declaration_order": ("""
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional
+import torch
+from torch import nn
+
+@dataclass
+class EncoderOutput:
+    pooled_output: Optional[torch.Tensor] = None
+    last_hidden_state: Optional[torch.Tensor] = None
+
+    def to_tuple(self):
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
+
+    def __getitem__(self, i):
+        return self.to_tuple()[i]
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 16)
+
+    def forward(self, input_ids):
+        h = self.embed(input_ids)
+        return EncoderOutput(last_hidden_state=h, pooled_output=h[:, 0])
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = Encoder()
+        self.classifier = nn.Linear(16, 2)
+        self.tagger = nn.Linear(16, 5)
+        self.pooler = nn.Linear(16, 16)
+
+    def forward(self, input_ids):
+        outputs = self.encoder(input_ids)
+        pooled = self.pooler(outputs.to_tuple()[0])
+        return self.classifier(outputs[0] + pooled), self.tagger(outputs[1])
+
+def build():
+    return Model()
+
+INPUT = (2, 7)
+DTYPE = "long"
+""", {"classifier": "fully_connected", "tagger": "pointwise"}),
+    # causal LMs' ``logits_to_keep``: ``slice_indices = slice(-logits_to_keep, None)``, ``h[:, slice_indices, :]``
+    "logits_to_keep_slice": ("""
+import torch
+from torch import nn
+
+class CausalLM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 16)
+        self.lm_head = nn.Linear(16, 100)
+
+    def forward(self, input_ids, logits_to_keep=0):
+        hidden_states = self.embed(input_ids)
+        slice_indices = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        return self.lm_head(hidden_states[:, slice_indices, :])
+
+def build():
+    return CausalLM()
+
+INPUT = (2, 7)
+DTYPE = "long"
+""", {"lm_head": "pointwise"}),
+    # fastspeech2_conformer's convolution module (``nn.functional.glu(x, dim=1)``) and data2vec-audio's TDNN layer
+    # (``nn.functional.conv1d(x, weight, ...)``), channels first, transposed back for a Linear
+    # weight/spectral norm wrap a conv and return it (wav2vec2's positional conv, HiFi-GAN); ``.to(dtype)`` /
+    # ``.float()`` of a framework layer is that layer
+    "weight_norm_and_layer_to": ("""
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.utils.weight_norm(nn.Conv1d(16, 16, 3, padding=1))
+        self.conv2 = nn.utils.parametrizations.spectral_norm(nn.Conv1d(16, 16, 3, padding=1))
+        self.proj = nn.Linear(16, 8).to(dtype=torch.float32)
+        self.head = nn.Linear(8, 2).float()
+
+    def forward(self, x):
+        return self.head(self.proj(self.conv2(self.conv(x)).transpose(1, 2)))
+
+def build():
+    return Net()
+
+INPUT = (2, 16, 10)
+""", {"proj": "pointwise", "head": "pointwise"}),
+    "functional_conv_glu": ("""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+class ConvModule(nn.Module):
+    def __init__(self, channels=16, kernel_size=3):
+        super().__init__()
+        self.pointwise_conv1 = nn.Conv1d(channels, 2 * channels, 1)
+        self.depthwise_weight = nn.Parameter(torch.randn(channels, 1, kernel_size))
+        self.proj = nn.Linear(channels, 8)
+
+    def forward(self, hidden_states):
+        hidden_states = F.glu(self.pointwise_conv1(hidden_states.transpose(1, 2)), dim=1)
+        hidden_states = F.conv1d(hidden_states, self.depthwise_weight, padding=1, groups=hidden_states.shape[1])
+        return self.proj(hidden_states.transpose(1, 2))
+
+def build():
+    return ConvModule()
+
+INPUT = (2, 10, 16)
+""", {"proj": "pointwise"}),
 }
 
 
@@ -570,3 +857,125 @@ def build():
     for rec in records:
         assert sorted({len(s) for s in rec.input_shapes}) == [3]
         assert static[rec.line].input_rank == 3, static[rec.line]
+
+
+def test_a_flag_named_like_an_activation_keeps_both_branches(tmp_path):
+    """t5's ``if config.is_gated_act:`` with the config unknown: the name looks like an activation's, but the test
+    is not taken as true -- both branches are possible, so the non-gated block (the one torch builds with
+    ``is_gated_act=False``) gets its ranks as well as the gated one, and the Linear after both gets the rank they
+    agree on. The truth is torch run once with each value of the flag."""
+    torch = pytest.importorskip("torch")
+    from densecheck.trace.record import record_torch
+
+    path = tmp_path / "t5_ff.py"
+    path.write_text("""
+import torch
+from torch import nn
+
+class DenseActDense(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.wi = nn.Linear(config.d_model, config.d_ff, bias=False)
+        self.wo = nn.Linear(config.d_ff, config.d_model, bias=False)
+
+    def forward(self, hidden_states):
+        return self.wo(torch.relu(self.wi(hidden_states)))
+
+class DenseGatedActDense(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.wi_0 = nn.Linear(config.d_model, config.d_ff, bias=False)
+        self.wi_1 = nn.Linear(config.d_model, config.d_ff, bias=False)
+        self.wo = nn.Linear(config.d_ff, config.d_model, bias=False)
+
+    def forward(self, hidden_states):
+        return self.wo(torch.relu(self.wi_0(hidden_states)) * self.wi_1(hidden_states))
+
+class LayerFF(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        if config.is_gated_act:
+            self.DenseReluDense = DenseGatedActDense(config)
+        else:
+            self.DenseReluDense = DenseActDense(config)
+        self.layer_norm = nn.LayerNorm(config.d_model)
+
+    def forward(self, hidden_states):
+        return hidden_states + self.DenseReluDense(self.layer_norm(hidden_states))
+
+class Model(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.layer = LayerFF(config)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+
+    def forward(self, input_ids):
+        return self.lm_head(self.layer(self.embed(input_ids)))
+""")
+    mod = load(path)
+    real: dict[int, set[int]] = {}
+    for gated in (False, True):
+        config = types.SimpleNamespace(vocab_size=50, d_model=16, d_ff=32, is_gated_act=gated)
+        for rec in record_torch(functools.partial(mod.Model, config), lambda: torch.zeros(2, 7, dtype=torch.long)):
+            real.setdefault(rec.line, set()).update(len(s) for s in rec.input_shapes)
+    static = {layer.line: layer for layer in api.analyze_file(str(path)).layers}
+    assert len(static) == len(real) == 6
+    for line, ranks in real.items():
+        assert static[line].ranks == sorted(ranks) == [3], f"{line}: static {static[line].ranks} vs torch {ranks}"
+
+
+def test_from_config_and_input_embeddings_of_a_pretrained_model(tmp_path):
+    """A text tower built with ``TextModel._from_config(config)`` (clip: ``CLIPTextModel._from_config(text_config)``)
+    that embeds through ``self.get_input_embeddings()(input_ids)``, both inherited from transformers'
+    ``PreTrainedModel`` (not installed in CI: that source is only analysed, never run). Its runnable twin, line for
+    line the same, calls ``TextModel(config)`` and ``self.embed_tokens(input_ids)`` on ``nn.Module``: the static ranks
+    of the real form must be torch's ranks of the twin."""
+    torch = pytest.importorskip("torch")
+    from densecheck.trace.record import record_torch
+
+    real_form = """
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+class TextModel(PreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, input_ids):
+        inputs_embeds = self.get_input_embeddings()(input_ids)
+        return self.dense(inputs_embeds)
+
+class Wrapper(PreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.text_model = TextModel._from_config(config)
+        self.head = nn.Linear(config.hidden_size, 2)
+
+    def forward(self, input_ids):
+        return self.head(self.text_model(input_ids)[:, 0])
+"""
+    twin = real_form
+    for old, new in [("from transformers import PreTrainedModel", "PreTrainedModel = nn.Module"),
+                     ("super().__init__(config)", "super().__init__()"),
+                     ("TextModel._from_config(config)", "TextModel(config)"),
+                     ("self.get_input_embeddings()(input_ids)", "self.embed_tokens(input_ids)")]:
+        assert old in twin
+        twin = twin.replace(old, new)
+    assert twin.count("\n") == real_form.count("\n")
+    real_path, twin_path = tmp_path / "composite.py", tmp_path / "composite_twin.py"
+    real_path.write_text(real_form)
+    twin_path.write_text(twin)
+    mod = load(twin_path)
+    config = types.SimpleNamespace(vocab_size=50, hidden_size=16)
+    records = record_torch(lambda: mod.Wrapper(config), lambda: torch.zeros(2, 7, dtype=torch.long))
+    static = {layer.line: layer for layer in api.analyze_file(str(real_path)).layers}
+    assert len(records) == len(static) == 2
+    for rec in records:
+        real_ranks = sorted({len(s) for s in rec.input_shapes})
+        assert static[rec.line].ranks == real_ranks, f"{rec.line}: static {static[rec.line].ranks} vs torch {real_ranks}"
+    assert {layer.name: layer.behaves_as for layer in static.values()} == {
+        "self.dense": "pointwise", "self.head": "fully_connected"}

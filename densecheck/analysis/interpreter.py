@@ -1808,6 +1808,8 @@ class Interpreter:
                 return Builtin("class." + name, v)
             return c if c is not None else UNKNOWN
         if isinstance(v, Record):
+            if name == "to_tuple" and name not in v.fields:
+                return Builtin("record.to_tuple", v)
             return v.fields.get(name, Const(None))
         if isinstance(v, Super):
             mro = v.instance.cls.mro() if isinstance(v.instance, Instance) else []
@@ -1823,6 +1825,8 @@ class Interpreter:
                 return v.args.get(name, UNKNOWN)
             if name in ("weight", "bias", "kernel"):
                 return self._layer_weight(v)
+            if name in _MODULE_RETURNS_SELF:
+                return Builtin("module." + name, v)  # ``nn.Linear(16, 2).to(dtype)``: the layer itself
             return UNKNOWN
         if isinstance(v, Sequential):
             if name in ("add", "append", "build", "extend", "insert", "add_module"):
@@ -2293,10 +2297,9 @@ _SPECIAL_CALLS = {
     "functools.partial": _partial,
     "torch.Size": _torch_size,
     # weight/spectral normalisation re-parametrises a module's weight and returns that same module
-    "torch.nn.utils.weight_norm": _first_arg,
-    "torch.nn.utils.spectral_norm": _first_arg,
-    "torch.nn.utils.parametrizations.weight_norm": _first_arg,
-    "torch.nn.utils.parametrizations.spectral_norm": _first_arg,
+    # (``torch.nn.utils[.parametrizations].weight_norm``, canonical)
+    "torch.nn.weight_norm": _first_arg,
+    "torch.nn.spectral_norm": _first_arg,
 }
 
 
@@ -2732,6 +2735,7 @@ _MODULE_RETURNS_SELF = ("apply", "eval", "train", "to", "float", "half", "double
 _MODULE_METHODS = {"get_input_embeddings", "add_module", "register_module", "build", "register_buffer",
                    "register_parameter", "parameters", "modules", "children", "named_modules", *_MODULE_RETURNS_SELF}
 _BUILTIN_IMPL.update({f"module.{_n}": (lambda it, b, args, kwargs: b.self) for _n in _MODULE_RETURNS_SELF})
+_BUILTIN_IMPL["record.to_tuple"] = lambda it, b, args, kwargs: b.self  # indexed as the record is: None fields skipped
 
 
 for _n, _f in _MATH.items():
