@@ -25,8 +25,6 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from densecheck.analysis import values as V
 from densecheck.analysis.names import ImportTable, dotted, import_bindings, package_of
 from densecheck.analysis.project import ParsedModule, Project, parse_module, reexports
-from densecheck.analysis.walk import children as walk_children
-from densecheck.analysis.walk import walk
 from densecheck.analysis.values import (
     UNKNOWN,
     BoundMethod,
@@ -54,8 +52,19 @@ from densecheck.analysis.values import (
     options,
     pyvalue,
 )
-from densecheck.frameworks import (ENTRY_INPUTS, ENTRY_OMITTED, Args, LayerSpec, OpSpec, canonical, is_dense_name,
-                                   lookup_function, lookup_layer)
+from densecheck.analysis.walk import children as walk_children
+from densecheck.analysis.walk import walk
+from densecheck.frameworks import (
+    ENTRY_INPUTS,
+    ENTRY_OMITTED,
+    Args,
+    LayerSpec,
+    OpSpec,
+    canonical,
+    is_dense_name,
+    lookup_function,
+    lookup_layer,
+)
 from densecheck.frameworks import torch as torch_fw
 from densecheck.frameworks import transformers as hf_fw
 from densecheck.layers import LayerReport
@@ -127,20 +136,24 @@ class _LineCol:
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def call_positions(source: str, calls: list[cst.Call], tree: Any = None) -> dict[cst.Call, _Pos] | None:
-    """Start/end of every libcst Call node, from CPython's (much faster) ast instead of libcst's PositionProvider.
+def parse_ast(source: str) -> ast.Module | None:
+    """CPython's tree of ``source``; None where CPython's parser gives up (libcst may still have parsed it)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def call_positions(source: str, calls: list[cst.Call], tree: ast.Module | None) -> dict[cst.Call, _Pos] | None:
+    """Start/end of every libcst Call node, from CPython's (much faster) ast ``tree`` of ``source`` instead of
+    libcst's PositionProvider.
 
     libcst visits calls in pre-order, which is source order with an outer call before an inner one starting at the
-    same place (``f(x)(y)``); sorting ast's Call nodes the same way pairs them one to one. None when the two
-    parsers disagree (then the caller falls back to PositionProvider).
+    same place (``f(x)(y)``); sorting ast's Call nodes the same way pairs them one to one. None when there is no
+    tree or the two parsers disagree (then the caller falls back to PositionProvider).
     """
-    import ast
-
     if tree is None:
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
+        return None
     nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
     if len(nodes) != len(calls):
         return None
@@ -257,8 +270,10 @@ class ModuleContext:
             finder, self.positions = parsed.syntax
             return finder
         finder = SiteFinder(self.package).run(self.module)
-        self.positions = call_positions(self.source if self.source is not None else self.module.code,
-                                        finder.calls, self.tree)
+        source = self.source if self.source is not None else self.module.code
+        if self.tree is None:
+            self.tree = parse_ast(source)
+        self.positions = call_positions(source, finder.calls, self.tree)
         if self.positions is None:
             self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
         if parsed is not None:
@@ -348,12 +363,7 @@ class Interpreter:
         """The classes to run as entry points: first those no other class names (the models: the blocks they
         build are then run with their real shapes, and not again as entry points with conventional inputs), then
         the rest; each group last-defined first."""
-        tree = self.main.tree
-        if tree is None:
-            try:
-                tree = ast.parse(self.main.source if self.main.source is not None else self.module.code)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                tree = None
+        tree = self.main.tree  # parsed by find_sites
         named: set[str] = set()  # the names used inside another class (``self.head = Head(config)``)
         for cls in ast.walk(tree) if tree is not None else ():
             if isinstance(cls, ast.ClassDef):
@@ -858,8 +868,7 @@ class Interpreter:
         v = self.getattr(self.eval(node.value, frame), node.attr.value)
         if v is UNKNOWN and _ACTIVATION_NAME.search(node.attr.value):
             # ``config.hidden_act`` / ``self.act_fn`` unknown: an activation, applied element-wise
-            spec = lookup_layer("torch.nn.GELU")
-            return Layer(spec, {}, guessed=True) if spec is not None else UNKNOWN
+            return _bare_layer("torch.nn.GELU", guessed=True)
         return _int_by_name(node.attr.value) if v is UNKNOWN else v
 
     def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
@@ -952,16 +961,12 @@ class Interpreter:
 
     def eval_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
         left = self.eval(node.left, frame)
-        if len(node.comparisons) == 1 and isinstance(node.comparisons[0].operator, _ELEMENTWISE_COMPARE):
-            right = self.eval(node.comparisons[0].comparator, frame)
-            if isinstance(left, Tensor) or isinstance(right, Tensor):
-                # ``x == y`` of tensors is element-wise: the broadcast shape, like ``x + y``
-                return self.binop(cst.Add, left, right)
-            r = self.compare(node.comparisons[0].operator, left, right)
-            return Const(r) if r is not None else UNKNOWN
         result: bool | None = True
         for comp in node.comparisons:
             right = self.eval(comp.comparator, frame)
+            if len(node.comparisons) == 1 and type(comp.operator) in _CMPOPS and (
+                    isinstance(left, Tensor) or isinstance(right, Tensor)):
+                return self.binop(cst.Add, left, right)  # ``x == y`` of tensors: element-wise, broadcast like ``+``
             r = self.compare(comp.operator, left, right)
             if r is False:
                 return Const(False)
@@ -1107,8 +1112,7 @@ class Interpreter:
         """Behaviours of library helpers described in the framework tables (frameworks/transformers.py)."""
         kind, _, arg = behaviour.partition(":")
         if kind == "layer":
-            spec = lookup_layer(arg)
-            return Layer(spec, {}) if spec is not None else UNKNOWN
+            return _bare_layer(arg)
         if kind == "call_first_on_rest" and len(args) > int(arg):
             return self.call(args[0], list(args[int(arg):]), {})
         if kind == "default_arg":
@@ -1133,10 +1137,7 @@ class Interpreter:
             q = canonical(base.qualname)
             if q in hf_fw.SUBSCRIPT:
                 target = hf_fw.SUBSCRIPT[q]
-                if target == "attention":
-                    return Builtin("library.attention")
-                spec = lookup_layer(target)
-                return Layer(spec, {}) if spec is not None else UNKNOWN
+                return Builtin("library.attention") if target == "attention" else _bare_layer(target)
             if q in hf_fw.CLASS_SUBSCRIPT:
                 return Ref(hf_fw.CLASS_SUBSCRIPT[q])
             return UNKNOWN
@@ -1799,12 +1800,14 @@ class Interpreter:
                 return c
             if name in _MODULE_METHODS:
                 return Builtin("module." + name, v)
+            if name in hf_fw.MODEL_METHODS:  # ``self.get_input_embeddings()``: inherited from the library's model
+                return Builtin("library." + hf_fw.MODEL_METHODS[name], v)
             return UNKNOWN
         if isinstance(v, ClassV):
             c = v.lookup(name)
             if c is None and name == "apply" and _AUTOGRAD_FUNCTION.intersection(v.external_bases()):
                 return Builtin("autograd.apply", v)  # ``MyFn.apply(x)`` runs the static ``MyFn.forward(ctx, x)``
-            if c is None and name in _FROM_CONFIG and self._is_module_class(v):
+            if c is None and name in hf_fw.FROM_CONFIG and self._is_module_class(v):
                 return Builtin("class." + name, v)
             return c if c is not None else UNKNOWN
         if isinstance(v, Record):
@@ -1883,8 +1886,8 @@ class Interpreter:
         name = b.name
         if name.startswith("tensor."):
             return self.tensor_method(b.self, name[7:], args, kwargs)
-        if name == "library.attention":
-            return self.library_call("attention", args, kwargs)
+        if name.startswith("library."):  # a behaviour of frameworks/transformers.py's tables
+            return self.library_call(name[len("library."):], args, kwargs)
         handler = _BUILTIN_IMPL.get(name)
         if handler is not None:
             return handler(self, b, args, kwargs)
@@ -2678,26 +2681,21 @@ def _b_cache_update(it: Interpreter, b: Builtin, args, kwargs) -> Value:
     return UNKNOWN
 
 
-_FROM_CONFIG = ("_from_config", "from_config", "from_pretrained")
-
-
 def _b_from_config(it, b, args, kwargs):
-    """``Cls._from_config(config)`` / ``Cls.from_config(config)`` (the library's classmethods) build ``Cls(config)``;
+    """``Cls._from_config(config)`` and the like (frameworks/transformers.py's ``FROM_CONFIG``) build ``Cls(config)``;
     ``from_pretrained(path)`` builds it from a config read from disk, unknown here."""
-    config = args[0] if args and b.name != "class.from_pretrained" else UNKNOWN
+    config = args[0] if args and hf_fw.FROM_CONFIG[b.name.partition(".")[2]] else UNKNOWN
     return it.instantiate(b.self, [config], {})
 
 
-def _b_input_embeddings(it, b, args, kwargs):
-    """``model.get_input_embeddings()`` of transformers' ``PreTrainedModel`` (the class does not define it): the
-    module that maps token ids to their vectors, an embedding (one axis added after the ids' axes)."""
-    spec = lookup_layer("torch.nn.Embedding")
-    return Layer(spec, {}) if spec is not None else UNKNOWN
+def _bare_layer(qualname: str, guessed: bool = False) -> Value:
+    """A layer of the framework class ``qualname`` whose constructor arguments are not known."""
+    spec = lookup_layer(qualname)
+    return Layer(spec, {}, guessed=guessed) if spec is not None else UNKNOWN
 
 
 _BUILTIN_IMPL = {
-    "module.get_input_embeddings": _b_input_embeddings,
-    **{"class." + n: _b_from_config for n in _FROM_CONFIG},
+    **{"class." + n: _b_from_config for n in hf_fw.FROM_CONFIG},
     "len": _b_len, "range": _b_range, "int": _b_numeric(int), "float": _b_numeric(float),
     "bool": _b_numeric(bool), "round": _b_numeric(round), "abs": _b_numeric(abs),
     "tuple": _b_seq("tuple"), "list": _b_seq("list"), "min": _b_minmax(min), "max": _b_minmax(max),
@@ -2725,14 +2723,14 @@ _MATH = {"prod": math.prod, "sqrt": math.sqrt, "ceil": math.ceil, "floor": math.
          "log": math.log, "gcd": math.gcd}
 _TENSORISH = set(torch_fw.METHODS) | {"size", "shape", "dim", "ndim", "view_as", "reshape_as", "unbind",
                                       "expand_as", "numel"}
-_ELEMENTWISE_COMPARE = (cst.Equal, cst.NotEqual, cst.LessThan, cst.LessThanEqual, cst.GreaterThan,
-                        cst.GreaterThanEqual)
 _TENSOR_RESULT = {"scatter", "gather", "index_fill", "sort", "topk", "argmax", "argmin",
                   "cumprod", "diff", "narrow", "unfold", "roll"}
+#: the methods that run a model (an entry point's inputs are tensors)
+_CALL_METHODS = ("forward", "call", "__call__")
 #: nn.Module methods that return the module itself (``Block(config).to(dtype=torch.float32)``)
 _MODULE_RETURNS_SELF = ("apply", "eval", "train", "to", "float", "half", "double", "bfloat16", "cuda", "cpu",
                         "requires_grad_", "share_memory", "to_empty")
-_MODULE_METHODS = {"get_input_embeddings", "add_module", "register_module", "build", "register_buffer",
+_MODULE_METHODS = {"add_module", "register_module", "build", "register_buffer",
                    "register_parameter", "parameters", "modules", "children", "named_modules", *_MODULE_RETURNS_SELF}
 _BUILTIN_IMPL.update({f"module.{_n}": (lambda it, b, args, kwargs: b.self) for _n in _MODULE_RETURNS_SELF})
 _BUILTIN_IMPL["record.to_tuple"] = lambda it, b, args, kwargs: b.self  # indexed as the record is: None fields skipped
@@ -2803,9 +2801,6 @@ def top_level_bindings(module: cst.Module) -> dict[str, list[cst.CSTNode]]:
 
 def _is_none(v: Value) -> bool:
     return isinstance(v, Const) and v.value is None
-
-
-_CALL_METHODS = ("forward", "call", "__call__")
 
 
 def _is_tuple(v: Value) -> bool:

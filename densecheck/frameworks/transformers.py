@@ -66,3 +66,13 @@ RECORD_PREFIXES = ("transformers.modeling_outputs.", "transformers.utils.ModelOu
 CLASS_SUBSCRIPT = {
     "transformers.activations.ACT2CLS": "torch.nn.GELU",
 }
+
+#: methods every model inherits from ``PreTrainedModel`` (its own class does not define them), as library behaviours:
+#: ``self.get_input_embeddings()(input_ids)`` is an embedding (one axis added after the ids' axes)
+MODEL_METHODS = {
+    "get_input_embeddings": "layer:torch.nn.Embedding",
+}
+
+#: class methods of ``PreTrainedModel`` that build the class itself (a module class that does not define them):
+#: name -> whether the first argument is the config (``from_pretrained``'s is a path: the config is read from disk)
+FROM_CONFIG = {"_from_config": True, "from_config": True, "from_pretrained": False}
