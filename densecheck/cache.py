@@ -19,12 +19,19 @@ has ``[shown path, mtime_ns, size, sha256 of the content, result]``:
 
 Writes are atomic (a temporary file, then ``os.replace``); a missing, unreadable or corrupt index or entry is a
 cache miss, never an error. Only the most recent :data:`KEEP_INDEXES` indexes are kept.
+
+Trust: the cache directory can arrive with the checked tree (committed in a pull request), so nothing in it is
+believed unless this user wrote it. Each index is signed with a per-user random key kept outside the tree
+(:func:`machine_secret`); an unsigned or wrongly signed index is ignored. A symlinked cache directory is neither
+read nor written, the index is opened without following symlinks and without blocking (a FIFO is skipped), and a
+file that is no longer readable is analysed again instead of being served its old result.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 import os
 import sys
@@ -248,8 +255,14 @@ class Cache:
 
     def _load(self) -> dict[str, list]:
         try:
-            with open(self.index_path, "rb") as fh:
-                doc = json.loads(fh.read())
+            secret = machine_secret()
+            if secret is None or not _safe_dir(self.directory):
+                return {}
+            blob = _read_regular(self.index_path)
+            mac, _, body = blob.partition(b"\n")
+            if not hmac.compare_digest(mac, _mac(secret, body)):
+                return {}  # not written by this user on this machine (e.g. committed in a pull request)
+            doc = json.loads(body)
             if isinstance(doc, dict) and doc.get("key") == self.key and isinstance(doc.get("files"), dict):
                 return doc["files"]
         except (OSError, ValueError, UnicodeDecodeError, RecursionError):
@@ -278,8 +291,8 @@ class Cache:
         except OSError:
             self.misses += 1
             return None
-        if shown != path or not _regular(st):
-            self.misses += 1
+        if shown != path or not _regular(st) or not os.access(path, os.R_OK):
+            self.misses += 1  # an unreadable file is analysed (and reported) again, never served from the cache
             return None
         if mtime_ns is None or st.st_mtime_ns != mtime_ns or st.st_size != size:
             # changed stamp: same content still counts (checked by hash)
@@ -333,9 +346,15 @@ class Cache:
         if not self.dirty:
             return
         try:
+            secret = machine_secret()
+            if secret is None:
+                return
             prepare_dir(self.directory)
-            blob = json.dumps({"key": self.key, "version": __version__, "files": self.entries},
+            if not _safe_dir(self.directory):
+                return
+            body = json.dumps({"key": self.key, "version": __version__, "files": self.entries},
                               separators=(",", ":")).encode()
+            blob = _mac(secret, body) + b"\n" + body
             fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=self.directory)
             try:
                 with os.fdopen(fd, "wb") as fh:
@@ -351,6 +370,87 @@ class Cache:
             _prune(self.directory, keep=self.index_path)
         except OSError:
             pass
+
+
+# -- trust: the cache directory may come with the checked tree (a pull request can commit one) ---------------------
+SECRET_ENV_VAR = "DENSECHECK_SECRET_DIR"
+MAX_INDEX_BYTES = 256 * 1024 * 1024
+_secret: bytes | None = None
+
+
+def secret_dir() -> str:
+    """Where the per-user cache key lives: outside any checked tree (``$XDG_STATE_HOME/densecheck``)."""
+    if os.environ.get(SECRET_ENV_VAR):
+        return os.environ[SECRET_ENV_VAR]
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(state, "densecheck")
+
+
+def machine_secret() -> bytes | None:
+    """This user's random cache key (created 0600 on first use); None, so no caching, when it cannot be had.
+
+    Every index is signed with it (HMAC-SHA256), so an index that this user did not write -- one committed to the
+    repository, or planted by another user -- is never trusted, whatever it says.
+    """
+    global _secret
+    if _secret is not None:
+        return _secret
+    import secrets
+
+    directory = secret_dir()
+    path = os.path.join(directory, "cache-key")
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(secrets.token_hex(32))
+        st = os.lstat(path)
+        import stat
+
+        if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()) \
+                or st.st_mode & 0o077:
+            return None  # a key others could read or write is no key
+        key = _read_regular(path).strip()
+    except (OSError, ValueError):
+        return None
+    if len(key) < 32:
+        return None
+    _secret = key
+    return _secret
+
+
+def _mac(secret: bytes, body: bytes) -> bytes:
+    return hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
+
+
+def _safe_dir(directory: str) -> bool:
+    """The cache directory is a real directory of this user's (a symlinked one could point anywhere)."""
+    import stat
+
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and (not hasattr(os, "getuid") or st.st_uid == os.getuid())
+
+
+def _read_regular(path: str) -> bytes:
+    """Read a regular file, never through a symlink and never blocking on a FIFO or device; OSError otherwise."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_INDEX_BYTES:
+            raise OSError(f"{path}: not a regular file of a sane size")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(MAX_INDEX_BYTES + 1)
+    finally:
+        os.close(fd)
 
 
 def _regular(st: os.stat_result) -> bool:
@@ -369,8 +469,10 @@ def stamp_for(st: os.stat_result, data: bytes) -> Stamp:
 
 
 def prepare_dir(directory: str) -> None:
-    """Create the cache directory with its CACHEDIR.TAG and a ``.gitignore`` of ``*``."""
+    """Create the cache directory with its CACHEDIR.TAG and a ``.gitignore`` of ``*`` (never through a symlink)."""
     os.makedirs(directory, exist_ok=True)
+    if not _safe_dir(directory):
+        raise OSError(f"{directory}: not a directory of this user's")
     for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", "# created by densecheck\n*\n")):
         path = os.path.join(directory, name)
         if not os.path.exists(path):

@@ -125,12 +125,15 @@ def test_corrupt_cache_is_ignored(proj, monkeypatch):
     (index,) = index_files(proj / "cache")
     index.write_bytes(b"\x00garbage{")
     assert invoke("-j1", "--format", "json", "fixtures").output == expected
-    doc = json.loads(index.read_text())  # rewritten
+    doc = json.loads(index.read_bytes().partition(b"\n")[2])  # rewritten (signature, newline, JSON)
     first = next(iter(doc["files"]))
     doc["files"][first][4] = {"path": 1}  # a bad entry
     second = list(doc["files"])[1]
     doc["files"][second] = "nonsense"
-    index.write_text(json.dumps(doc))
+    body = json.dumps(doc).encode()
+    secret = cache.machine_secret()
+    assert secret is not None
+    index.write_bytes(cache._mac(secret, body) + b"\n" + body)  # signed: bad entries of a trusted index
     assert invoke("-j1", "--format", "json", "fixtures").output == expected
 
 

@@ -74,6 +74,12 @@ from densecheck.shapes import Shape, Sym, known
 MAX_DEPTH = 24
 MAX_STEPS = 400_000
 MAX_UNROLL = 32
+#: Constant folding refuses integers beyond this (no shape dim is anywhere near it): a bigger one is unknown, so
+#: ``s = s * s`` chains, ``2 ** 2 ** 30`` or ``math.prod`` of huge values cost nothing (hostile-input budget)
+MAX_INT = 10 ** 18
+MAX_INT_DIGITS = 19
+#: The longest list/tuple value the interpreter keeps item by item (``s = s + s`` in a loop doubles it)
+MAX_ITEMS = 4096
 MAX_SHAPES_PER_SITE = 16
 
 
@@ -822,10 +828,14 @@ class Interpreter:
         return meth(node, frame)
 
     def eval_Integer(self, node: cst.Integer, frame: Frame) -> Value:
+        text = node.value.replace("_", "")
+        if len(text) > MAX_INT_DIGITS:  # no shape dim is that big; int() of 4,300+ digits would even raise
+            return DimV(Sym("?"))
         try:
-            return Const(int(node.value.replace("_", ""), 0))
+            value = int(text, 0)
         except ValueError:
-            return Const(int(node.value.replace("_", "")))
+            value = int(text)  # a literal with leading zeros ("007") is no valid base-0 literal
+        return Const(value) if abs(value) <= MAX_INT else DimV(Sym("?"))
 
     def eval_Float(self, node: cst.Float, frame: Frame) -> Value:
         try:
@@ -1051,6 +1061,8 @@ class Interpreter:
                 return Tensor(t.shape)
             return Tensor(t.shape) if other is UNKNOWN else UNKNOWN
         if isinstance(a, Seq) and isinstance(b, Seq) and opcls is cst.Add and not a.repeated and not b.repeated:
+            if len(a.items) + len(b.items) > MAX_ITEMS:  # ``s = s + s`` in a loop: bounded, of unknown length
+                return Seq([self.join_all(a.items[:MAX_UNROLL] + b.items[:MAX_UNROLL])], a.kind, repeated=True)
             return Seq(a.items + b.items, a.kind)
         if opcls is cst.Add and (_is_tuple(a) or isinstance(a, Record)) and not isinstance(b, (Const, DimV)):
             # ``(sequence_output, pooled_output) + encoder_outputs[1:]``: a tuple known up to where the part of
@@ -1086,7 +1098,7 @@ class Interpreter:
                 r = fn(x, y)
             except Exception:  # noqa: BLE001 - ZeroDivision, type errors: value unknown
                 return UNKNOWN
-            if isinstance(r, int) and not isinstance(r, bool) and abs(r) > 10 ** 18:
+            if isinstance(r, int) and not isinstance(r, bool) and abs(r) > MAX_INT:
                 return UNKNOWN
             return Const(r)
         if isinstance(a, (Const, DimV)) and isinstance(b, (Const, DimV)):
@@ -2333,7 +2345,7 @@ def _b_range(it, b, args, kwargs):
             r = range(*vals)
         except (TypeError, ValueError):
             return Seq([UNKNOWN], "list", repeated=True)
-        if len(r) <= MAX_UNROLL:
+        if all(abs(v) <= MAX_INT for v in vals) and len(r) <= MAX_UNROLL:
             return Seq([Const(i) for i in r], "list")
     return Seq([DimV(Sym("i"))], "list", repeated=True)
 
@@ -2391,10 +2403,13 @@ def _b_math(fn):
         if len(vals) == 1 and isinstance(vals[0], tuple):
             vals = list(vals[0]) if fn is math.prod else vals
         if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            if any(isinstance(v, int) and abs(v) > MAX_INT for v in vals) or len(vals) > MAX_ITEMS:
+                return UNKNOWN
             try:
-                return Const(fn(vals) if fn is math.prod else fn(*vals))
+                r = fn(vals) if fn is math.prod else fn(*vals)
             except (ValueError, OverflowError, TypeError):
                 return UNKNOWN
+            return UNKNOWN if isinstance(r, int) and abs(r) > MAX_INT else Const(r)
         return UNKNOWN
     return impl
 
