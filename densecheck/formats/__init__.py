@@ -34,12 +34,14 @@ class Context:
 
     # -- paths ------------------------------------------------------------------------------------------------
     def display_path(self, path: str) -> str:
-        """Relative to the current directory when under it, else absolute."""
+        """Relative to the current directory when under it, else absolute; always :func:`printable`."""
         if path == "-" or path.startswith("<"):
-            return path
+            return printable(path)
         ap = os.path.abspath(path)
         rel = os.path.relpath(ap, self.cwd)
-        return ap if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+        shown = printable(ap if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel)
+        # a line that starts with ``::`` is a GitHub workflow command: a file named ``::error ...`` must not be one
+        return "." + os.sep + shown if shown.startswith("::") else shown
 
     def location(self, d: Diagnostic) -> str:
         """``path:line:col`` — or ``path:cell N:line:col`` in a notebook."""
@@ -54,6 +56,27 @@ class Context:
 
     def code_text(self, code: str, severity: str) -> str:
         return self.style(code, fg=SEVERITY_COLORS.get(severity), bold=True)
+
+
+def printable(text: str, keep: str = "") -> str:
+    """Text from the checked tree made safe to print as one line of text or XML.
+
+    Control characters (line breaks, ESC, ``\\x01``) become Python escapes and lone surrogates -- the undecodable
+    bytes of a file name, kept by ``surrogateescape`` -- become ``\\xNN``, so a file name or a string in the source
+    can neither start a new output line (a forged finding or workflow command), drive the terminal, nor make the
+    output invalid UTF-8 or invalid XML. Characters in ``keep`` are left for a format's own escaping.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for c in text:
+        if c.isprintable() or c in keep:
+            out.append(c)
+        elif 0xDC80 <= ord(c) <= 0xDCFF:
+            out.append(f"\\x{ord(c) - 0xDC00:02x}")
+        else:
+            out.append(c.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
 
 
 def repo_root(cwd: str | None = None, env_var: str = "GITHUB_WORKSPACE") -> str:

@@ -5,11 +5,11 @@ The line format is flake8's and ruff's, so editors, reviewdog and the shipped pr
 
 from __future__ import annotations
 
-from densecheck.formats import Context, summary_line
+from densecheck.formats import Context, printable, summary_line
 
 
 def line(ctx: Context, d) -> str:
-    return f"{ctx.style(ctx.location(d), bold=True)}: {ctx.code(d)} {d.message}"
+    return f"{ctx.style(ctx.location(d), bold=True)}: {ctx.code(d)} {printable(d.message)}"
 
 
 def render(ctx: Context) -> str:

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from densecheck.formats import Context, summary_line
+from densecheck.formats import Context, printable, summary_line
 from densecheck.runner import CheckedFile
 
 CONTEXT_LINES = 1
@@ -37,7 +37,7 @@ def snippet(ctx: Context, f: CheckedFile, d) -> list[str]:
     out = [gutter]
     for n in range(first, last + 1):
         text = lines[n - 1].expandtabs(4)
-        out.append(ctx.style(f"{n:>{width}} |", fg="blue", bold=True) + (" " + text if text else ""))
+        out.append(ctx.style(f"{n:>{width}} |", fg="blue", bold=True) + (" " + printable(text) if text else ""))
         if n == d.line:
             raw = lines[n - 1]
             start = len(raw[: d.column - 1].expandtabs(4))
@@ -54,13 +54,13 @@ def render(ctx: Context) -> str:
     pad = "  "
     for f in ctx.run.files:
         for d in f.diagnostics:
-            out.append(f"{ctx.style(ctx.location(d), bold=True)}: {ctx.code(d)} [{d.severity}] {d.message}")
+            out.append(f"{ctx.style(ctx.location(d), bold=True)}: {ctx.code(d)} [{d.severity}] {printable(d.message)}")
             out.extend(pad + s for s in snippet(ctx, f, d))
             layer = _layer_at(f, d)
             if layer is not None:
-                out.append(f"{pad}= note: {layer.explanation()}")
+                out.append(f"{pad}= note: {printable(layer.explanation())}")
             if d.fix:
-                out.append(f"{pad}= help: {d.fix}")
+                out.append(f"{pad}= help: {printable(d.fix)}")
             out.append(f"{pad}= see: densecheck explain {d.code}")
             out.append("")
     if not ctx.quiet:

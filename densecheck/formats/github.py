@@ -9,8 +9,10 @@ densecheck runs in a subdirectory. Data is escaped as the runner expects (``%``,
 
 from __future__ import annotations
 
-from densecheck.formats import Context, repo_path, repo_root
+from densecheck.formats import Context, printable, repo_path, repo_root
 
+#: left in messages for :func:`escape_data` to write as %0D / %0A, as the runner expects
+LINE_BREAKS = "\r\n"
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
 
@@ -26,7 +28,7 @@ def render(ctx: Context) -> str:
     root = repo_root(ctx.cwd)
     out = []
     for d in ctx.run.diagnostics:
-        path = repo_path(d.path, root)
+        path = printable(repo_path(d.path, root))
         props = {
             "title": f"densecheck ({d.code})",
             "file": path,
@@ -36,6 +38,6 @@ def render(ctx: Context) -> str:
             "endColumn": d.end_column,
         }
         head = ",".join(f"{k}={escape_property(str(v))}" for k, v in props.items())
-        message = f"{ctx.location(d)}: {d.code} {d.message}"
+        message = f"{ctx.location(d)}: {d.code} {printable(d.message, keep=LINE_BREAKS)}"
         out.append(f"::{LEVELS.get(d.severity, 'warning')} {head}::{escape_data(message)}")
     return "\n".join(out) + "\n" if out else ""

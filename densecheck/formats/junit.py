@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from densecheck.formats import Context, cell_prefix
+from densecheck.formats import Context, cell_prefix, printable
 
 
 def render(ctx: Context) -> str:
@@ -23,7 +23,7 @@ def render(ctx: Context) -> str:
             where = f"{cell_prefix(d, ', ')}line {d.line}, col {d.column}"
             case = ET.SubElement(suite, "testcase", name=f"org.densecheck.{d.code}", classname=path,
                                  file=path, line=str(d.line))
-            failure = ET.SubElement(case, "failure", message=d.message, type=d.severity)
-            failure.text = f"{where}, {d.code} {d.message}"
+            failure = ET.SubElement(case, "failure", message=printable(d.message), type=d.severity)
+            failure.text = f"{where}, {d.code} {printable(d.message)}"
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from densecheck.formats import Context, cell_prefix, layer_sort_key, plural, summary_line
+from densecheck.formats import Context, cell_prefix, layer_sort_key, plural, printable, summary_line
 from densecheck.formats.concise import line as concise_line
 from densecheck.layers import FULLY_CONNECTED, POINTWISE, SPATIAL_MIXING, UNKNOWN
 
@@ -41,7 +41,7 @@ def _where(layer) -> str:
 
 def _row(layer) -> list[str]:
     s = layer.input
-    return [_where(layer), _clip(layer.call, MAX_CALL), str(s) if s is not None else "?",
+    return [_where(layer), _clip(printable(layer.call), MAX_CALL), str(s) if s is not None else "?",
             BEHAVIOUR.get(layer.behaves_as, layer.behaves_as), _num(layer.positions), _num(layer.params),
             _num(layer.params_if_flattened)]
 
@@ -81,13 +81,13 @@ def render(ctx: Context) -> str:
             continue
         out.append(ctx.style(ctx.display_path(f.path), bold=True))
         for model, layers in _models(f.result.layers).items():
-            head = f"model {model}" if model else "outside any model"
+            head = f"model {printable(model)}" if model else "outside any model"
             out.append(f"  {ctx.style(head, bold=True)} ({plural(len(layers), 'layer')}, {_total(layers)})")
             out.extend(table([_row(x) for x in layers], "    "))
             out.append("")
             for x in layers:
                 behaviours[x.behaves_as] += 1
-                out.append(f"    {_where(x)}  {x.explanation()}")
+                out.append(f"    {_where(x)}  {printable(x.explanation())}")
             out.append("")
         if diags:
             out.append(f"  {ctx.style('diagnostics', bold=True)}")
