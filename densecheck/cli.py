@@ -17,7 +17,7 @@ import click
 from densecheck import __version__
 from densecheck.api import ISSUES_URL
 from densecheck.config import ConfigError, Settings, check_selector, load_settings, register_section
-from densecheck.formats import FORMAT_NAMES, Context
+from densecheck.formats import FORMAT_NAMES, Context, printable
 from densecheck.rules import ALL_RULES, RULES
 from densecheck.trace.spec import TraceSpecError, config_section_validator, parse_trace_cli
 
@@ -193,7 +193,9 @@ def check(ctx: click.Context, paths, output_format, select, extend_select, ignor
     else:
         result = runner.run(paths, settings, force_exclude=force_exclude, jobs=jobs, cache=not no_cache)
     for p in result.missing:
-        click.echo(f"densecheck: error: {p}: no such file or directory", err=True)
+        click.echo(f"densecheck: error: {printable(p)}: no such file or directory", err=True)
+    for p, why in result.skipped:
+        click.echo(f"densecheck: note: skipped {printable(p)}: {why}", err=True)
     if targets:
         from densecheck.trace import run_trace
 

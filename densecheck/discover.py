@@ -7,7 +7,9 @@
   virtual environments (directories holding a ``pyvenv.cfg``) and, with ``respect-gitignore``, everything the
   ``.gitignore`` files (of the walked directory, its subdirectories, and its ancestors up to the git root) and
   ``.git/info/exclude`` ignore. The directory named on the command line is itself never excluded.
-* Symbolic links to directories are not followed (no loops, no escaping the tree); links to files are checked.
+* Symbolic links to directories are not followed (no loops, no escaping the tree); links to files are checked only
+  when the file they resolve to is inside the directory being walked: a link to ``/proc/self/environ``, to
+  ``~/.ssh`` or to another project is skipped with a note (:attr:`Discovery.skipped`), never read.
 * The result is sorted and free of duplicates; a directory called ``x.py`` is a directory.
 """
 
@@ -28,6 +30,7 @@ class Discovery:
     files: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # paths named on the command line that do not exist
     errors: list[tuple[str, str]] = field(default_factory=list)  # (directory, why it could not be read)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why it was not read): links leaving the tree
 
 
 def relative_to(path: str, base: str) -> str | None:
@@ -128,6 +131,12 @@ def _gitignored(abspath: str, is_dir: bool, ignores: _GitIgnores) -> bool:
     return False
 
 
+def _inside(path: str, top: str) -> bool:
+    """``path``, all links resolved, is ``top`` (resolved) or below it."""
+    real, root = os.path.realpath(path), os.path.realpath(top)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def _walk(top: str, settings: Settings, excluder: _Excluder, out: Discovery) -> list[str]:
     files: list[str] = []
     use_git = settings.respect_gitignore
@@ -170,6 +179,9 @@ def _walk(top: str, settings: Settings, excluder: _Excluder, out: Discovery) -> 
                 continue
             if is_link and os.path.isdir(path):
                 continue
+            if is_link and not _inside(path, top):
+                out.skipped.append((path, "a symbolic link to a file outside the checked tree"))
+                continue
             if excluder.excluded(abspath, False) or (use_git and _gitignored(abspath, False, ignores)):
                 continue
             files.append(path)
@@ -191,6 +203,9 @@ def discover(paths: list[str], settings: Settings, *, force_exclude: bool = Fals
         if os.path.isdir(path):
             for f in _walk(path, settings, excluder, out):
                 found.setdefault(os.path.abspath(f), f)
+        elif os.path.islink(path) and not _inside(path, os.curdir):
+            # pre-commit names every changed file, links too: one leaving the checkout is not read
+            out.skipped.append((path, "a symbolic link to a file outside the current directory"))
         else:
             found.setdefault(os.path.abspath(path), path)
     out.files = sorted(found.values(), key=lambda p: (os.path.abspath(p), p))

@@ -59,6 +59,7 @@ class CheckedFile:
 class Run:
     files: list[CheckedFile] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # paths on the command line that do not exist
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): not read, e.g. links leaving the tree
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -365,7 +366,7 @@ def run(paths: list[str], settings: Settings, *, force_exclude: bool = False, jo
         cache: bool = False) -> Run:
     """``cache``: read and write ``.densecheck_cache/`` (see :mod:`densecheck.cache`)."""
     found = discover(paths, settings, force_exclude=force_exclude)
-    out = Run(missing=found.missing)
+    out = Run(missing=found.missing, skipped=found.skipped)
     for directory, why in found.errors:
         diag = api._file_diagnostic(directory, "DC001", f"cannot read directory: {why}")
         out.files.append(CheckedFile(directory, api.FileResult(directory, diagnostics=[diag])))
