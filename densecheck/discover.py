@@ -59,8 +59,10 @@ class _Patterns:
         verdict = None
         for p in self.patterns:  # the last matching pattern decides
             m = p.regex.match(key)
-            # a match through a parent directory ("build" matching "build/x.py") leaves the rest of the key unread
-            if m and (m.end() == len(key) or m.groupdict().get("ps_d") is not None and m.end("ps_d") == len(key)):
+            # a match through a parent directory ("build" matching "build/x.py") leaves the rest of the key unread;
+            # pathspec compiles a lone ``*`` or ``**`` to the regex ``.``, "everything", which names every entry
+            if m and (p.regex.pattern == "." or m.end() == len(key)
+                      or m.groupdict().get("ps_d") is not None and m.end("ps_d") == len(key)):
                 verdict = bool(p.include)
         return verdict
 
