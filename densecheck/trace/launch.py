@@ -53,8 +53,25 @@ class TraceResult:
     stderr: str = ""
 
 
+#: What the traced code may see of the linter's environment: where programs, libraries, caches and temporary files
+#: are, the locale, and the frameworks' own settings -- never tokens or cloud credentials (``GITHUB_TOKEN``,
+#: ``AWS_*``, ``ACTIONS_RUNTIME_TOKEN``, ...), which a model file from a pull request could otherwise read.
+ENV_ALLOW = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "SHELL",
+    "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT",  # Windows cannot start Python without these
+    "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONHOME", "PYTHONPATH",
+    "XDG_CACHE_HOME", "HF_HOME", "TORCH_HOME", "KERAS_HOME", "KERAS_BACKEND",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+})
+ENV_ALLOW_PREFIXES = ("LC_",)
+
+
+def scrubbed_environ() -> dict:
+    return {k: v for k, v in os.environ.items() if k in ENV_ALLOW or k.startswith(ENV_ALLOW_PREFIXES)}
+
+
 def child_env(extra: dict | None = None) -> dict:
-    env = dict(os.environ)
+    env = scrubbed_environ()
     env.update(OFFLINE_ENV)
     env.setdefault("KERAS_BACKEND", "tensorflow")
     # make sure the child imports this densecheck, installed or not
