@@ -167,6 +167,8 @@ def run_target(target: TraceTarget, *, timeout: float | None = None, memory_limi
                 out += o or b""
                 err += e or b""
                 break
+    if stop is None:
+        _kill_group(proc)  # what the traced code started and left behind in the child's session ends with it
     total = round(time.perf_counter() - t0, 3)
     stderr = err.decode("utf-8", errors="replace")
     events = []

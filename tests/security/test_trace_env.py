@@ -21,3 +21,46 @@ def test_child_environment_is_an_allow_list(monkeypatch):
     assert env["HF_HUB_OFFLINE"] == "1" and "PYTHONPATH" in env
     assert all(k in launch.ENV_ALLOW or k.startswith(launch.ENV_ALLOW_PREFIXES) or k in launch.OFFLINE_ENV
                for k in env)
+
+
+LEAVES_A_CHILD = '''
+import subprocess
+import torch.nn as nn
+
+def build():
+    p = subprocess.Popen(["sleep", "300"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    with open({pidfile!r}, "w") as fh:
+        fh.write(str(p.pid))
+    return nn.Sequential(nn.Linear(4, 2))
+'''
+
+
+def test_processes_left_by_traced_code_are_killed(tmp_path):
+    import shutil
+    import time
+
+    import pytest
+
+    pytest.importorskip("torch")
+    if shutil.which("sleep") is None or not hasattr(os, "killpg"):
+        pytest.skip("needs sleep and process groups")
+    from densecheck.trace import parse_input
+    from densecheck.trace.spec import TraceTarget
+
+    pidfile = tmp_path / "pid"
+    (tmp_path / "m.py").write_text(LEAVES_A_CHILD.format(pidfile=str(pidfile)))
+    res = launch.run_target(TraceTarget("m.py:build", [parse_input("2,4")]), root=str(tmp_path), timeout=120)
+    assert res.ok, res.error
+    pid = int(pidfile.read_text())
+    for _ in range(50):  # the kill is sent; give the kernel a moment to reap it
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{pid}/stat") as fh:
+            if fh.read().split()[2] == "Z":  # a zombie is dead, waiting for its parent
+                break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"process {pid} outlived the trace")
