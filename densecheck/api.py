@@ -375,13 +375,15 @@ def _internal_error(path: str, e: BaseException) -> Diagnostic:
         f"please report it at {ISSUES_URL}")
 
 
-def read_source(path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+def read_source(path: str, limit: int = MAX_FILE_BYTES, *, follow_symlinks: bool = True) -> bytes:
     """The bytes of the file ``path``; OSError (with a readable ``strerror``) when it cannot or should not be read.
 
     Only regular files are read: a FIFO named ``x.py`` would block forever and a device could never end. A file
     larger than ``limit`` is not read at all (the caller reports it as too large: see :func:`analyze_file`).
+    ``follow_symlinks=False``: a symbolic link is not read either (the cache's own files).
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    nofollow = 0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | nofollow)
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):

@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import json
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -258,7 +259,7 @@ class Cache:
             secret = machine_secret()
             if secret is None or not _safe_dir(self.directory):
                 return {}
-            blob = _read_regular(self.index_path)
+            blob = _read_own_file(self.index_path)
             mac, _, body = blob.partition(b"\n")
             if not hmac.compare_digest(mac, _mac(secret, body)):
                 return {}  # not written by this user on this machine (e.g. committed in a pull request)
@@ -375,6 +376,7 @@ class Cache:
 # -- trust: the cache directory may come with the checked tree (a pull request can commit one) ---------------------
 SECRET_ENV_VAR = "DENSECHECK_SECRET_DIR"
 MAX_INDEX_BYTES = 256 * 1024 * 1024
+KEY_MAX_BYTES = 4096
 _secret: bytes | None = None
 
 
@@ -409,12 +411,9 @@ def machine_secret() -> bytes | None:
             with os.fdopen(fd, "w", encoding="ascii") as fh:
                 fh.write(secrets.token_hex(32))
         st = os.lstat(path)
-        import stat
-
-        if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()) \
-                or st.st_mode & 0o077:
+        if not _regular(st) or not _mine(st) or st.st_mode & 0o077:
             return None  # a key others could read or write is no key
-        key = _read_regular(path).strip()
+        key = _read_own_file(path, KEY_MAX_BYTES).strip()
     except (OSError, ValueError):
         return None
     if len(key) < 32:
@@ -429,33 +428,26 @@ def _mac(secret: bytes, body: bytes) -> bytes:
 
 def _safe_dir(directory: str) -> bool:
     """The cache directory is a real directory of this user's (a symlinked one could point anywhere)."""
-    import stat
-
     try:
         st = os.lstat(directory)
     except OSError:
         return False
-    return stat.S_ISDIR(st.st_mode) and (not hasattr(os, "getuid") or st.st_uid == os.getuid())
+    return stat.S_ISDIR(st.st_mode) and _mine(st)
 
 
-def _read_regular(path: str) -> bytes:
-    """Read a regular file, never through a symlink and never blocking on a FIFO or device; OSError otherwise."""
-    import stat
+def _read_own_file(path: str, limit: int = MAX_INDEX_BYTES) -> bytes:
+    """A file of the cache's own: regular, never read through a symlink or blocking on a FIFO; OSError otherwise."""
+    from densecheck.api import read_source
 
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_INDEX_BYTES:
-            raise OSError(f"{path}: not a regular file of a sane size")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            return fh.read(MAX_INDEX_BYTES + 1)
-    finally:
-        os.close(fd)
+    return read_source(path, limit, follow_symlinks=False)
+
+
+def _mine(st: os.stat_result) -> bool:
+    """Owned by the user running densecheck (always true where there are no user ids)."""
+    return not hasattr(os, "getuid") or st.st_uid == os.getuid()
 
 
 def _regular(st: os.stat_result) -> bool:
-    import stat
-
     return stat.S_ISREG(st.st_mode)
 
 

@@ -133,14 +133,9 @@ def _gitignored(abspath: str, is_dir: bool, ignores: _GitIgnores) -> bool:
     return False
 
 
-def _inside(path: str, top: str) -> bool:
-    """``path``, all links resolved, is ``top`` (resolved) or below it."""
-    real, root = os.path.realpath(path), os.path.realpath(top)
-    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-
-
 def _walk(top: str, settings: Settings, excluder: _Excluder, out: Discovery) -> list[str]:
     files: list[str] = []
+    real_top = os.path.realpath(top)  # a link is checked only when what it resolves to is in here
     use_git = settings.respect_gitignore
     stack: list[tuple[str, _GitIgnores]] = [(top, _gitignores_above(os.path.abspath(top)) if use_git else ())]
     while stack:
@@ -181,7 +176,7 @@ def _walk(top: str, settings: Settings, excluder: _Excluder, out: Discovery) -> 
                 continue
             if is_link and os.path.isdir(path):
                 continue
-            if is_link and not _inside(path, top):
+            if is_link and relative_to(os.path.realpath(path), real_top) is None:
                 out.skipped.append((path, "a symbolic link to a file outside the checked tree"))
                 continue
             if excluder.excluded(abspath, False) or (use_git and _gitignored(abspath, False, ignores)):
@@ -205,7 +200,7 @@ def discover(paths: list[str], settings: Settings, *, force_exclude: bool = Fals
         if os.path.isdir(path):
             for f in _walk(path, settings, excluder, out):
                 found.setdefault(os.path.abspath(f), f)
-        elif os.path.islink(path) and not _inside(path, os.curdir):
+        elif os.path.islink(path) and relative_to(os.path.realpath(path), os.path.realpath(os.curdir)) is None:
             # pre-commit names every changed file, links too: one leaving the checkout is not read
             out.skipped.append((path, "a symbolic link to a file outside the current directory"))
         else:

@@ -7,23 +7,13 @@ from click.testing import CliRunner
 
 from densecheck.cli import cli
 
-DC101 = ("import keras\nfrom keras import layers\n"
-         "x = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n")
-
-
-@pytest.fixture
-def proj(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "m.py").write_text(DC101)
-    return tmp_path
-
 
 def run(*args: str):
     return CliRunner().invoke(cli, ["check", "--no-cache", *args], catch_exceptions=False)
 
 
-def test_deeply_nested_toml_is_a_config_error(proj):
-    (proj / "pyproject.toml").write_text("[tool.densecheck]\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+def test_deeply_nested_toml_is_a_config_error(project):
+    (project / "pyproject.toml").write_text("[tool.densecheck]\nx = " + "[" * 5000 + "]" * 5000 + "\n")
     result = run(".")
     assert result.exit_code == 2
     assert "pyproject.toml: invalid TOML: nested too deeply" in result.output
@@ -31,13 +21,13 @@ def test_deeply_nested_toml_is_a_config_error(proj):
 
 
 @pytest.mark.parametrize("glob", ["*", "**"])
-def test_exclude_everything_excludes_everything(proj, glob):
-    (proj / "pyproject.toml").write_text(f'[tool.densecheck]\nexclude = ["{glob}"]\n')
+def test_exclude_everything_excludes_everything(project, glob):
+    (project / "pyproject.toml").write_text(f'[tool.densecheck]\nexclude = ["{glob}"]\n')
     result = run(".")
     assert result.exit_code == 0 and "DC101" not in result.output
 
 
-def test_five_thousand_digit_literal_is_no_internal_error(proj):
-    (proj / "big.py").write_text("import torch.nn as nn\nn = " + "7" * 5000 + "\nfc = nn.Linear(n, 4)\n")
+def test_five_thousand_digit_literal_is_no_internal_error(project):
+    (project / "big.py").write_text("import torch.nn as nn\nn = " + "7" * 5000 + "\nfc = nn.Linear(n, 4)\n")
     result = run("--format", "json", "big.py")
     assert "DC002" not in result.output and result.exit_code == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,29 +11,16 @@ from click.testing import CliRunner
 from densecheck import cache
 from densecheck.cli import cli
 
-DC101 = ("import keras\nfrom keras import layers\n"
-         "x = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n")
-
-
-@pytest.fixture
-def proj(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(cache.ENV_VAR, raising=False)
-    monkeypatch.setenv(cache.SECRET_ENV_VAR, str(tmp_path / "home-state"))
-    monkeypatch.setattr(cache, "_secret", None)
-    (tmp_path / "model.py").write_text(DC101)
-    return tmp_path
-
 
 def run(*args: str):
     return CliRunner().invoke(cli, ["check", *args], catch_exceptions=False)
 
 
-def test_committed_index_is_not_trusted(proj):
+def test_committed_index_is_not_trusted(project):
     """A pull request commits a hand-written index saying the file is clean: the finding is still reported."""
     first = run("model.py")
     assert first.exit_code == 1 and "DC101" in first.output
-    (index,) = (proj / cache.CACHE_DIR_NAME).glob("index-*.json")
+    (index,) = (project / cache.CACHE_DIR_NAME).glob("index-*.json")
     mac, _, body = index.read_bytes().partition(b"\n")
     doc = json.loads(body)
     for entry in doc["files"].values():
@@ -46,29 +32,29 @@ def test_committed_index_is_not_trusted(proj):
         assert again.exit_code == 1 and "DC101" in again.output
 
 
-def test_index_signed_by_another_key_is_ignored(proj, monkeypatch):
+def test_index_signed_by_another_key_is_ignored(project, monkeypatch):
     run("model.py")
-    monkeypatch.setenv(cache.SECRET_ENV_VAR, str(proj / "other-user"))
+    monkeypatch.setenv(cache.SECRET_ENV_VAR, str(project / "other-user"))
     monkeypatch.setattr(cache, "_secret", None)
     c = cache.Cache.__new__(cache.Cache)
-    (index,) = (proj / cache.CACHE_DIR_NAME).glob("index-*.json")
+    (index,) = (project / cache.CACHE_DIR_NAME).glob("index-*.json")
     c.directory, c.key, c.index_path = str(index.parent), index.stem[len("index-"):], str(index)
     assert c._load() == {}
 
 
-def test_symlinked_cache_dir_is_neither_read_nor_written(proj):
-    outside = proj / "outside"
+def test_symlinked_cache_dir_is_neither_read_nor_written(project):
+    outside = project / "outside"
     outside.mkdir()
-    (proj / cache.CACHE_DIR_NAME).symlink_to(outside, target_is_directory=True)
+    (project / cache.CACHE_DIR_NAME).symlink_to(outside, target_is_directory=True)
     result = run("model.py")
     assert result.exit_code == 1 and "DC101" in result.output
     assert list(outside.iterdir()) == []
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-def test_fifo_index_does_not_hang(proj):
+def test_fifo_index_does_not_hang(project):
     run("model.py")
-    (index,) = (proj / cache.CACHE_DIR_NAME).glob("index-*.json")
+    (index,) = (project / cache.CACHE_DIR_NAME).glob("index-*.json")
     index.unlink()
     os.mkfifo(index)  # opening it for reading would block forever without O_NONBLOCK
     result = run("model.py")
@@ -76,24 +62,24 @@ def test_fifo_index_does_not_hang(proj):
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() == 0, reason="root reads every file")
-def test_unreadable_file_is_not_served_from_cache(proj):
+def test_unreadable_file_is_not_served_from_cache(project):
     run("model.py")
-    os.chmod(proj / "model.py", 0)
+    os.chmod(project / "model.py", 0)
     try:
         result = run("model.py")
     finally:
-        os.chmod(proj / "model.py", 0o644)
+        os.chmod(project / "model.py", 0o644)
     assert "DC101" not in result.output and result.exit_code != 0
 
 
-def test_unreadable_file_lookup_is_a_miss(proj, monkeypatch):
+def test_unreadable_file_lookup_is_a_miss(project, monkeypatch):
     """The same check as above, for root too: the cache asks os.access before serving a result."""
     from densecheck.config import Settings
 
     run("model.py")
-    (index,) = (proj / cache.CACHE_DIR_NAME).glob("index-*.json")
+    (index,) = (project / cache.CACHE_DIR_NAME).glob("index-*.json")
     files = json.loads(index.read_bytes().partition(b"\n")[2])["files"]
-    c = cache.Cache(Settings(), directory=str(proj / "elsewhere"))
+    c = cache.Cache(Settings(), directory=str(project / "elsewhere"))
     c.entries = files
     path = next(iter(files.values()))[0]
     assert c.lookup(path) is not None
@@ -101,11 +87,11 @@ def test_unreadable_file_lookup_is_a_miss(proj, monkeypatch):
     assert c.lookup(path) is None
 
 
-def test_world_writable_secret_disables_cache(proj):
-    d = proj / "home-state"
+def test_world_writable_secret_disables_cache(project):
+    d = project / "home-state"
     d.mkdir()
     (d / "cache-key").write_text("a" * 64)
     os.chmod(d / "cache-key", 0o666)
     assert cache.machine_secret() is None
     result = run("model.py")
-    assert result.exit_code == 1 and not list((proj / cache.CACHE_DIR_NAME).glob("index-*.json"))
+    assert result.exit_code == 1 and not list((project / cache.CACHE_DIR_NAME).glob("index-*.json"))
