@@ -32,7 +32,7 @@ def package_dir(name: str, *sub: str) -> str | None:
     spec = importlib.util.find_spec(name)  # locates the package without importing it
     if spec is None or not spec.submodule_search_locations:
         return None
-    return os.path.join(list(spec.submodule_search_locations)[0], *sub)
+    return os.path.join(next(iter(spec.submodule_search_locations)), *sub)
 
 
 TREES = {
