@@ -7,6 +7,7 @@ Nothing here imports or executes the analysed code.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import stat
@@ -19,7 +20,7 @@ from typing import Any, Iterable, Iterator
 
 import libcst as cst
 
-from densecheck import suppressions
+from densecheck import budget, suppressions
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic
 from densecheck.layers import LayerReport
@@ -273,17 +274,30 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
             return result
     else:
         text = source
-    module, tree, problem = _parse(text, path)
-    if module is None:
-        result.diagnostics.append(problem)
-        return result
-    try:
-        return _analyze_parsed(result, module, tree, text, path, settings)
-    finally:
-        from densecheck.analysis.project import settle
+    limits = budget.Limits.of(settings)
+    with budget.clock(limits):
+        try:
+            module, tree, problem = _parse(text, path)
+            if module is None:
+                result.diagnostics.append(problem)
+                return result
+            try:
+                budget.check()
+                return _analyze_parsed(result, module, tree, text, path, settings)
+            finally:
+                from densecheck.analysis.project import settle
 
-        del module, tree
-        settle()
+                del module, tree
+                settle()
+        except budget.OverBudget as e:
+            return over_budget(path, e.kind, limits)
+        except MemoryError:
+            return over_budget(path, "memory", limits)
+
+
+def over_budget(path: str, kind: str, limits: budget.Limits) -> FileResult:
+    """The result of a file whose analysis ran past its budget: one DC003 note, no layers."""
+    return FileResult(path, diagnostics=[_file_diagnostic(path, "DC003", budget.message(kind, limits))])
 
 
 def _analyze_parsed(result: FileResult, module: cst.Module, tree: Any, text: str, path: str,
@@ -310,6 +324,8 @@ def _analyze_parsed(result: FileResult, module: cst.Module, tree: Any, text: str
         result.dependencies = list(getattr(layers, "dependencies", []))
         diags = run_rules(result.layers, settings)
         result.diagnostics.extend(suppressions.apply(diags, text, settings, path))
+    except MemoryError:
+        raise  # over the file's memory budget (see analyze_source), not a bug
     except (Exception, SystemExit) as e:  # noqa: BLE001 - one bad file must not stop the run
         # (SystemExit too: the analysed code never runs, so only a bug in densecheck can raise it here)
         result.layers = []
@@ -335,10 +351,11 @@ def _deep_call(fn, depth: int, *args):
     explain); None when no such thread can be made here.
     """
     out: dict = {}
+    context = contextvars.copy_context()  # the file's clock (densecheck.budget) goes on running in the thread
 
     def target() -> None:
         try:
-            out["value"] = fn(*args)
+            out["value"] = context.run(fn, *args)
         except BaseException as e:  # noqa: BLE001 - handed to the calling thread
             out["error"] = e
 

@@ -56,7 +56,10 @@ RACY_SECONDS = 2.0
 KEEP_INDEXES = 8
 
 #: Settings fields that cannot change a file's results (discovery, exit status, where settings came from)
-_NOT_RESULT_FIELDS = {"exclude", "extend_exclude", "respect_gitignore", "fail_level", "trace", "config_file"}
+#: (the per-file budgets are not among them: a file over its budget is never cached, any other result holds for any
+#: budget)
+_NOT_RESULT_FIELDS = {"exclude", "extend_exclude", "respect_gitignore", "fail_level", "trace", "config_file",
+                      "file_timeout", "file_memory"}
 
 
 # -- the key -----------------------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ class Settings:
     fc_param_budget: int = 25_000_000  # DC104: params allowed in a single fully-connected layer
     respect_gitignore: bool = True
     follow_imports: bool = True  # follow imports of the project's own modules (cross-file shape inference)
+    file_timeout: float = 60.0  # per-file budget, seconds (densecheck.budget)
+    file_memory: int = 4096  # per-file budget, MB of memory (densecheck.budget)
     trace: Any = None  # the `trace` sub-table, validated by whoever registered it (see register_section)
     # where the settings came from: the config file, and the directory relative globs are anchored at
     config_file: str | None = None
@@ -152,6 +154,18 @@ def _budget(v: Any, what: str) -> int:
     return v
 
 
+def _seconds(v: Any, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 86_400:
+        raise ConfigError(f"{what} must be a number of seconds above 0 (at most 86400), not {v!r}")
+    return float(v)
+
+
+def _megabytes(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 16 <= v <= 2**30:
+        raise ConfigError(f"{what} must be a whole number of megabytes, at least 16, not {v!r}")
+    return v
+
+
 def _bool(v: Any, what: str) -> bool:
     if not isinstance(v, bool):
         raise ConfigError(f"{what} must be true or false, not {v!r}")
@@ -171,6 +185,8 @@ _KEYS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "fc-param-budget": ("fc_param_budget", _budget),
     "respect-gitignore": ("respect_gitignore", _bool),
     "follow-imports": ("follow_imports", _bool),
+    "file-timeout": ("file_timeout", _seconds),
+    "file-memory": ("file_memory", _megabytes),
 }
 CONFIG_KEYS = sorted([*_KEYS, "trace"])
 

@@ -55,10 +55,13 @@ class Notebook:
         return next((c.lines for c in self.cells if c.number == number), [])
 
 
-def _source_lines(cell: dict) -> list[str]:
+def _source_lines(cell: dict, number: int) -> list[str]:
     src = cell.get("source", "")
-    text = "".join(src) if isinstance(src, list) else str(src)
-    return text.splitlines()
+    if isinstance(src, list) and all(isinstance(part, str) for part in src):
+        return "".join(src).splitlines()
+    if isinstance(src, str):
+        return src.splitlines()
+    raise NotebookError(f"cell {number}: 'source' is not a string or a list of strings")
 
 
 def _neutralise(lines: list[str]) -> list[str]:
@@ -88,19 +91,25 @@ def _neutralise(lines: list[str]) -> list[str]:
     return out
 
 
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def parse_notebook(text: str) -> Notebook | None:
     """The virtual module of a notebook, or None when its kernel is not Python. Raises NotebookError."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise NotebookError(f"invalid notebook JSON: {e}") from None
+    except RecursionError:
+        raise NotebookError("invalid notebook JSON: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("cells"), list):
         if isinstance(doc, dict) and "worksheets" in doc:
             raise NotebookError("unsupported notebook format (nbformat 3); convert it with `jupyter nbconvert "
                                 "--to notebook --nbformat 4`")
         raise NotebookError("not a Jupyter notebook: no 'cells' list")
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    lang = (meta.get("language_info") or {}).get("name") or (meta.get("kernelspec") or {}).get("language")
+    meta = _mapping(doc.get("metadata"))
+    lang = _mapping(meta.get("language_info")).get("name") or _mapping(meta.get("kernelspec")).get("language")
     if isinstance(lang, str) and lang.lower() not in ("python", "python3", "ipython", "ipython3"):
         return None
     nb = Notebook()
@@ -108,7 +117,7 @@ def parse_notebook(text: str) -> Notebook | None:
     for number, cell in enumerate(doc["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        lines = _source_lines(cell)
+        lines = _source_lines(cell, number)
         nb.cells.append(Cell(number, lines))
         parts.extend(_neutralise(lines))
         nb.line_map.extend((number, i) for i in range(1, len(lines) + 1))

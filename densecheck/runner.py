@@ -7,19 +7,21 @@ This is the glue between :mod:`densecheck.discover`, :mod:`densecheck.api` (Pyth
 from __future__ import annotations
 
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import repeat
 
-from densecheck import api
+from densecheck import api, budget
 from densecheck.cache import Cache, Stamp, stamp_for
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic, severity_rank
 from densecheck.discover import discover
 from densecheck.frameworks import candidate_names
 from densecheck.notebooks import Notebook, analyze_notebook
+from densecheck.processes import die_with_parent
 
 
 @dataclass
@@ -86,10 +88,14 @@ def is_notebook(path: str) -> bool:
 def check_source(data: bytes, path: str, settings: Settings, *, keep: bool = False) -> CheckedFile:
     """Analyse ``data`` as the file ``path``; ``keep`` the bytes when they cannot be read again (stdin)."""
     kept = data if keep else None
-    if is_notebook(path):
-        result, nb = analyze_notebook(data, path, settings)
-        return CheckedFile(path, result, kept, nb)
-    return CheckedFile(path, analyze_python(data, path, settings), kept)
+    try:
+        if is_notebook(path):
+            result, nb = analyze_notebook(data, path, settings)
+            return CheckedFile(path, result, kept, nb)
+        return CheckedFile(path, analyze_python(data, path, settings), kept)
+    except Exception as e:  # noqa: BLE001 - a bug densecheck has on one file must not cost the others' findings
+        return CheckedFile(path, api.FileResult(path, diagnostics=[api._internal_error(path, e)],
+                                                internal_error=True), kept)
 
 
 # -- the pre-filter ------------------------------------------------------------------------------------------------
@@ -178,9 +184,13 @@ def _check_file_stamped(path: str, settings: Settings) -> tuple[CheckedFile, Sta
     if failed is not None:
         return failed, None
     out = check_source(data, path, settings)
-    if out.notebook is not None or out.result.internal_error:
-        return out, None  # notebooks are not cached; a crash is retried next time
+    if out.notebook is not None or out.result.internal_error or _over_budget(out.result):
+        return out, None  # notebooks are not cached; a crash or an overrun is retried next time
     return out, stamp_for(st, data)
+
+
+def _over_budget(result: api.FileResult) -> bool:
+    return any(d.code == "DC003" for d in result.diagnostics)
 
 
 #: below this many files, worker processes cost more than they save
@@ -225,7 +235,10 @@ def check_files(files: list[str], settings: Settings, jobs: int | None = None,
         _check_in_workers(files, todo, settings, jobs, keep)
     else:
         for i in todo:
-            keep(i, *_check_file_stamped(files[i], settings))
+            if _size(files[i]) >= budget.GUARDED_FILE_BYTES:  # big enough to reach a hard limit: in a worker
+                keep(i, *_check_alone(files[i], settings))
+            else:
+                keep(i, *_check_file_stamped(files[i], settings))
     merge_foreign(out, settings)  # type: ignore[arg-type]
     return out  # type: ignore[return-value]
 
@@ -285,19 +298,20 @@ def _recheck(f: CheckedFile, settings: Settings) -> None:
 def _check_in_workers(files: list[str], todo: list[int], settings: Settings, jobs: int, keep) -> None:
     """Check ``files[i] for i in todo`` in worker processes, largest first.
 
-    A worker that dies (a native crash, the out-of-memory killer) takes only the file it was working on with it:
-    each worker notes the file it is on in a marker file, so after the pool breaks that file is reported as an
-    internal error (DC002) and the files not done yet go to a fresh pool.
+    A worker that dies (a native crash, the out-of-memory killer, its watchdog ending a file over its budget) takes
+    only the file it was working on with it: each worker notes the file it is on in a marker file, so after the pool
+    breaks that file is reported (DC003 when the watchdog noted an overrun, else DC002) and the files not done yet
+    go to a fresh pool.
     """
-    import tempfile
-
     remaining = sorted(todo, key=lambda i: -_size(files[i]))
+    limits = budget.Limits.of(settings)
     with tempfile.TemporaryDirectory(prefix="densecheck-workers-") as markers:
         while remaining:
             done: set[int] = set()
             try:
-                with ProcessPoolExecutor(max_workers=min(jobs, len(remaining)), initializer=_worker_init,
-                                         initargs=(markers,)) as pool:
+                with budget.Watchdog(markers, limits), ProcessPoolExecutor(
+                        max_workers=min(jobs, len(remaining)), initializer=_worker_init,
+                        initargs=(markers, os.getpid())) as pool:
                     stamped = pool.map(_check_file_marked, [files[i] for i in remaining], repeat(settings),
                                        chunksize=2)
                     for i, (checked, stamp) in zip(remaining, stamped):
@@ -305,53 +319,75 @@ def _check_in_workers(files: list[str], todo: list[int], settings: Settings, job
                         done.add(i)
                 return
             except BrokenProcessPool:
-                culprits = set()
-                for name in os.listdir(markers):
-                    try:
-                        with open(os.path.join(markers, name), encoding="utf-8", errors="surrogateescape") as fh:
-                            culprits.add(fh.read())
-                        os.unlink(os.path.join(markers, name))
-                    except OSError:
-                        pass
+                ended = _read_markers(markers)
                 left = [i for i in remaining if i not in done]
+                for i in left:
+                    if ended.get(files[i]):  # its watchdog ended it: over budget, not worth a second try
+                        keep(i, _over_budget_file(files[i], ended[files[i]], limits), None)
                 # the files workers were on when the pool broke; the pool terminates the healthy workers too, so
                 # each suspect gets a worker of its own: only a file that kills that one as well is reported
-                suspects = [i for i in left if files[i] in culprits] or left[:1]  # never loop on an unknown cause
+                left = [i for i in left if not ended.get(files[i])]
+                suspects = [i for i in left if files[i] in ended] or left[:1]  # never loop on an unknown cause
                 for i in suspects:
                     keep(i, *_check_alone(files[i], settings))
                 remaining = [i for i in left if i not in suspects]
 
 
+def _read_markers(markers: str) -> dict[str, str | None]:
+    """path -> why its worker was ended (None: it died on its own), from the marker files left behind."""
+    out: dict[str, str | None] = {}
+    for name in os.listdir(markers):
+        try:
+            with open(os.path.join(markers, name), encoding="utf-8", errors="surrogateescape") as fh:
+                path, why = budget.read_marker(fh.read())
+            os.unlink(os.path.join(markers, name))
+        except OSError:
+            continue
+        out[path] = why
+    return out
+
+
+def _over_budget_file(path: str, kind: str, limits: budget.Limits) -> CheckedFile:
+    return CheckedFile(path, api.over_budget(path, kind, limits))
+
+
 def _check_alone(path: str, settings: Settings) -> tuple[CheckedFile, Stamp | None]:
-    try:
-        with ProcessPoolExecutor(max_workers=1) as pool:
-            return pool.submit(_check_file_stamped, path, settings).result()
-    except BrokenProcessPool:
-        return CheckedFile(path, api.FileResult(path, diagnostics=[api._file_diagnostic(
-            path, "DC002", "internal error: the worker process analysing this file died (a crash or out of "
-            f"memory); please report it at {api.ISSUES_URL}")], internal_error=True)), None
+    """``path`` in a guarded worker process of its own."""
+    limits = budget.Limits.of(settings)
+    with tempfile.TemporaryDirectory(prefix="densecheck-worker-") as markers:
+        try:
+            with budget.Watchdog(markers, limits), ProcessPoolExecutor(
+                    max_workers=1, initializer=_worker_init, initargs=(markers, os.getpid())) as pool:
+                return pool.submit(_check_file_marked, path, settings).result()
+        except BrokenProcessPool:
+            why = _read_markers(markers).get(path)
+    if why:
+        return _over_budget_file(path, why, limits), None
+    return CheckedFile(path, api.FileResult(path, diagnostics=[api._file_diagnostic(
+        path, "DC002", "internal error: the worker process analysing this file died (a crash or out of "
+        f"memory); please report it at {api.ISSUES_URL}")], internal_error=True)), None
 
 
 _MARKERS: str | None = None
 
 
-def _worker_init(markers: str) -> None:
+def _worker_init(markers: str, parent: int) -> None:
     global _MARKERS
     _MARKERS = markers
+    die_with_parent(parent)  # a killed run leaves no workers behind
 
 
 def _check_file_marked(path: str, settings: Settings) -> tuple[CheckedFile, Stamp | None]:
-    """In a worker: note which file this process is on while it is on it."""
-    marker = os.path.join(_MARKERS, str(os.getpid())) if _MARKERS else None
-    if marker:
-        with open(marker, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(path)
+    """In a worker: note which file this process is on while it is on it (for the parent's watchdog)."""
+    if _MARKERS is None:
+        return _check_file_stamped(path, settings)
+    marker = os.path.join(_MARKERS, str(os.getpid()))
+    budget.start_marker(marker, path)
     result = _check_file_stamped(path, settings)
-    if marker:
-        try:
-            os.unlink(marker)
-        except OSError:
-            pass
+    try:
+        os.unlink(marker)
+    except OSError:
+        pass
     return result
 
 

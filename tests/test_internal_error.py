@@ -69,7 +69,6 @@ def assert_reported(dc002_line: str, what: str) -> None:
     (ValueError("boom"), "ValueError: boom"),
     (KeyError("shape"), "KeyError"),
     (AssertionError("invariant"), "AssertionError: invariant"),
-    (MemoryError(), "MemoryError"),
     (RecursionError("loop"), "RecursionError: loop"),  # not explained by the tree's depth: a bug
     (SystemExit(3), "SystemExit: 3"),  # only densecheck itself could raise it: the checked code never runs
 ])
@@ -85,6 +84,16 @@ def test_api_reports_the_failing_file_and_analyses_the_others(three, monkeypatch
         r = results[name]
         assert not r.internal_error and len(r.layers) == 1
         assert [(d.code, d.line, d.column) for d in r.diagnostics] == [(code, *at)]
+
+
+def test_api_out_of_memory_is_over_budget_not_a_bug(three, monkeypatch):
+    """Running out of memory on one file is that file's DC003 (over its memory budget), the others analysed."""
+    fail_on(monkeypatch, "b.py", MemoryError())
+    results = {os.path.basename(r.path): r for r in api.analyze_paths(["a.py", "b.py", "c.py"])}
+    b = results["b.py"]
+    assert not b.internal_error and b.layers == []
+    assert [d.code for d in b.diagnostics] == ["DC003"] and "memory" in b.diagnostics[0].message
+    assert [len(results[n].layers) for n in ("a.py", "c.py")] == [1, 1]
 
 
 def test_api_failure_in_a_rule_or_suppressions_is_dc002(three, monkeypatch):

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from densecheck import budget
 from densecheck.analysis import values as V
 from densecheck.analysis.names import ImportTable, dotted, import_bindings, package_of
 from densecheck.analysis.project import ParsedModule, Project, parse_module, reexports
@@ -490,6 +491,8 @@ class Interpreter:
         self.steps += 1
         if self.steps > self.limit:
             raise Budget()
+        if not self.steps & 1023:
+            budget.check()  # the file's time budget (a wall clock, unlike the step budget)
 
     def bounded(self, run, steps: int) -> Value:
         """``run()`` within ``steps`` more steps; UNKNOWN when they run out (the whole analysis's own budget

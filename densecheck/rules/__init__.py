@@ -5,6 +5,7 @@ from __future__ import annotations
 from densecheck.rules.base import Rule
 from densecheck.rules.dc001_parse_error import ParseError
 from densecheck.rules.dc002_internal_error import InternalError
+from densecheck.rules.dc003_over_budget import OverBudget
 from densecheck.rules.dc101_spatial_positions import DenseOverSpatialPositions
 from densecheck.rules.dc102_channels_first_axis import LinearOnChannelsFirstAxis
 from densecheck.rules.dc103_in_features_mismatch import InFeaturesMismatch
@@ -16,6 +17,7 @@ from densecheck.rules.dc900_unused_noqa import UnusedNoqa
 ALL_RULES: list[Rule] = [
     ParseError(),
     InternalError(),
+    OverBudget(),
     DenseOverSpatialPositions(),
     LinearOnChannelsFirstAxis(),
     InFeaturesMismatch(),

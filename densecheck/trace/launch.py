@@ -13,15 +13,18 @@ The child (:mod:`densecheck.trace.runner`) runs in its own session (process grou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
+from densecheck.trace import sandbox
 from densecheck.trace.spec import DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIMEOUT, TraceTarget
 
 OFFLINE_ENV = {
@@ -82,6 +85,61 @@ def child_env(extra: dict | None = None) -> dict:
     return env
 
 
+#: the trace child's stderr kept for messages: its first and last half of this (a child flooding stderr cannot run
+#: the linter out of memory)
+MAX_STDERR_BYTES = 256 * 1024
+#: the protocol lines kept (one line per traced layer site: far more than any model has)
+MAX_STDOUT_BYTES = 64 * 1024 * 1024
+
+
+class _Reader:
+    """Reads a child's pipe in a thread, keeping at most ``keep`` bytes (head and tail); ``done`` is set once
+    ``until`` has been seen at the start of a line's JSON or the pipe is closed."""
+
+    def __init__(self, pipe, *, keep: int = MAX_STDOUT_BYTES, until: bytes | None = None) -> None:
+        self.pipe, self.keep, self.until = pipe, keep, until
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        half = self.keep // 2
+        line_start = True
+        answer = bytearray()
+        try:
+            for chunk in iter(lambda: self.pipe.readline(1 << 16), b""):  # a line with no end is read in pieces
+                if answer or (self.until is not None and line_start and self.until in chunk[:64]):
+                    answer += chunk  # the answer itself is always kept whole
+                    if chunk.endswith(b"\n"):
+                        break
+                    continue
+                line_start = chunk.endswith(b"\n")
+                room = half - len(self.head)
+                if room > 0:
+                    self.head += chunk[:room]
+                    chunk = chunk[room:]
+                if chunk:
+                    self.tail += chunk
+                    if len(self.tail) > half:
+                        self.dropped += len(self.tail) - half
+                        del self.tail[: len(self.tail) - half]
+        except (OSError, ValueError):
+            pass
+        finally:
+            (self.tail if self.tail else self.head).extend(answer)
+            self.done.set()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def data(self) -> bytes:
+        gap = f"\n[... {self.dropped:,} bytes left out ...]\n".encode() if self.dropped else b""
+        return bytes(self.head) + gap + bytes(self.tail) if gap else bytes(self.head + self.tail)
+
+
 def _rss_mb(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -91,6 +149,32 @@ def _rss_mb(pid: int) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out.extend(int(c) for c in fh.read().split())
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def _tree_rss_mb(pid: int) -> float | None:
+    """Resident memory of ``pid`` and all its descendants (a grandchild does not escape the cap)."""
+    total, seen, todo = None, set(), [pid]
+    while todo and len(seen) < 4096:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        rss = _rss_mb(p)
+        if rss is not None:
+            total = (total or 0.0) + rss
+        todo.extend(_children(p))
+    return total
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -137,38 +221,43 @@ def run_target(target: TraceTarget, *, timeout: float | None = None, memory_limi
     root = os.path.abspath(root or os.getcwd())
     spec = {"target": target.target, "inputs": [i.to_json() for i in target.inputs], "framework": target.framework,
             "root": root, "device": device, "dump_after": max(timeout - 1.5, timeout * 0.85)}
+    spec["host_ns"] = sandbox.host_namespaces()
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "densecheck.trace.runner"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, cwd=root, env=child_env(env), start_new_session=True)
+        stderr=subprocess.PIPE, cwd=root, env=child_env(env), start_new_session=True,
+        # the confinement needs code between fork and exec; the linter starts no thread of its own before this
+        preexec_fn=sandbox.preexec(sandbox.Limits.for_trace(timeout, mem_limit)))  # noqa: PLW1509
     stop: tuple[str, str] | None = None
     peak_seen = 0.0
-    data = json.dumps(spec).encode()
-    out = err = b""
-    while True:
-        try:
-            o, e = proc.communicate(input=data, timeout=0.2)
-            out += o or b""
-            err += e or b""
+    out_reader = _Reader(proc.stdout, until=b'"event": "result"')
+    err_reader = _Reader(proc.stderr, keep=MAX_STDERR_BYTES)
+    try:
+        proc.stdin.write(json.dumps(spec).encode())
+        proc.stdin.close()
+    except OSError:  # the child died at once: its stderr says why
+        pass
+    while proc.poll() is None and not out_reader.done.is_set():
+        time.sleep(0.1)
+        rss = _tree_rss_mb(proc.pid)
+        peak_seen = max(peak_seen, rss or 0.0)
+        if time.perf_counter() - t0 > timeout:
+            stop = ("timeout", f"trace of {target.target} timed out after {timeout:g} s")
+        elif rss is not None and rss > mem_limit:
+            stop = ("memory", (f"trace of {target.target} used more than {mem_limit:,} MB of memory "
+                               f"(resident {rss:,.0f} MB) and was stopped"))
+        if stop:
             break
-        except subprocess.TimeoutExpired:
-            data = None
-            rss = _rss_mb(proc.pid)
-            peak_seen = max(peak_seen, rss or 0.0)
-            elapsed = time.perf_counter() - t0
-            if elapsed > timeout:
-                stop = ("timeout", f"trace of {target.target} timed out after {timeout:g} s")
-            elif rss is not None and rss > mem_limit:
-                stop = ("memory", (f"trace of {target.target} used more than {mem_limit:,} MB of memory "
-                                   f"(resident {rss:,.0f} MB) and was stopped"))
-            if stop:
-                _kill_group(proc)
-                o, e = proc.communicate()
-                out += o or b""
-                err += e or b""
-                break
-    if stop is None:
-        _kill_group(proc)  # what the traced code started and left behind in the child's session ends with it
+    if out_reader.done.is_set() and stop is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # the answer is in: a moment to exit on its own
+            proc.wait(timeout=5)
+    # what the traced code started and left behind in the child's session ends with it (its PID namespace, where
+    # there is one, ends with the child itself)
+    _kill_group(proc)
+    proc.wait()
+    out_reader.join(1.0)
+    err_reader.join(1.0)  # a process that left the session may hold the pipes open: never wait on it for long
+    out, err = out_reader.data(), err_reader.data()
     total = round(time.perf_counter() - t0, 3)
     stderr = err.decode("utf-8", errors="replace")
     events = []

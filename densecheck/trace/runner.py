@@ -41,24 +41,37 @@ class NetworkDisabled(OSError):
 
 
 def disable_network() -> None:
-    """Refuse outgoing internet connections from Python code (hub downloads, telemetry). Unix sockets still work."""
+    """Refuse internet connections and datagrams from Python code (hub downloads, telemetry), at the ``socket`` and
+    the ``_socket`` level. Unix sockets still work. The OS-level block (a network namespace, see
+    :mod:`densecheck.trace.sandbox`) covers subprocesses too; this guard is what is left where there is none."""
+    import _socket
 
-    def guard(sock, address):
+    def guard(sock, address) -> None:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
-            raise NetworkDisabled(f"network access is disabled in densecheck trace (connect to {address!r})")
+            raise NetworkDisabled(f"network access is disabled in densecheck trace (to {address!r})")
 
-    orig_connect, orig_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    def guarded(cls: type) -> None:
+        for name, where in (("connect", 0), ("connect_ex", 0), ("sendto", -1)):
+            original = getattr(cls, name)
 
-    def connect(self, address):
-        guard(self, address)
-        return orig_connect(self, address)
+            def method(self, *args, _original=original, _where=where):
+                guard(self, args[_where] if args else None)
+                return _original(self, *args)
 
-    def connect_ex(self, address):
-        guard(self, address)
-        return orig_connect_ex(self, address)
+            setattr(cls, name, method)
+        original_sendmsg = cls.sendmsg
 
-    socket.socket.connect = connect
-    socket.socket.connect_ex = connect_ex
+        def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
+            if address is not None:
+                guard(self, address)
+            return original_sendmsg(self, buffers, ancdata, flags, *(() if address is None else (address,)))
+
+        cls.sendmsg = sendmsg
+
+    guarded(socket.socket)
+    raw = type("socket", (_socket.socket,), {"__module__": "_socket"})  # the C type itself cannot be patched
+    guarded(raw)
+    _socket.socket = _socket.SocketType = raw
 
 
 # -- user frames -------------------------------------------------------------------------------------------------
@@ -326,6 +339,21 @@ def peak_rss_mb() -> float:
 def main() -> int:
     global _OUT
     spec = json.loads(sys.stdin.read() or "{}")
+    from densecheck.trace.sandbox import describe
+
+    confinement = describe(spec.get("host_ns") or {})
+    if confinement["processes"] == "pid-namespace":
+        # this process's children start a fresh PID namespace: the trace runs as its PID 1, so when the trace ends
+        # the kernel ends everything the traced code started, setsid or not; this process only waits
+        pid = os.fork()
+        if pid:
+            _, status = os.waitpid(pid, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        from densecheck.processes import die_with_parent
+
+        # the waiter dies with the linter, and the whole namespace with this process (its parent is outside the
+        # namespace, so getppid() says 0: there is no pid to check against)
+        die_with_parent()
     # the protocol keeps the real stdout; everything else printing to fd 1 goes to stderr
     sys.stdout.flush()
     _OUT = os.fdopen(os.dup(1), "w", buffering=1)
@@ -337,7 +365,7 @@ def main() -> int:
     try:
         out = run(spec)
         emit(event="result", ok=True, **out, stats={"wall_s": round(time.perf_counter() - _T0, 3),
-                                                    "peak_rss_mb": peak_rss_mb()})
+                                                    "peak_rss_mb": peak_rss_mb(), "sandbox": confinement})
         return 0
     except (TargetError, UsageError) as e:
         kind = "target" if isinstance(e, TargetError) else "usage"
