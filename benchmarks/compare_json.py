@@ -11,6 +11,9 @@ from the tree's own directory, so paths are the same in both runs. Trees:
   keras-applications  ``keras/src/applications`` of the installed Keras
   transformers        the installed transformers package (the 5.24.0 tree of the accuracy table)
 
+The base side's output is kept in ``--keep DIR`` (default: ``densecheck-compare`` in the temporary directory), keyed
+by the base commit and the tree's path, so a refactor checked many times against one base runs the base once.
+
 Prints one line per tree (identical, or the first differing line of each side) and exits 1 when any tree differs.
 A tree whose package is not installed is reported and skipped. Nothing is imported from the checked trees.
 """
@@ -18,6 +21,7 @@ A tree whose package is not installed is reported and skipped. Nothing is import
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -66,21 +70,36 @@ def main() -> int:
     ap.add_argument("base", help="git revision to compare against")
     ap.add_argument("--trees", default=",".join(TREES), help="comma-separated: " + ", ".join(TREES))
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--keep", default=os.path.join(tempfile.gettempdir(), "densecheck-compare"),
+                    help="directory keeping the base side's outputs")
     args = ap.parse_args()
+    sha = subprocess.run(["git", "-C", REPO, "rev-parse", args.base], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    os.makedirs(args.keep, exist_ok=True)
     differ = False
     with tempfile.TemporaryDirectory(prefix="densecheck-base-") as tmp:
         base = os.path.join(tmp, "base")
-        subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", "-q", base, args.base], check=True)
+        subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", "-q", base, sha], check=True)
         try:
             for name in args.trees.split(","):
                 tree = TREES[name]()
                 if tree is None or not os.path.isdir(tree):
                     print(f"{name}: not installed, skipped")
                     continue
-                before, t_before = run_json(base, tree, args.jobs)
+                key = hashlib.sha256(f"{sha}\0{os.path.realpath(tree)}".encode()).hexdigest()[:24]
+                kept = os.path.join(args.keep, f"{name}-{key}.json")
+                if os.path.exists(kept):
+                    with open(kept, "rb") as f:
+                        before, t_before = f.read(), float("nan")
+                else:
+                    before, t_before = run_json(base, tree, args.jobs)
+                    with open(kept + ".tmp", "wb") as f:
+                        f.write(before)
+                    os.replace(kept + ".tmp", kept)
                 after, t_after = run_json(REPO, tree, args.jobs)
                 if before == after:
-                    print(f"{name}: identical ({len(after):,} bytes; {t_before:.1f} s before, {t_after:.1f} s after)")
+                    took = "base kept" if t_before != t_before else f"{t_before:.1f} s before"
+                    print(f"{name}: identical ({len(after):,} bytes; {took}, {t_after:.1f} s after)")
                 else:
                     differ = True
                     print(f"{name}: DIFFERENT at {first_difference(before, after)}")

@@ -285,7 +285,7 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
                 budget.check()
                 return _analyze_parsed(result, module, tree, text, path, settings)
             finally:
-                from densecheck.analysis.project import settle
+                from densecheck.engine.project import settle
 
                 del module, tree
                 settle()
@@ -302,7 +302,7 @@ def over_budget(path: str, kind: str, limits: budget.Limits) -> FileResult:
 
 def _analyze_parsed(result: FileResult, module: cst.Module, tree: Any, text: str, path: str,
                     settings: Settings) -> FileResult:
-    from densecheck.analysis import analyze_module
+    from densecheck.engine import analyze_module
 
     try:
         try:

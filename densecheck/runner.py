@@ -133,8 +133,8 @@ def _feeds_project(tree, path: str, text: str) -> bool:
     """Whether a file without layers of its own may still give shapes to the project's other files: it uses a
     framework and imports one of the project's modules that holds layers (a model assembled from blocks defined
     elsewhere)."""
-    from densecheck.analysis.names import package_of
-    from densecheck.analysis.project import Project, imported_modules, layers_file
+    from densecheck.engine.names import package_of
+    from densecheck.engine.project import Project, imported_modules, layers_file
 
     if not any(word in text for word in _FRAMEWORK_WORDS):
         return False

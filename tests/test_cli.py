@@ -138,7 +138,7 @@ def test_missing_path_exit_2_and_the_rest_is_still_checked(proj):
 
 
 def test_internal_error_exit_2_with_all_output(proj, monkeypatch):
-    import densecheck.analysis as analysis
+    import densecheck.engine as analysis
 
     put(proj, "a.py", DC101)
     # b.py must mention Linear: the runner's pre-filter skips the analysis of files that cannot hold a layer

@@ -1,6 +1,6 @@
 """An internal error on one file (issue 7, item 5): reported as such, the other files still analysed, exit code 2.
 
-The engine entry (``densecheck.analysis.analyze_module``) is made to fail for one file only: in-process with a
+The engine entry (``densecheck.engine.analyze_module``) is made to fail for one file only: in-process with a
 monkeypatch (API, and the click command through CliRunner), and in subprocesses -- including the worker processes
 of a parallel run -- through tests/data/fail_hook/sitecustomize.py. Every time: one DC002 for that file, with a
 pointer to the issue tracker; every finding of the other files still in the output; exit code 2, also with
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import densecheck.analysis as analysis
+import densecheck.engine as analysis
 from densecheck import api
 from densecheck.api import ISSUES_URL
 

@@ -359,7 +359,7 @@ def recursive_analysis(monkeypatch):
     makes it recurse past Python's limit any more; the fallback for an analysis that does (a deep thread, or
     DC001) is exercised with an analysis that recurses once per level of the tree, as libcst's visitors do, under
     a recursion limit too low for ``lists_150`` (304 levels) but high enough for the deep thread's fresh stack."""
-    import densecheck.analysis as analysis
+    import densecheck.engine as analysis
 
     real = analysis.analyze_module
 
@@ -403,7 +403,7 @@ def test_no_thread_for_the_deep_analysis_is_dc001(monkeypatch):
 
 def test_recursion_the_depth_does_not_explain_is_an_internal_error(monkeypatch):
     """A RecursionError on a shallow file, even with a deep stack, is a bug (e.g. a cycle in the engine)."""
-    import densecheck.analysis as analysis
+    import densecheck.engine as analysis
 
     def forever(module, path, *rest):
         return forever(module, path, *rest)

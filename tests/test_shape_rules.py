@@ -10,8 +10,8 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from densecheck.analysis.interpreter import Interpreter
-from densecheck.analysis.values import Tensor
+from densecheck.engine.driver import Interpreter
+from densecheck.engine.values import Tensor
 from densecheck.shapes import Shape
 
 TORCH_CASES = [

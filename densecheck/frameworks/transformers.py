@@ -6,7 +6,7 @@ source would mean interpreting registries keyed by config strings; what they do 
 it is written down here, as for any framework:
 
 * ``SUBSCRIPT``: ``NAME[...]`` gives a layer that behaves like the named torch layer.
-* ``CALLS``: ``NAME(...)`` is handled by the named behaviour (see ``densecheck.analysis.interpreter``):
+* ``CALLS``: ``NAME(...)`` is handled by the named behaviour (see ``densecheck.engine.driver``):
   ``"layer:<torch layer>"`` returns such a layer, ``"call_first_on_rest:<n>"`` calls argument 0 with the arguments
   from index ``n`` on (``apply_chunking_to_forward(fn, chunk_size, dim, *tensors)``), ``"default_arg:<i>"`` returns
   argument ``i`` (``ALL_ATTENTION_FUNCTIONS.get_interface(name, default)``), ``"attention"`` is an attention

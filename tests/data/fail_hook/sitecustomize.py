@@ -12,7 +12,7 @@ _TARGET = os.environ.get("DENSECHECK_TEST_FAIL_ON")
 if _TARGET:
     import signal
 
-    import densecheck.analysis as _analysis
+    import densecheck.engine as _analysis
 
     _real = _analysis.analyze_module
 

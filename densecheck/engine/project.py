@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 import libcst as cst
 
-from densecheck.analysis.names import package_of
+from densecheck.engine.names import package_of
 from densecheck.frameworks import candidate_names
 
 #: never followed, even when their source sits in the project's directory: their layers come from the tables

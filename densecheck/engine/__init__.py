@@ -1,4 +1,5 @@
-"""Static analysis: a walk of the libcst tree and an abstract interpreter that find models and infer the shapes reaching each Dense/Linear."""
+"""The engine: an abstract interpreter over libcst trees that finds models and infers the shapes reaching each
+Dense/Linear. One concern a module (see ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def analyze_module(module: cst.Module, path: str, source: str | None = None, tre
                    follow_imports: bool = True) -> list[LayerReport]:
     """Every Dense/Linear constructor call site in ``module`` (parsed from ``source``; ``tree``, when given, is
     CPython's ``ast`` of the same text), with its inferred shapes; then, with ``follow_imports``, the call sites of
-    the project's other files that this file's code reached (see :class:`~densecheck.analysis.interpreter.AnalysisResult`)."""
-    from densecheck.analysis.interpreter import analyze
+    the project's other files that this file's code reached (see :class:`~densecheck.engine.driver.AnalysisResult`)."""
+    from densecheck.engine.driver import analyze
 
     return analyze(module, path, source, tree, follow_imports)

@@ -87,7 +87,7 @@ def import_bindings(node: cst.Import | cst.ImportFrom, package: str | None = Non
 class ImportTable:
     """All import bindings anywhere in a module (function-local ones included) and the names it defines.
 
-    Filled by a walk (:mod:`densecheck.analysis.walk`) calling its ``visit_<NodeType>`` methods."""
+    Filled by a walk (:mod:`densecheck.engine.walk`) calling its ``visit_<NodeType>`` methods."""
 
     def __init__(self, package: str | None = None) -> None:
         self.names: dict[str, str] = {}

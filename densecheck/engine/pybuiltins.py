@@ -1,0 +1,484 @@
+"""Python builtins and methods implemented by the interpreter."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from densecheck.engine.helpers import is_tuple
+from densecheck.engine.library import SPECIAL_CALLS, _keras_input, keras_add, torch_sequential
+from densecheck.engine.limits import MAX_INT, MAX_ITEMS, MAX_UNROLL
+from densecheck.engine.names import dotted
+from densecheck.engine.values import (
+    UNKNOWN,
+    Builtin,
+    ClassV,
+    Const,
+    Dict,
+    DimV,
+    Function,
+    Instance,
+    Layer,
+    Record,
+    Ref,
+    Seq,
+    Sequential,
+    Super,
+    Tensor,
+    Union,
+    Value,
+    join,
+    pyvalue,
+)
+from densecheck.frameworks import (
+    canonical,
+    lookup_layer,
+)
+from densecheck.frameworks import torch as torch_fw
+from densecheck.frameworks import transformers as hf_fw
+from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
+
+if TYPE_CHECKING:
+    from densecheck.engine.driver import Interpreter
+from densecheck.shapes import Shape, Sym, known
+
+# ---------------------------------------------------------------------------------------------------------
+# Python builtins and methods implemented by the interpreter
+# ---------------------------------------------------------------------------------------------------------
+
+def _b_len(it, b, args, kwargs):
+    x = args[0] if args else UNKNOWN
+    if isinstance(x, Seq) and not x.repeated:
+        return Const(len(x.items))
+    if isinstance(x, Dict):
+        return Const(len(x.items))
+    if isinstance(x, Sequential):
+        return Const(len(x.layers))
+    if isinstance(x, Const) and isinstance(x.value, (str, tuple)):
+        return Const(len(x.value))
+    if isinstance(x, Tensor) and x.shape.rank:
+        d = x.shape.dims[0]
+        return Const(d) if known(d) else DimV(d if isinstance(d, Sym) else Sym("?"))
+    return UNKNOWN
+
+
+def _b_range(it, b, args, kwargs):
+    vals = [pyvalue(a) for a in args]
+    if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        try:
+            r = range(*vals)
+        except (TypeError, ValueError):
+            return Seq([UNKNOWN], "list", repeated=True)
+        if all(abs(v) <= MAX_INT for v in vals) and len(r) <= MAX_UNROLL:
+            return Seq([Const(i) for i in r], "list")
+    return Seq([DimV(Sym("i"))], "list", repeated=True)
+
+
+def _b_numeric(kind):
+    def impl(it, b, args, kwargs):
+        x = args[0] if args else Const(0)
+        if isinstance(x, Const) and isinstance(x.value, (int, float, str, bool)):
+            try:
+                return Const(kind(x.value))
+            except (TypeError, ValueError, OverflowError):
+                return UNKNOWN
+        if isinstance(x, DimV) and kind is int:
+            return x
+        return UNKNOWN
+    return impl
+
+
+def _b_seq(kind):
+    def impl(it, b, args, kwargs):
+        x = args[0] if args else Seq([], kind)
+        if isinstance(x, Record) and kind == "tuple":
+            return x  # a ModelOutput's tuple, or a filtered generator's items: indexed the same way
+        if isinstance(x, Seq):
+            return Seq(list(x.items), kind, x.repeated)
+        if isinstance(x, Dict):
+            return Seq([Const(k) for k in x.items], kind)
+        if isinstance(x, Sequential):
+            return Seq(list(x.layers), kind)
+        return Seq([UNKNOWN], kind, repeated=True)
+    return impl
+
+
+def _b_minmax(fn):
+    def impl(it, b, args, kwargs):
+        vals = [pyvalue(a) for a in args]
+        if len(vals) == 1 and isinstance(vals[0], tuple):
+            vals = list(vals[0])
+        if vals and all(isinstance(v, (int, float)) for v in vals):
+            return Const(fn(vals))
+        return UNKNOWN
+    return impl
+
+
+def _b_sum(it, b, args, kwargs):
+    v = pyvalue(args[0]) if args else None
+    if isinstance(v, tuple) and all(isinstance(x, (int, float)) for x in v):
+        return Const(sum(v))
+    return UNKNOWN
+
+
+def b_math(fn):
+    def impl(it, b, args, kwargs):
+        vals = [pyvalue(a) for a in args]
+        if len(vals) == 1 and isinstance(vals[0], tuple):
+            vals = list(vals[0]) if fn is math.prod else vals
+        if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            if any(isinstance(v, int) and abs(v) > MAX_INT for v in vals) or len(vals) > MAX_ITEMS:
+                return UNKNOWN
+            try:
+                r = fn(vals) if fn is math.prod else fn(*vals)
+            except (ValueError, OverflowError, TypeError):
+                return UNKNOWN
+            return UNKNOWN if isinstance(r, int) and abs(r) > MAX_INT else Const(r)
+        return UNKNOWN
+    return impl
+
+
+def _b_getattr(it, b, args, kwargs):
+    if len(args) >= 2:
+        name = pyvalue(args[1])
+        if isinstance(name, str):
+            r = it.getattr(args[0], name)
+            if r is UNKNOWN and len(args) > 2:
+                return args[2]
+            return r
+    return UNKNOWN
+
+
+def _b_setattr(it, b, args, kwargs):
+    if len(args) == 3:
+        name = pyvalue(args[1])
+        if isinstance(name, str) and isinstance(args[0], (Instance, ClassV)):
+            args[0].attrs[name] = args[2]
+    return Const(None)
+
+
+def _b_super(it, b, args, kwargs):
+    frame = it.frame
+    fn = frame.func
+    if fn is not None and fn.cls is not None and frame.self_value is not None:
+        return Super(frame.self_value, fn.cls)
+    if len(args) == 2 and isinstance(args[0], ClassV):
+        return Super(args[1], args[0])
+    return UNKNOWN
+
+
+def _b_enumerate(it, b, args, kwargs):
+    x = args[0] if args else UNKNOWN
+    items, exact = it.iteration(x)
+    if exact:
+        return Seq([Seq([Const(i), v]) for i, v in enumerate(items)], "list")
+    return Seq([Seq([DimV(Sym("i")), items[0]])], "list", repeated=True)
+
+
+def _b_zip(it, b, args, kwargs):
+    cols = [it.iteration(a) for a in args]
+    if cols and all(exact for _, exact in cols):
+        n = min(len(items) for items, _ in cols)
+        return Seq([Seq([items[i] for items, _ in cols]) for i in range(n)], "list")
+    return Seq([Seq([items[0] if items else UNKNOWN for items, _ in cols])], "list", repeated=True)
+
+
+def _b_reversed(it, b, args, kwargs):
+    x = args[0] if args else UNKNOWN
+    if isinstance(x, Seq):
+        return Seq(list(reversed(x.items)), x.kind, x.repeated)
+    return UNKNOWN
+
+
+def _b_slice(it, b, args, kwargs):
+    """``slice(a, b, c)``: a slice object (bounds not known statically stand as unknown dimensions)."""
+    if not 1 <= len(args) <= 3 or kwargs:
+        return UNKNOWN
+    parts = [pyvalue(a) if not (isinstance(a, Const) and a.value is None) else None for a in args]
+    parts = [p if p is None or (type(p) is int) else Sym("?") for p in parts]
+    return Const(slice(*parts))
+
+
+def _b_isinstance(it, b, args, kwargs):
+    """``isinstance(x, tuple)`` where the answer is sure: a tensor is a ``torch.Tensor`` and no tuple, list, dict,
+    number or string (``layer_outputs[0] if isinstance(layer_outputs, tuple) else layer_outputs``); a constant is
+    what it is; an instance of a class of the analysed code is an instance of the classes in its MRO only."""
+    if len(args) != 2 or kwargs:
+        return UNKNOWN
+    kinds = args[1].items if is_tuple(args[1]) else [args[1]]
+    answers = [py_isinstance(args[0], k) for k in kinds]
+    if True in answers:
+        return Const(True)
+    return Const(False) if answers and all(a is False for a in answers) else UNKNOWN
+
+
+_PY_TYPES = {"tuple": tuple, "list": list, "dict": dict, "int": int, "float": float, "str": str, "bool": bool}
+
+
+def py_isinstance(v: Value, kind: Value) -> bool | None:
+    if isinstance(v, Union):
+        answers = {py_isinstance(o, kind) for o in v.options}
+        return answers.pop() if len(answers) == 1 else None
+    name = kind.name if isinstance(kind, Builtin) and kind.self is None else \
+        canonical(kind.qualname) if isinstance(kind, Ref) else None
+    if isinstance(v, Tensor):
+        if name == "torch.Tensor":
+            return True
+        return False if name in _PY_TYPES or name == "torch.nn.Module" else None
+    if isinstance(v, Const) and name in _PY_TYPES:
+        return isinstance(v.value, _PY_TYPES[name])
+    if isinstance(v, Instance) and isinstance(kind, ClassV):
+        return kind in v.cls.mro()  # a framework base cannot derive from a class of the analysed code
+    return None
+
+
+def _b_print(it, b, args, kwargs):
+    return Const(None)
+
+
+def _b_seq_add(it, b, args, kwargs):
+    seq = b.self
+    if isinstance(seq, Sequential) and args:
+        if seq.framework == "keras":
+            keras_add(it, seq, args[-1])
+        else:
+            seq.layers.append(args[-1])
+    return Const(None)
+
+
+def _b_seq_add_module(it, b, args, kwargs):
+    if isinstance(b.self, Sequential) and len(args) == 2:
+        b.self.layers.append(args[1])
+    return Const(None)
+
+
+def _b_module_build(it, b, args, kwargs):
+    """model.build((None, 32, 32, 3)) on a subclassed Keras model: call it on that symbolic input."""
+    shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("input_shape"))
+    if isinstance(b.self, Instance) and isinstance(shape, tuple):
+        it.call_instance(b.self, [Tensor(Shape.of(tuple(d if known(d) else None for d in shape), -1))], {})
+    return Const(None)
+
+
+def _summary(batch_missing: bool):
+    """torchinfo.summary(model, input_size=(1, 3, 224, 224)) / torchsummary.summary(model, (3, 224, 224))."""
+    def impl(it, args, kwargs, node):
+        model = args[0] if args else kwargs.get("model", UNKNOWN)
+        size = pyvalue(args[1]) if len(args) > 1 else pyvalue(kwargs.get("input_size"))
+        if isinstance(size, tuple) and size and all(isinstance(d, int) for d in size):
+            dims = ((None,) if batch_missing else ()) + size
+            it.call(model, [Tensor(Shape.of(dims))], {})
+        return UNKNOWN
+    return impl
+
+
+def _keras_input_layer(it: Interpreter, args, kwargs, node) -> Value:
+    if "input_shape" in kwargs and "shape" not in kwargs:
+        kwargs = dict(kwargs, shape=kwargs["input_shape"])
+    return _keras_input(it, args, kwargs, node)
+
+
+def _b_seq_build(it, b, args, kwargs):
+    seq = b.self
+    shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("input_shape"))
+    if isinstance(seq, Sequential) and isinstance(shape, tuple):
+        cur = Shape.of(tuple(d if known(d) else None for d in shape), -1)
+        for layer in seq.layers:
+            out = it.call(layer, [Tensor(cur)], {})
+            cur = out.shape if isinstance(out, Tensor) else UNKNOWN_SHAPE
+        seq.current = cur
+    return Const(None)
+
+
+def _b_list_append(it, b, args, kwargs):
+    if isinstance(b.self, Seq) and args:
+        if b.self.repeated:
+            b.self.items[0] = join(b.self.items[0], args[0])
+        elif len(b.self.items) < 256:
+            b.self.items.append(args[0])
+    return Const(None)
+
+
+def _b_list_extend(it, b, args, kwargs):
+    if isinstance(b.self, Seq) and args:
+        x = args[0]
+        if isinstance(x, Seq) and not x.repeated and not b.self.repeated:
+            b.self.items.extend(x.items)
+        elif isinstance(x, Seq) and x.items:
+            b.self.items[:] = [it.join_all(b.self.items + x.items)]
+            b.self.repeated = True
+    return Const(None)
+
+
+def _b_list_insert(it, b, args, kwargs):
+    if isinstance(b.self, Seq) and len(args) == 2:
+        idx = pyvalue(args[0])
+        if isinstance(idx, int) and not b.self.repeated:
+            b.self.items.insert(idx, args[1])
+    return Const(None)
+
+
+def _b_dict_items(it, b, args, kwargs):
+    d = b.self
+    return Seq([Seq([Const(k), v]) for k, v in d.items.items()], "list") if isinstance(d, Dict) else UNKNOWN
+
+
+def _b_dict_values(it, b, args, kwargs):
+    d = b.self
+    return Seq(list(d.items.values()), "list") if isinstance(d, Dict) else UNKNOWN
+
+
+def _b_dict_keys(it, b, args, kwargs):
+    d = b.self
+    return Seq([Const(k) for k in d.items], "list") if isinstance(d, Dict) else UNKNOWN
+
+
+def _b_dict_get(it, b, args, kwargs):
+    d = b.self
+    if isinstance(d, Dict) and args:
+        k = pyvalue(args[0])
+        try:
+            if k in d.items:
+                return d.items[k]
+        except TypeError:
+            return UNKNOWN
+        return args[1] if len(args) > 1 else Const(None)
+    return UNKNOWN
+
+
+def _b_dict_update(it, b, args, kwargs):
+    d = b.self
+    if isinstance(d, Dict):
+        if args and isinstance(args[0], Dict):
+            d.items.update(args[0].items)
+        d.items.update(kwargs)
+    return Const(None)
+
+
+def _b_add_module(it, b, args, kwargs):
+    if len(args) == 2 and isinstance(b.self, Instance):
+        name = pyvalue(args[0])
+        if isinstance(name, str):
+            b.self.attrs[name] = args[1]
+    return Const(None)
+
+
+def b_super_init(it, b, args, kwargs):
+    """super().__init__(...) of an external base: nn.Sequential subclasses keep their layers, subclasses of a
+    framework layer (``class ScaledEmbedding(nn.Embedding)``) keep the layer their base builds."""
+    inst = b.self
+    if not isinstance(inst, Instance):
+        return Const(None)
+    for base in inst.cls.external_bases():
+        if base == "torch.nn.Sequential":
+            inst.attrs["__sequential__"] = torch_sequential(it, args, kwargs, None)
+            break
+        spec = lookup_layer(base)
+        if spec is not None:
+            inst.attrs["__layer__"] = it.make_layer(spec, args, kwargs, None)
+            break
+    return Const(None)
+
+
+def _b_super_forward(it, b, args, kwargs):
+    """super().forward(x) / super().call(x) where the base is a framework layer."""
+    inst = b.self
+    layer = inst.attrs.get("__layer__") if isinstance(inst, Instance) else None
+    if isinstance(layer, Layer):
+        return it.apply_layer(layer, args, kwargs)
+    return Tensor(UNKNOWN_SHAPE) if args else UNKNOWN
+
+
+def auto_text_model(q: str, node: cst.Call | None) -> tuple[str, ...] | None:
+    """The record fields of ``transformers.AutoModel*.from_config(config.text_config)``'s output, or None."""
+    head, _, method = q.rpartition(".")
+    if method != "from_config" or not q.startswith("transformers.") or node is None or not node.args:
+        return None
+    fields = hf_fw.AUTO_TEXT_MODELS.get(head.rpartition(".")[2])
+    config = dotted(node.args[0].value)
+    if fields is None or config is None or config.rpartition(".")[2] not in hf_fw.TEXT_CONFIGS:
+        return None
+    return fields
+
+
+def _b_text_model(it: Interpreter, b: Builtin, args, kwargs) -> Value:
+    """A language model's call: its first output field is (batch, tokens, features), channels last."""
+    fields = list(b.self.fields) if isinstance(b.self, Record) else []
+    return Record({f: Tensor(Shape.of((None, None, None), -1)) if i == 0 else UNKNOWN for i, f in enumerate(fields)})
+
+
+def _b_autograd_apply(it: Interpreter, b: Builtin, args, kwargs) -> Value:
+    forward = b.self.lookup("forward") if isinstance(b.self, ClassV) else None
+    if not isinstance(forward, Function):
+        return UNKNOWN
+    return it.invoke(forward, [UNKNOWN, *args], kwargs)  # ``ctx``: the autograd context, opaque here
+
+
+def _b_cache_update(it: Interpreter, b: Builtin, args, kwargs) -> Value:
+    if len(args) >= 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
+        return Seq([args[0], args[1]])
+    return UNKNOWN
+
+
+def _b_from_config(it, b, args, kwargs):
+    """``Cls._from_config(config)`` and the like (frameworks/transformers.py's ``FROM_CONFIG``) build ``Cls(config)``;
+    ``from_pretrained(path)`` builds it from a config read from disk, unknown here."""
+    config = args[0] if args and hf_fw.FROM_CONFIG[b.name.partition(".")[2]] else UNKNOWN
+    return it.instantiate(b.self, [config], {})
+
+
+def bare_layer(qualname: str, guessed: bool = False) -> Value:
+    """A layer of the framework class ``qualname`` whose constructor arguments are not known."""
+    spec = lookup_layer(qualname)
+    return Layer(spec, {}, guessed=guessed) if spec is not None else UNKNOWN
+
+
+BUILTIN_IMPL = {
+    **{"class." + n: _b_from_config for n in hf_fw.FROM_CONFIG},
+    "len": _b_len, "range": _b_range, "int": _b_numeric(int), "float": _b_numeric(float),
+    "bool": _b_numeric(bool), "round": _b_numeric(round), "abs": _b_numeric(abs),
+    "tuple": _b_seq("tuple"), "list": _b_seq("list"), "min": _b_minmax(min), "max": _b_minmax(max),
+    "sum": _b_sum, "getattr": _b_getattr, "setattr": _b_setattr, "super": _b_super, "enumerate": _b_enumerate,
+    "zip": _b_zip, "reversed": _b_reversed, "slice": _b_slice, "isinstance": _b_isinstance, "print": _b_print,
+    "seq.add": _b_seq_add, "seq.append": _b_seq_add, "seq.build": _b_seq_build, "seq.add_module": _b_seq_add_module,
+    "module.build": _b_module_build,
+    "list.append": _b_list_append, "list.extend": _b_list_extend, "list.insert": _b_list_insert,
+    "dict.items": _b_dict_items, "dict.values": _b_dict_values, "dict.keys": _b_dict_keys, "dict.get": _b_dict_get,
+    "dict.update": _b_dict_update,
+    "module.add_module": _b_add_module, "module.register_module": _b_add_module,
+    "super.__init__": b_super_init, "super.forward": _b_super_forward, "super.call": _b_super_forward,
+    "super.__call__": _b_super_forward,
+    "hf.text_model": _b_text_model, "hf.cache_update": _b_cache_update, "autograd.apply": _b_autograd_apply,
+}
+AUTOGRAD_FUNCTION = {"torch.autograd.Function", "torch.autograd.function.Function"}
+SPECIAL_CALLS.update({
+    "keras.layers.InputLayer": _keras_input_layer,
+    "torchinfo.summary": _summary(batch_missing=False),
+    "torchsummary.summary": _summary(batch_missing=True),
+})
+PY_BUILTINS = set(n for n in BUILTIN_IMPL if "." not in n) | {"str", "dict", "set", "hasattr", "callable", "iter",
+                                                              "next", "map", "filter", "sorted", "any", "all"}
+MATH = {"prod": math.prod, "sqrt": math.sqrt, "ceil": math.ceil, "floor": math.floor, "log2": math.log2,
+         "log": math.log, "gcd": math.gcd}
+TENSORISH = set(torch_fw.METHODS) | {"size", "shape", "dim", "ndim", "view_as", "reshape_as", "unbind",
+                                      "expand_as", "numel"}
+TENSOR_RESULT = {"scatter", "gather", "index_fill", "sort", "topk", "argmax", "argmin",
+                  "cumprod", "diff", "narrow", "unfold", "roll"}
+#: the methods that run a model (an entry point's inputs are tensors)
+CALL_METHODS = ("forward", "call", "__call__")
+#: nn.Module methods that return the module itself (``Block(config).to(dtype=torch.float32)``)
+MODULE_RETURNS_SELF = ("apply", "eval", "train", "to", "float", "half", "double", "bfloat16", "cuda", "cpu",
+                        "requires_grad_", "share_memory", "to_empty")
+MODULE_METHODS = {"add_module", "register_module", "build", "register_buffer",
+                   "register_parameter", "parameters", "modules", "children", "named_modules", *MODULE_RETURNS_SELF}
+BUILTIN_IMPL.update({f"module.{_n}": (lambda it, b, args, kwargs: b.self) for _n in MODULE_RETURNS_SELF})
+BUILTIN_IMPL["record.to_tuple"] = lambda it, b, args, kwargs: b.self  # indexed as the record is: None fields skipped
+
+
+for _n, _f in MATH.items():
+    SPECIAL_CALLS[f"math.{_n}"] = (lambda f: lambda it, args, kwargs, node: b_math(f)(it, None, args, kwargs))(_f)
+for _n in ("numpy.prod", "np.prod"):
+    SPECIAL_CALLS[_n] = lambda it, args, kwargs, node: b_math(math.prod)(it, None, args, kwargs)
+
