@@ -19,8 +19,8 @@ from densecheck.cache import Cache, Stamp, stamp_for
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic, severity_rank
 from densecheck.discover import discover
-from densecheck.frameworks import candidate_names
 from densecheck.notebooks import Notebook, analyze_notebook
+from densecheck.plugins.registry import candidate_names
 from densecheck.processes import die_with_parent
 
 

@@ -1,18 +1,11 @@
-"""Attribute access and tensor methods."""
+"""Member access: attributes of instances, classes, records, layers and containers; tensor attributes and methods
+(the methods' shape rules come from the plugins)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from densecheck.engine.helpers import feasible
-from densecheck.engine.library import einops_shape
-from densecheck.engine.pybuiltins import (
-    AUTOGRAD_FUNCTION,
-    MODULE_METHODS,
-    MODULE_RETURNS_SELF,
-    TENSOR_RESULT,
-    TENSORISH,
-)
 from densecheck.engine.values import (
     UNKNOWN,
     BoundMethod,
@@ -35,13 +28,22 @@ from densecheck.engine.values import (
     join,
     pyvalue,
 )
-from densecheck.frameworks import torch as torch_fw
-from densecheck.frameworks import transformers as hf_fw
+from densecheck.plugins.registry import registry
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 from densecheck.shapes import Shape, Sym, known
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
+
+
+#: what every tensor has, whatever its framework: its shape, rank and size, and the shape-only methods
+TENSOR_INTRINSICS = frozenset({"size", "shape", "dim", "ndim", "view_as", "reshape_as", "unbind", "expand_as",
+                               "numel"})
+
+
+def _tensor_method(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
+    assert isinstance(b.self, Tensor)
+    return it.tensor_method(b.self, b.name.partition(".")[2], args, kwargs)
 
 
 class AttributesMixin:
@@ -57,10 +59,12 @@ class AttributesMixin:
             return out or UNKNOWN
         if isinstance(v, Ref):
             return Ref(f"{v.qualname}.{name}")
-        if name in hf_fw.CACHE_METHODS and (v is UNKNOWN or isinstance(v, Tensor) or (
-                isinstance(v, Instance) and v.cls.qualname.endswith("Cache"))):  # (tensors have no .update)
-            return Builtin("hf.cache_update", v)
-        if isinstance(v, Tensor) or (v is UNKNOWN and name in TENSORISH):
+        reg = registry()
+        for hook in reg.attribute_hooks:  # a plugin's word comes first (a KV cache's ``update``)
+            a = hook(self, v, name)
+            if a is not None:
+                return a
+        if isinstance(v, Tensor) or (v is UNKNOWN and (name in reg.tensor_methods or name in TENSOR_INTRINSICS)):
             t = v if isinstance(v, Tensor) else Tensor(UNKNOWN_SHAPE)
             return self.tensor_attr(t, name)
         if isinstance(v, Instance):
@@ -76,18 +80,12 @@ class AttributesMixin:
                 return BoundMethod(c, v)
             if c is not None:
                 return c
-            if name in MODULE_METHODS:
-                return Builtin("module." + name, v)
-            if name in hf_fw.MODEL_METHODS:  # ``self.get_input_embeddings()``: inherited from the library's model
-                return Builtin("library." + hf_fw.MODEL_METHODS[name], v)
-            return UNKNOWN
+            if name in reg.module_methods:  # inherited from the framework's base (``self.add_module``)
+                return Builtin("module." + name, v, reg.module_methods[name])
+            return self._inherited(v, name)
         if isinstance(v, ClassV):
             c = v.lookup(name)
-            if c is None and name == "apply" and AUTOGRAD_FUNCTION.intersection(v.external_bases()):
-                return Builtin("autograd.apply", v)  # ``MyFn.apply(x)`` runs the static ``MyFn.forward(ctx, x)``
-            if c is None and name in hf_fw.FROM_CONFIG and self._is_module_class(v):
-                return Builtin("class." + name, v)
-            return c if c is not None else UNKNOWN
+            return c if c is not None else self._inherited(v, name)
         if isinstance(v, Record):
             if name == "to_tuple" and name not in v.fields:
                 return Builtin("record.to_tuple", v)
@@ -101,13 +99,12 @@ class AttributesMixin:
                     return BoundMethod(f, v.instance) if isinstance(f, Function) else f
             return Builtin("super." + name, v.instance)
         if isinstance(v, Layer):
-            if name in ("in_features", "out_features", "units", "filters", "out_channels", "in_channels",
-                        "embedding_dim", "num_embeddings", "hidden_size"):
+            if name in reg.layer_attributes:
                 return v.args.get(name, UNKNOWN)
             if name in ("weight", "bias", "kernel"):
                 return self._layer_weight(v)
-            if name in MODULE_RETURNS_SELF:
-                return Builtin("module." + name, v)  # ``nn.Linear(16, 2).to(dtype)``: the layer itself
+            if name in reg.layer_methods:  # ``nn.Linear(16, 2).to(dtype)``: the layer itself
+                return Builtin("module." + name, v, reg.layer_methods[name])
             return UNKNOWN
         if isinstance(v, Sequential):
             if name in ("add", "append", "build", "extend", "insert", "add_module"):
@@ -121,13 +118,21 @@ class AttributesMixin:
             return Builtin("dict." + name, v)
         return UNKNOWN
 
+    def _inherited(self: Interpreter, v: Value, name: str) -> Value:
+        """A name a model's instance or class does not define: a plugin may know it from the library's base class
+        (``self.get_input_embeddings()``, ``MyFn.apply(x)``); else unknown."""
+        for hook in registry().inherited_hooks:
+            a = hook(self, v, name)
+            if a is not None:
+                return a
+        return UNKNOWN
+
     def _layer_weight(self: Interpreter, layer: Layer) -> Value:
+        """``layer.weight``: its shape from the constructor arguments the layer's spec names."""
+        if layer.spec.weight is None:
+            return Tensor(UNKNOWN_SHAPE)
         a = self.layer_args(layer.spec.params, layer.spec.defaults, layer.args)
-        if layer.spec.short in ("Linear",):
-            return Tensor(Shape.of((a["out_features"], a["in_features"])))
-        if layer.spec.short == "Embedding":
-            return Tensor(Shape.of((a["num_embeddings"], a["embedding_dim"])))
-        return Tensor(UNKNOWN_SHAPE)
+        return Tensor(Shape.of(tuple(a[p] for p in layer.spec.weight)))
 
     def tensor_attr(self: Interpreter, t: Tensor, name: str) -> Value:
         s = t.shape
@@ -143,7 +148,7 @@ class AttributesMixin:
                           Shape.of(tuple(reversed(s.dims))))
         if name in ("data", "real", "imag"):
             return t
-        return Builtin("tensor." + name, t)
+        return Builtin("tensor." + name, t, _tensor_method)
 
     def shape_seq(self: Interpreter, t: Tensor) -> Value:
         s = t.shape
@@ -191,20 +196,7 @@ class AttributesMixin:
                         None if s.channel_axis == a else s.channel_axis - 1)
                     return Seq([Tensor(Shape(dims, ca, s.explicit_layout))], repeated=True)
             return Seq([Tensor(UNKNOWN_SHAPE)], repeated=True)
-        spec = torch_fw.METHODS.get(name)
+        spec = registry().tensor_methods.get(name)
         if spec is None:
-            return Tensor(UNKNOWN_SHAPE) if name in TENSOR_RESULT else UNKNOWN
+            return Tensor(UNKNOWN_SHAPE) if name in registry().tensor_results else UNKNOWN
         return self.apply_op(spec, args, kwargs, self_value=t)
-
-    # --- einops -----------------------------------------------------------------------------------------
-    def einops(self: Interpreter, fn: str, args, kwargs) -> Value:
-        if fn not in ("rearrange", "reduce", "repeat") or len(args) < 2:
-            return Tensor(UNKNOWN_SHAPE) if fn in ("rearrange", "reduce", "repeat") else UNKNOWN
-        x = args[0]
-        pattern = pyvalue(args[1])
-        if not isinstance(pattern, str) or "->" not in pattern:
-            return Tensor(UNKNOWN_SHAPE)
-        sizes = {k: pyvalue(v) for k, v in kwargs.items()}
-        return Tensor(einops_shape(x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE, pattern, sizes))
-
-

@@ -7,11 +7,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import libcst as cst
 
 from densecheck.engine.helpers import VarArgs, feasible, signature, strip_syms
-from densecheck.engine.heuristics import conventional_input, int_by_name
-from densecheck.engine.library import SPECIAL_CALLS, jaxtyping_shape
 from densecheck.engine.limits import MAX_DEPTH, MAX_FOLLOWED_STEPS, Frame
 from densecheck.engine.names import dotted
-from densecheck.engine.pybuiltins import BUILTIN_IMPL, CALL_METHODS, auto_text_model, b_super_init
+from densecheck.engine.pybuiltins import BUILTIN_IMPL, STDLIB_CALLS, b_super_init
 from densecheck.engine.values import (
     UNKNOWN,
     BoundMethod,
@@ -36,14 +34,8 @@ from densecheck.engine.values import (
     join,
     pyvalue,
 )
-from densecheck.frameworks import (
-    ENTRY_OMITTED,
-    Args,
-    canonical,
-    lookup_function,
-    lookup_layer,
-)
-from densecheck.frameworks import transformers as hf_fw
+from densecheck.plugins.base import Args
+from densecheck.plugins.registry import canonical, lookup_layer, registry
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 from densecheck.shapes import known
 
@@ -110,28 +102,22 @@ class CallsMixin:
 
     # --- external names: layers, containers, functions ----------------------------------------------------
     def call_ref(self: Interpreter, q: str, args, kwargs, node) -> Value:
-        spec = lookup_layer(q)
+        """A call of an external name: a plugin's layer, callable or function, the standard library's, a plugin hook
+        for a family of names, or else the project's own definition of it."""
+        reg = registry()
+        spec = reg.layers.get(q)
         if spec is not None:
             return self.make_layer(spec, args, kwargs, node)
-        special = SPECIAL_CALLS.get(q)
+        special = reg.calls.get(q) or STDLIB_CALLS.get(q)
         if special is not None:
             return special(self, args, kwargs, node)
-        op = lookup_function(q)
+        op = reg.functions.get(q)
         if op is not None:
             return self.apply_op(op, args, kwargs)
-        behaviour = hf_fw.CALLS.get(q)
-        if behaviour is not None:
-            return self.library_call(behaviour, args, kwargs)
-        text_model = auto_text_model(q, node)
-        if text_model is not None:
-            return Builtin("hf.text_model", Record({f: UNKNOWN for f in text_model}))
-        if q.startswith(hf_fw.RECORD_PREFIXES):
-            target = self.project_value(q)  # the library's own definition, when the project includes it
-            if isinstance(target, ClassV):
-                return self.make_record(target, args, kwargs)
-            return Record(dict(kwargs))
-        if q.startswith("einops."):
-            return self.einops(q.rsplit(".", 1)[-1], args, kwargs)
+        for hook in reg.resolve_hooks:
+            v = hook(self, q, args, kwargs, node)
+            if v is not None:
+                return v
         target = self.project_value(q)
         if target is None:
             return UNKNOWN
@@ -215,7 +201,7 @@ class CallsMixin:
         if self_value is not None and positional and "staticmethod" not in decorators:
             scope.vars[positional[0].name.value] = self_value
             positional = positional[1:]
-        tensor_default = entry and fn.qualname in CALL_METHODS
+        tensor_default = entry and fn.qualname in registry().call_methods
         extra: list[Value] = []
         for i, a in enumerate(args):
             if isinstance(a, VarArgs):
@@ -236,18 +222,18 @@ class CallsMixin:
             if n not in scope.vars:
                 if n in fn.defaults:
                     d = fn.defaults[n]
-                    if tensor_default and isinstance(d, Const) and d.value is None and n not in ENTRY_OMITTED:
+                    if tensor_default and isinstance(d, Const) and d.value is None and n not in registry().entry_omitted:
                         # an optional input of an entry point: None, or a tensor the caller passes
-                        d = Union([d, Tensor(conventional_input(n))])
+                        d = Union([d, Tensor(self.guess.entry_input(n))])
                     scope.vars[n] = d
                 else:
                     hint = self.annotation_value(p.annotation.annotation, frame) if p.annotation else None
                     if hint is not None:
                         scope.vars[n] = hint
                     elif tensor_default:
-                        scope.vars[n] = Tensor(conventional_input(n))
+                        scope.vars[n] = Tensor(self.guess.entry_input(n))
                     else:
-                        scope.vars[n] = int_by_name(n)
+                        scope.vars[n] = self.guess.int_name(n)
         if isinstance(params.star_arg, cst.Param):
             scope.vars[params.star_arg.name.value] = Seq(extra) if not any(
                 isinstance(a, VarArgs) for a in args) else Seq([UNKNOWN], repeated=True)
@@ -267,18 +253,18 @@ class CallsMixin:
         return self.join_all(frame.returns)
 
     def annotation_value(self: Interpreter, ann: cst.BaseExpression, frame: Frame) -> Value | None:
-        """Shape hints from annotations: jaxtyping ``Float[Tensor, "b c h w"]`` and plain ``torch.Tensor``."""
+        """Shape hints from annotations: a plugin's ``Head[Tensor, spec]`` (jaxtyping) and a plain tensor type."""
         if isinstance(ann, cst.Subscript) and len(ann.slice) == 2:
             head = self.eval(ann.value, frame)
             spec = ann.slice[1].slice
-            if isinstance(head, Ref) and head.qualname.startswith("jaxtyping.") and isinstance(spec, cst.Index):
-                s = pyvalue(self.eval(spec.value, frame))
-                if isinstance(s, str):
-                    return Tensor(jaxtyping_shape(s))
+            if isinstance(head, Ref) and isinstance(spec, cst.Index):
+                for hook in registry().annotation_hooks:
+                    hint = hook(self, head.qualname, lambda: self.eval(spec.value, frame))
+                    if hint is not None:
+                        return hint
         if isinstance(ann, (cst.Name, cst.Attribute)):
             v = self.eval(ann, frame)
-            if isinstance(v, Ref) and canonical(v.qualname) in ("torch.Tensor", "torch.FloatTensor",
-                                                                 "tf.Tensor", "keras.KerasTensor"):
+            if isinstance(v, Ref) and canonical(v.qualname) in registry().tensor_types:
                 return Tensor(UNKNOWN_SHAPE)
         return None
 
@@ -291,7 +277,7 @@ class CallsMixin:
                 if spec is not None and not spec.dense:
                     return self.make_layer(spec, args, kwargs, None)
         if cls.lookup("__init__") is None and (
-                any(b.startswith(hf_fw.RECORD_PREFIXES) for b in cls.external_bases()) or
+                any(b.startswith(registry().record_bases) for b in cls.external_bases()) or
                 any("dataclass" in (dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
                                     or "") for d in cls.node.decorators)):
             return self.make_record(cls, args, kwargs)
@@ -316,8 +302,8 @@ class CallsMixin:
         out: list[str] = []
         for c in reversed(cls.mro()):
             for b in c.bases:
-                if isinstance(b, Ref) and b.qualname.startswith(hf_fw.RECORD_PREFIXES) and \
-                        not b.qualname.endswith(".ModelOutput") and self.depth < MAX_DEPTH:
+                if isinstance(b, Ref) and b.qualname.startswith(registry().record_bases) and \
+                        not b.qualname.endswith(registry().record_roots) and self.depth < MAX_DEPTH:
                     base = self.project_value(b.qualname)
                     if not isinstance(base, ClassV):
                         return None
@@ -349,7 +335,7 @@ class CallsMixin:
 
     def call_instance(self: Interpreter, inst: Instance, args, kwargs, entry: bool = False) -> Value:
         self.called.add(id(inst.cls))
-        method = inst.cls.lookup("forward") or inst.cls.lookup("call") or inst.cls.lookup("__call__")
+        method = next((m for m in map(inst.cls.lookup, registry().call_methods) if m is not None), None)
         build = inst.cls.lookup("build")
         if isinstance(build, Function) and not inst.built:
             inst.built = True
@@ -366,14 +352,9 @@ class CallsMixin:
 
     # --- builtins ---------------------------------------------------------------------------------------
     def call_builtin(self: Interpreter, b: Builtin, args, kwargs, node) -> Value:
-        name = b.name
-        if name.startswith("tensor."):
-            return self.tensor_method(b.self, name[7:], args, kwargs)
-        if name.startswith("library."):  # a behaviour of frameworks/transformers.py's tables
-            return self.library_call(name[len("library."):], args, kwargs)
-        handler = BUILTIN_IMPL.get(name)
+        if b.impl is not None:  # a plugin's method, or a tensor method
+            return b.impl(self, b, args, kwargs)
+        handler = BUILTIN_IMPL.get(b.name)
         if handler is not None:
             return handler(self, b, args, kwargs)
         return UNKNOWN
-
-

@@ -3,7 +3,7 @@
 It never imports or executes the analysed code. It walks libcst trees: module-level statements first (so a
 ``model = Sequential([...])`` or an ``if __name__ == "__main__": model(torch.randn(2, 3, 32, 32))`` block feeds real
 shapes in), then every class that was never instantiated and every function never called, with their parameter
-defaults and unknown inputs. Layer knowledge comes only from the tables in :mod:`densecheck.frameworks`.
+defaults and unknown inputs. Framework knowledge comes only from the plugins (:mod:`densecheck.plugins.registry`).
 
 Each Dense/Linear constructor call site becomes a :class:`~densecheck.layers.LayerReport`; every time an abstract
 value built at that site is applied to a tensor, the tensor's shape is recorded on the report.
@@ -20,6 +20,7 @@ from densecheck import budget
 from densecheck.engine.attrs import AttributesMixin
 from densecheck.engine.calls import CallsMixin
 from densecheck.engine.exprs import ExpressionsMixin
+from densecheck.engine.heuristics import Heuristics
 from densecheck.engine.imports import ImportsMixin
 from densecheck.engine.layercalls import LayersMixin
 from densecheck.engine.limits import MAX_STEPS, Budget, Frame
@@ -34,11 +35,9 @@ from densecheck.engine.values import (
     Instance,
     Value,
 )
-from densecheck.frameworks import (
-    LayerSpec,
-    lookup_layer,
-)
 from densecheck.layers import LayerReport
+from densecheck.plugins.base import LayerSpec
+from densecheck.plugins.registry import lookup_layer, registry
 
 
 class AnalysisResult(list):
@@ -52,8 +51,9 @@ class AnalysisResult(list):
 
 class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, AttributesMixin, ImportsMixin):
     def __init__(self, module: cst.Module, path: str, source: str | None = None, tree: Any = None,
-                 follow_imports: bool = True) -> None:
+                 follow_imports: bool = True, heuristics: Heuristics | None = None) -> None:
         self.main = ModuleContext(path, module, source, tree)
+        self.guess = heuristics or Heuristics()  # the name-based guesses this analysis may make
         self.module = module
         self.path = path
         self.project = Project.of(path) if follow_imports else None
@@ -136,7 +136,8 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
 
     @staticmethod
     def _mentions_frameworks(imports: ImportTable) -> bool:
-        return any(q.split(".")[0] in ("torch", "keras", "tensorflow", "tf_keras") for q in imports.names.values())
+        roots = registry().roots
+        return any(q.split(".")[0] in roots for q in imports.names.values())
 
     def _report_for(self, node: cst.Call, spec: LayerSpec | None) -> LayerReport | None:
         rep = self.sites.get(node)

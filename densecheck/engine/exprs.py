@@ -18,9 +18,8 @@ from densecheck.engine.helpers import (
     may_be_none,
     module_of,
 )
-from densecheck.engine.heuristics import ACTIVATION_NAME, int_by_name
 from densecheck.engine.limits import MAX_DICT_JOIN, MAX_INT, MAX_INT_DIGITS, MAX_ITEMS, MAX_UNROLL, Frame
-from densecheck.engine.pybuiltins import PY_BUILTINS, bare_layer
+from densecheck.engine.pybuiltins import PY_BUILTINS
 from densecheck.engine.values import (
     UNKNOWN,
     BoundMethod,
@@ -44,14 +43,9 @@ from densecheck.engine.values import (
     options,
     pyvalue,
 )
-from densecheck.frameworks import (
-    Args,
-    canonical,
-)
-from densecheck.frameworks import torch as torch_fw
-from densecheck.frameworks import transformers as hf_fw
+from densecheck.plugins.registry import canonical, registry
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
-from densecheck.shapes import Shape, Sym, known
+from densecheck.shapes import Shape, Sym, known, matmul
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
@@ -115,14 +109,14 @@ class ExpressionsMixin:
             return Const({"True": True, "False": False, "None": None}[name])
         if name in PY_BUILTINS:
             return Builtin(name)
-        return int_by_name(name)
+        return self.guess.int_name(name)
 
     def eval_Attribute(self: Interpreter, node: cst.Attribute, frame: Frame) -> Value:
         v = self.getattr(self.eval(node.value, frame), node.attr.value)
-        if v is UNKNOWN and ACTIVATION_NAME.search(node.attr.value):
-            # ``config.hidden_act`` / ``self.act_fn`` unknown: an activation, applied element-wise
-            return bare_layer("torch.nn.GELU", guessed=True)
-        return int_by_name(node.attr.value) if v is UNKNOWN else v
+        if v is not UNKNOWN:
+            return v
+        # ``config.hidden_act`` / ``self.act_fn`` unknown: an activation, applied element-wise
+        return self.guess.activation(node.attr.value) or self.guess.int_name(node.attr.value)
 
     def eval_Tuple(self: Interpreter, node: cst.Tuple, frame: Frame) -> Value:
         return self.elements(node.elements, frame, "tuple")
@@ -292,7 +286,7 @@ class ExpressionsMixin:
             return out or UNKNOWN
         if opcls is cst.MatrixMultiply:
             if isinstance(a, Tensor) and isinstance(b, Tensor):
-                return self.to_value(torch_fw.f_matmul(Args({}, {"input": a.shape, "other": b.shape})))
+                return Tensor(matmul(a.shape, b.shape))
             return UNKNOWN
         if isinstance(a, Tensor) or isinstance(b, Tensor):
             if isinstance(a, Tensor) and isinstance(b, Tensor):
@@ -363,39 +357,12 @@ class ExpressionsMixin:
             return out or UNKNOWN
         return self.subscript(base, elems, frame)
 
-    def library_call(self: Interpreter, behaviour: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
-        """Behaviours of library helpers described in the framework tables (frameworks/transformers.py)."""
-        kind, _, arg = behaviour.partition(":")
-        if kind == "layer":
-            return bare_layer(arg)
-        if kind == "call_first_on_rest" and len(args) > int(arg):
-            return self.call(args[0], list(args[int(arg):]), {})
-        if kind == "default_arg":
-            i = int(arg)
-            return args[i] if len(args) > i else kwargs.get("default", UNKNOWN)
-        if kind == "attention":
-            query = args[1] if len(args) > 1 else kwargs.get("query", UNKNOWN)
-            value = args[3] if len(args) > 3 else kwargs.get("value", UNKNOWN)
-            if isinstance(query, Tensor) and query.shape.rank == 4:
-                from densecheck.shapes import transpose
-                out = transpose(query.shape, 1, 2)
-                if isinstance(value, Tensor) and value.shape.rank == 4:
-                    out = out.with_last(value.shape.last)
-                return Seq([Tensor(Shape(out.dims, None, False)), Tensor(UNKNOWN_SHAPE)])
-            return Seq([Tensor(UNKNOWN_SHAPE), Tensor(UNKNOWN_SHAPE)])
-        return UNKNOWN
-
     def subscript(self: Interpreter, base: Value, elems, frame: Frame) -> Value:
         if isinstance(base, Tensor):
             return self.index_tensor(base, elems, frame)
         if isinstance(base, Ref):
-            q = canonical(base.qualname)
-            if q in hf_fw.SUBSCRIPT:
-                target = hf_fw.SUBSCRIPT[q]
-                return Builtin("library.attention") if target == "attention" else bare_layer(target)
-            if q in hf_fw.CLASS_SUBSCRIPT:
-                return Ref(hf_fw.CLASS_SUBSCRIPT[q])
-            return UNKNOWN
+            make = registry().subscripts.get(canonical(base.qualname))  # a library's registry: ``ACT2FN[name]``
+            return make() if make is not None else UNKNOWN
         if len(elems) != 1:
             return UNKNOWN
         s = elems[0].slice

@@ -39,8 +39,6 @@ CMPOPS = {
     cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt, cst.LessThanEqual: operator.le,
     cst.GreaterThan: operator.gt, cst.GreaterThanEqual: operator.ge,
 }
-MODULE_BASES = ("torch.nn.Module", "keras.layers.Layer", "keras.Model", "keras.models.Model", "keras.Layer",
-                 "keras.layers.Layer", "torch.nn.Sequential")
 
 
 

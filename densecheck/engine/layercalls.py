@@ -18,14 +18,12 @@ from densecheck.engine.values import (
     Union,
     Value,
     join,
-    pyvalue,
 )
-from densecheck.frameworks import (
-    LayerSpec,
-    OpSpec,
-)
+from densecheck.layers import LayerReport
+from densecheck.plugins.base import Args, LayerSpec, OpSpec
+from densecheck.plugins.registry import registry
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
-from densecheck.shapes import Shape, known
+from densecheck.shapes import Shape
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
@@ -37,35 +35,35 @@ class LayersMixin:
     def make_layer(self: Interpreter, spec: LayerSpec, args, kwargs, node) -> Value:
         bound = self.bind(spec.params, args, kwargs)
         layer = Layer(spec, bound)
-        for key in ("input_shape", "batch_input_shape", "input_dim"):
-            if key in kwargs:
-                v = pyvalue(kwargs[key])
-                if key == "input_dim" and isinstance(v, int):
-                    layer.built_shape = Shape.of((None, v), -1)
-                elif isinstance(v, tuple):
-                    dims = tuple(d if known(d) else None for d in v)
-                    dims = ((None,) + dims) if key == "input_shape" else dims
-                    layer.built_shape = Shape.of(dims, -1, spatial=len(dims) >= 4)
+        plugin = registry().plugin(spec.framework)
+        if plugin is not None and plugin.built_shape is not None:
+            layer.built_shape = plugin.built_shape(kwargs)  # Keras: ``input_shape=`` builds the layer
         if spec.dense and node is not None:
             rep = self._report_for(node, spec)
             if rep is not None:
                 owner = self.frames[-1].self_value if self.frames else None
                 layer.site = Site(node, rep, owner.cls if isinstance(owner, Instance) else None)
-                a = self.layer_args(spec.params, spec.defaults, bound)
-                in_f = a["in_features"]
-                out_f = a["out_features"] if spec.framework == "torch" else a["units"]
-                bias = a.get("bias", True) if spec.framework == "torch" else a.get("use_bias", True)
-                bias = bias if isinstance(bias, bool) else None
-                first = rep._configs == 0  # type: ignore[attr-defined]
-                rep._configs += 1  # type: ignore[attr-defined]
-                rep.in_features = in_f if first or rep.in_features == in_f else None
-                rep.out_features = out_f if first or rep.out_features == out_f else None
-                rep.bias = bias if first or rep.bias == bias else None
-                if not isinstance(rep.in_features, int) or isinstance(rep.in_features, bool):
-                    rep.in_features = None
-                if not isinstance(rep.out_features, int) or isinstance(rep.out_features, bool):
-                    rep.out_features = None
+                self._note_config(rep, spec, self.layer_args(spec.params, spec.defaults, bound))
         return layer
+
+    @staticmethod
+    def _note_config(rep: LayerReport, spec: LayerSpec, a: Args) -> None:
+        """The report's in/out features and bias, from one more construction of its site: a value that differs
+        between constructions (a block built twice with other sizes) is not one number, so it becomes None."""
+        names = spec.report
+        in_f = a[names.in_features] if names is not None and names.in_features else None
+        out_f = a[names.out_features] if names is not None else None
+        bias = a.get(names.bias, True) if names is not None else True
+        bias = bias if isinstance(bias, bool) else None
+        first = rep._configs == 0  # type: ignore[attr-defined]
+        rep._configs += 1  # type: ignore[attr-defined]
+        rep.in_features = in_f if first or rep.in_features == in_f else None
+        rep.out_features = out_f if first or rep.out_features == out_f else None
+        rep.bias = bias if first or rep.bias == bias else None
+        if not isinstance(rep.in_features, int) or isinstance(rep.in_features, bool):
+            rep.in_features = None
+        if not isinstance(rep.out_features, int) or isinstance(rep.out_features, bool):
+            rep.out_features = None
 
     def record(self: Interpreter, layer: Layer, shape: Shape) -> None:
         if layer.site is None:
@@ -90,7 +88,7 @@ class LayersMixin:
                 r = self.apply_layer(layer, [o] + list(args[1:]), kwargs)
                 out = join(out, r) if out is not None else r
             return out or UNKNOWN
-        if spec.wraps:
+        if spec.wrap is not None:
             return self.apply_wrapper(layer, x)
         a = self.layer_args(spec.params, spec.defaults, layer.args)
         if spec.multi_input:
@@ -104,34 +102,13 @@ class LayersMixin:
         return self.to_value(safe(spec.rule, shape, a))
 
     def apply_wrapper(self: Interpreter, layer: Layer, x: Value) -> Value:
+        """A layer that wraps another (``TimeDistributed(Dense(8))``): the wrapper's plugin rule says how."""
         inner = layer.args.get("layer")
-        if not isinstance(inner, Layer) or not isinstance(x, Tensor):
+        if not isinstance(inner, Layer) or not isinstance(x, Tensor) or layer.spec.wrap is None:
             if isinstance(inner, Layer) and inner.spec.dense:
                 self.record(inner, UNKNOWN_SHAPE)
             return Tensor(UNKNOWN_SHAPE)
-        s = x.shape
-        if layer.spec.short == "TimeDistributed":
-            if s.rank is None or s.rank < 3:
-                return self.apply_layer(inner, [Tensor(UNKNOWN_SHAPE)], {})
-            ca = s.channel_axis - 1 if s.channel_axis is not None and s.channel_axis > 1 else s.channel_axis
-            inner_in = Shape(s.dims[:1] + s.dims[2:], ca, s.explicit_layout)
-            out = self.apply_layer(inner, [Tensor(inner_in)], {})
-            if isinstance(out, Tensor) and out.shape.rank is not None:
-                o = out.shape
-                oca = o.channel_axis + 1 if o.channel_axis is not None and o.channel_axis >= 1 else o.channel_axis
-                return Tensor(Shape(o.dims[:1] + (s.dims[1],) + o.dims[1:], oca, o.explicit_layout))
-            return Tensor(UNKNOWN_SHAPE)
-        out = self.apply_layer(inner, [x], {})  # Bidirectional
-        merge = pyvalue(layer.args.get("merge_mode")) if "merge_mode" in layer.args else "concat"
-        if merge == "concat":
-            def double(v):
-                if isinstance(v, Tensor) and v.shape.rank and known(v.shape.last):
-                    return Tensor(v.shape.with_last(v.shape.last * 2))
-                return v
-            if isinstance(out, Seq):
-                return Seq([double(i) for i in out.items])
-            return double(out)
-        return out
+        return layer.spec.wrap(self, layer, x)
 
     def apply_sequential(self: Interpreter, seq: Sequential, x: Value) -> Value:
         for layer in seq.layers:

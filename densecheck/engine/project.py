@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import libcst as cst
 
 from densecheck.engine.names import package_of
-from densecheck.frameworks import candidate_names
+from densecheck.plugins.registry import candidate_names
 
 #: never followed, even when their source sits in the project's directory: their layers come from the tables
 FRAMEWORK_PACKAGES = frozenset({"torch", "keras", "tensorflow", "tf_keras", "jax", "flax", "numpy", "einops",

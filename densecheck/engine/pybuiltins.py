@@ -1,16 +1,13 @@
-"""Python builtins and methods implemented by the interpreter."""
+"""Python builtins and methods implemented by the interpreter: ``len``, ``range``, ``zip``, list and dict methods,
+``super()``, containers' ``add``/``build``, and the standard library's ``OrderedDict``, ``partial`` and ``math``."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
-import libcst as cst
+from typing import TYPE_CHECKING, Any
 
 from densecheck.engine.helpers import is_tuple
-from densecheck.engine.library import SPECIAL_CALLS, _keras_input, keras_add, torch_sequential
 from densecheck.engine.limits import MAX_INT, MAX_ITEMS, MAX_UNROLL
-from densecheck.engine.names import dotted
 from densecheck.engine.values import (
     UNKNOWN,
     Builtin,
@@ -18,9 +15,9 @@ from densecheck.engine.values import (
     Const,
     Dict,
     DimV,
-    Function,
     Instance,
     Layer,
+    Partial,
     Record,
     Ref,
     Seq,
@@ -32,12 +29,7 @@ from densecheck.engine.values import (
     join,
     pyvalue,
 )
-from densecheck.frameworks import (
-    canonical,
-    lookup_layer,
-)
-from densecheck.frameworks import torch as torch_fw
-from densecheck.frameworks import transformers as hf_fw
+from densecheck.plugins.registry import canonical, lookup_layer, registry
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 
 if TYPE_CHECKING:
@@ -239,10 +231,13 @@ def _b_print(it, b, args, kwargs):
 
 
 def _b_seq_add(it, b, args, kwargs):
+    """``seq.add(layer)`` / ``seq.append(layer)``: the container's framework says what adding does (Keras builds
+    the layer on the shape so far); otherwise the layer is appended."""
     seq = b.self
     if isinstance(seq, Sequential) and args:
-        if seq.framework == "keras":
-            keras_add(it, seq, args[-1])
+        plugin = registry().plugin(seq.framework)
+        if plugin is not None and plugin.sequential_add is not None:
+            plugin.sequential_add(it, seq, args[-1])
         else:
             seq.layers.append(args[-1])
     return Const(None)
@@ -252,32 +247,6 @@ def _b_seq_add_module(it, b, args, kwargs):
     if isinstance(b.self, Sequential) and len(args) == 2:
         b.self.layers.append(args[1])
     return Const(None)
-
-
-def _b_module_build(it, b, args, kwargs):
-    """model.build((None, 32, 32, 3)) on a subclassed Keras model: call it on that symbolic input."""
-    shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("input_shape"))
-    if isinstance(b.self, Instance) and isinstance(shape, tuple):
-        it.call_instance(b.self, [Tensor(Shape.of(tuple(d if known(d) else None for d in shape), -1))], {})
-    return Const(None)
-
-
-def _summary(batch_missing: bool):
-    """torchinfo.summary(model, input_size=(1, 3, 224, 224)) / torchsummary.summary(model, (3, 224, 224))."""
-    def impl(it, args, kwargs, node):
-        model = args[0] if args else kwargs.get("model", UNKNOWN)
-        size = pyvalue(args[1]) if len(args) > 1 else pyvalue(kwargs.get("input_size"))
-        if isinstance(size, tuple) and size and all(isinstance(d, int) for d in size):
-            dims = ((None,) if batch_missing else ()) + size
-            it.call(model, [Tensor(Shape.of(dims))], {})
-        return UNKNOWN
-    return impl
-
-
-def _keras_input_layer(it: Interpreter, args, kwargs, node) -> Value:
-    if "input_shape" in kwargs and "shape" not in kwargs:
-        kwargs = dict(kwargs, shape=kwargs["input_shape"])
-    return _keras_input(it, args, kwargs, node)
 
 
 def _b_seq_build(it, b, args, kwargs):
@@ -357,23 +326,16 @@ def _b_dict_update(it, b, args, kwargs):
     return Const(None)
 
 
-def _b_add_module(it, b, args, kwargs):
-    if len(args) == 2 and isinstance(b.self, Instance):
-        name = pyvalue(args[0])
-        if isinstance(name, str):
-            b.self.attrs[name] = args[1]
-    return Const(None)
-
-
 def b_super_init(it, b, args, kwargs):
-    """super().__init__(...) of an external base: nn.Sequential subclasses keep their layers, subclasses of a
-    framework layer (``class ScaledEmbedding(nn.Embedding)``) keep the layer their base builds."""
+    """super().__init__(...) of an external base: subclasses of a container (``nn.Sequential``) keep their layers,
+    subclasses of a framework layer (``class ScaledEmbedding(nn.Embedding)``) keep the layer their base builds."""
     inst = b.self
     if not isinstance(inst, Instance):
         return Const(None)
+    containers = registry().containers
     for base in inst.cls.external_bases():
-        if base == "torch.nn.Sequential":
-            inst.attrs["__sequential__"] = torch_sequential(it, args, kwargs, None)
+        if base in containers:
+            inst.attrs["__sequential__"] = containers[base](it, args, kwargs, None)
             break
         spec = lookup_layer(base)
         if spec is not None:
@@ -391,44 +353,6 @@ def _b_super_forward(it, b, args, kwargs):
     return Tensor(UNKNOWN_SHAPE) if args else UNKNOWN
 
 
-def auto_text_model(q: str, node: cst.Call | None) -> tuple[str, ...] | None:
-    """The record fields of ``transformers.AutoModel*.from_config(config.text_config)``'s output, or None."""
-    head, _, method = q.rpartition(".")
-    if method != "from_config" or not q.startswith("transformers.") or node is None or not node.args:
-        return None
-    fields = hf_fw.AUTO_TEXT_MODELS.get(head.rpartition(".")[2])
-    config = dotted(node.args[0].value)
-    if fields is None or config is None or config.rpartition(".")[2] not in hf_fw.TEXT_CONFIGS:
-        return None
-    return fields
-
-
-def _b_text_model(it: Interpreter, b: Builtin, args, kwargs) -> Value:
-    """A language model's call: its first output field is (batch, tokens, features), channels last."""
-    fields = list(b.self.fields) if isinstance(b.self, Record) else []
-    return Record({f: Tensor(Shape.of((None, None, None), -1)) if i == 0 else UNKNOWN for i, f in enumerate(fields)})
-
-
-def _b_autograd_apply(it: Interpreter, b: Builtin, args, kwargs) -> Value:
-    forward = b.self.lookup("forward") if isinstance(b.self, ClassV) else None
-    if not isinstance(forward, Function):
-        return UNKNOWN
-    return it.invoke(forward, [UNKNOWN, *args], kwargs)  # ``ctx``: the autograd context, opaque here
-
-
-def _b_cache_update(it: Interpreter, b: Builtin, args, kwargs) -> Value:
-    if len(args) >= 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
-        return Seq([args[0], args[1]])
-    return UNKNOWN
-
-
-def _b_from_config(it, b, args, kwargs):
-    """``Cls._from_config(config)`` and the like (frameworks/transformers.py's ``FROM_CONFIG``) build ``Cls(config)``;
-    ``from_pretrained(path)`` builds it from a config read from disk, unknown here."""
-    config = args[0] if args and hf_fw.FROM_CONFIG[b.name.partition(".")[2]] else UNKNOWN
-    return it.instantiate(b.self, [config], {})
-
-
 def bare_layer(qualname: str, guessed: bool = False) -> Value:
     """A layer of the framework class ``qualname`` whose constructor arguments are not known."""
     spec = lookup_layer(qualname)
@@ -436,49 +360,51 @@ def bare_layer(qualname: str, guessed: bool = False) -> Value:
 
 
 BUILTIN_IMPL = {
-    **{"class." + n: _b_from_config for n in hf_fw.FROM_CONFIG},
     "len": _b_len, "range": _b_range, "int": _b_numeric(int), "float": _b_numeric(float),
     "bool": _b_numeric(bool), "round": _b_numeric(round), "abs": _b_numeric(abs),
     "tuple": _b_seq("tuple"), "list": _b_seq("list"), "min": _b_minmax(min), "max": _b_minmax(max),
     "sum": _b_sum, "getattr": _b_getattr, "setattr": _b_setattr, "super": _b_super, "enumerate": _b_enumerate,
     "zip": _b_zip, "reversed": _b_reversed, "slice": _b_slice, "isinstance": _b_isinstance, "print": _b_print,
     "seq.add": _b_seq_add, "seq.append": _b_seq_add, "seq.build": _b_seq_build, "seq.add_module": _b_seq_add_module,
-    "module.build": _b_module_build,
     "list.append": _b_list_append, "list.extend": _b_list_extend, "list.insert": _b_list_insert,
     "dict.items": _b_dict_items, "dict.values": _b_dict_values, "dict.keys": _b_dict_keys, "dict.get": _b_dict_get,
     "dict.update": _b_dict_update,
-    "module.add_module": _b_add_module, "module.register_module": _b_add_module,
     "super.__init__": b_super_init, "super.forward": _b_super_forward, "super.call": _b_super_forward,
     "super.__call__": _b_super_forward,
-    "hf.text_model": _b_text_model, "hf.cache_update": _b_cache_update, "autograd.apply": _b_autograd_apply,
+    "record.to_tuple": lambda it, b, args, kwargs: b.self,  # indexed as the record is: None fields skipped
 }
-AUTOGRAD_FUNCTION = {"torch.autograd.Function", "torch.autograd.function.Function"}
-SPECIAL_CALLS.update({
-    "keras.layers.InputLayer": _keras_input_layer,
-    "torchinfo.summary": _summary(batch_missing=False),
-    "torchsummary.summary": _summary(batch_missing=True),
-})
 PY_BUILTINS = set(n for n in BUILTIN_IMPL if "." not in n) | {"str", "dict", "set", "hasattr", "callable", "iter",
                                                               "next", "map", "filter", "sorted", "any", "all"}
 MATH = {"prod": math.prod, "sqrt": math.sqrt, "ceil": math.ceil, "floor": math.floor, "log2": math.log2,
-         "log": math.log, "gcd": math.gcd}
-TENSORISH = set(torch_fw.METHODS) | {"size", "shape", "dim", "ndim", "view_as", "reshape_as", "unbind",
-                                      "expand_as", "numel"}
-TENSOR_RESULT = {"scatter", "gather", "index_fill", "sort", "topk", "argmax", "argmin",
-                  "cumprod", "diff", "narrow", "unfold", "roll"}
-#: the methods that run a model (an entry point's inputs are tensors)
-CALL_METHODS = ("forward", "call", "__call__")
-#: nn.Module methods that return the module itself (``Block(config).to(dtype=torch.float32)``)
-MODULE_RETURNS_SELF = ("apply", "eval", "train", "to", "float", "half", "double", "bfloat16", "cuda", "cpu",
-                        "requires_grad_", "share_memory", "to_empty")
-MODULE_METHODS = {"add_module", "register_module", "build", "register_buffer",
-                   "register_parameter", "parameters", "modules", "children", "named_modules", *MODULE_RETURNS_SELF}
-BUILTIN_IMPL.update({f"module.{_n}": (lambda it, b, args, kwargs: b.self) for _n in MODULE_RETURNS_SELF})
-BUILTIN_IMPL["record.to_tuple"] = lambda it, b, args, kwargs: b.self  # indexed as the record is: None fields skipped
+        "log": math.log, "gcd": math.gcd}
 
 
-for _n, _f in MATH.items():
-    SPECIAL_CALLS[f"math.{_n}"] = (lambda f: lambda it, args, kwargs, node: b_math(f)(it, None, args, kwargs))(_f)
-for _n in ("numpy.prod", "np.prod"):
-    SPECIAL_CALLS[_n] = lambda it, args, kwargs, node: b_math(math.prod)(it, None, args, kwargs)
+def ordered_dict(it: Interpreter, args, kwargs, node) -> Value:
+    items = args[0] if args else None
+    out: dict[Any, Value] = {}
+    if isinstance(items, Seq):
+        for i, pair in enumerate(items.items):
+            if isinstance(pair, Seq) and len(pair.items) == 2:
+                k = pyvalue(pair.items[0])
+                out[k if k is not None and not isinstance(k, Sym) else f"<{i}>"] = pair.items[1]
+    elif isinstance(items, Dict):
+        out.update(items.items)
+    out.update(kwargs)
+    return Dict(out)
 
+
+def partial(it: Interpreter, args, kwargs, node) -> Value:
+    if not args:
+        return UNKNOWN
+    return Partial(args[0], list(args[1:]), dict(kwargs))
+
+
+#: callables of the standard library (and numpy's ``prod``) the engine implements: (engine, args, kwargs, node)
+STDLIB_CALLS: dict[str, Any] = {
+    "collections.OrderedDict": ordered_dict,
+    "typing.OrderedDict": ordered_dict,
+    "functools.partial": partial,
+    **{f"math.{n}": (lambda f: lambda it, args, kwargs, node: b_math(f)(it, None, args, kwargs))(f)
+       for n, f in MATH.items()},
+    **{n: lambda it, args, kwargs, node: b_math(math.prod)(it, None, args, kwargs) for n in ("numpy.prod", "np.prod")},
+}

@@ -18,11 +18,8 @@ from densecheck.engine.values import (
 )
 from densecheck.engine.walk import children as walk_children
 from densecheck.engine.walk import walk
-from densecheck.frameworks import (
-    canonical,
-    is_dense_name,
-)
 from densecheck.layers import LayerReport
+from densecheck.plugins.registry import canonical, is_dense_name
 
 
 def short_call(code: str) -> str:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import libcst as cst
 
-from densecheck.engine.helpers import MODULE_BASES, GlobalRef, drop_first_axis, module_of
+from densecheck.engine.helpers import GlobalRef, drop_first_axis, module_of
 from densecheck.engine.limits import MAX_UNROLL, Frame
 from densecheck.engine.names import dotted, import_bindings
 from densecheck.engine.values import (
@@ -27,10 +27,7 @@ from densecheck.engine.values import (
     options,
     pyvalue,
 )
-from densecheck.frameworks import (
-    canonical,
-    lookup_layer,
-)
+from densecheck.plugins.registry import canonical, lookup_layer, registry
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
@@ -291,7 +288,7 @@ class StatementsMixin:
 
     def _is_module_class(self: Interpreter, cls: ClassV) -> bool:
         ext = cls.external_bases()
-        if any(b in MODULE_BASES or lookup_layer(b) is not None for b in ext):
+        if any(b in registry().module_bases or lookup_layer(b) is not None for b in ext):
             return True
         return cls.lookup("forward") is not None or cls.lookup("call") is not None
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import libcst as cst
 
-from densecheck.frameworks import LayerSpec
+from densecheck.plugins.base import LayerSpec
 from densecheck.shapes import Shape, Sym
 
 
@@ -124,6 +124,8 @@ class Builtin(Value):
 
     name: str
     self: Value | None = None
+    #: a plugin's implementation ``(engine, this, args, kwargs) -> value``; None: the engine's own, by ``name``
+    impl: Any = None
 
 
 @dataclass(eq=False)

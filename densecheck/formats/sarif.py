@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pathlib
 import os
+import pathlib
 import re
 from urllib.parse import quote
 

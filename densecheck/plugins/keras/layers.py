@@ -6,9 +6,12 @@ Layout convention: Keras is channels-last unless a layer says ``data_format="cha
 
 from __future__ import annotations
 
+import functools
 import re
 
-from densecheck.frameworks import Args, broadcasting, joining, layer, on_last_axis, op, same
+from densecheck.plugins import base
+from densecheck.plugins.base import Args, DenseArgs, broadcasting, joining, on_last_axis, op, same
+from densecheck.plugins.keras import calls
 from densecheck.shapes import (
     UNKNOWN,
     Shape,
@@ -27,6 +30,10 @@ from densecheck.shapes import (
     unsqueeze,
 )
 
+#: every keras layer spec says it is keras's; a Dense's report reads units and use_bias (its input features come
+#: from the input, as Keras builds the kernel on first call)
+layer = functools.partial(base.layer, framework="keras",
+                          report=DenseArgs(in_features=None, out_features="units", bias="use_bias"))
 
 dense = on_last_axis("units")
 
@@ -303,8 +310,10 @@ LAYERS = {
     **{f"keras.layers.{n}": layer(f"keras.layers.{n}", "", same) for n in _SAME},
     "keras.layers.EinsumDense": layer("keras.layers.EinsumDense", "equation output_shape activation bias_axes",
                                       einsum_dense),
-    "keras.layers.TimeDistributed": layer("keras.layers.TimeDistributed", "layer", None, wraps=True),
-    "keras.layers.Bidirectional": layer("keras.layers.Bidirectional", "layer merge_mode", None, wraps=True),
+    "keras.layers.TimeDistributed": layer("keras.layers.TimeDistributed", "layer", None,
+                                         wrap=calls.time_distributed),
+    "keras.layers.Bidirectional": layer("keras.layers.Bidirectional", "layer merge_mode", None,
+                                        wrap=calls.bidirectional),
 }
 
 # Names that are not layers but that the analysis treats specially (models, inputs).

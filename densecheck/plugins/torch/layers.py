@@ -6,7 +6,10 @@ Layout convention: torch convolutions and pooling are channels-first, (N, C, *sp
 
 from __future__ import annotations
 
-from densecheck.frameworks import Args, OpSpec, broadcasting, joining, layer, on_last_axis, op, same
+import functools
+
+from densecheck.plugins import base
+from densecheck.plugins.base import Args, DenseArgs, OpSpec, broadcasting, joining, on_last_axis, op, same
 from densecheck.shapes import (
     UNKNOWN,
     Shape,
@@ -16,6 +19,7 @@ from densecheck.shapes import (
     conv_out,
     flatten,
     known,
+    matmul,
     permute,
     pool_out_ceil,
     reduce_axes,
@@ -25,6 +29,10 @@ from densecheck.shapes import (
     transpose,
     unsqueeze,
 )
+
+#: every torch layer spec says it is torch's; a Linear's report reads in_features, out_features and bias
+layer = functools.partial(base.layer, framework="torch",
+                          report=DenseArgs(in_features="in_features", out_features="out_features", bias="bias"))
 
 # --- shape rules for layers (input shape, constructor args) -> output ------------------------------------------
 
@@ -231,7 +239,7 @@ TransformerEncoderLayer TransformerDecoderLayer TransformerEncoder TransformerDe
 
 LAYERS = {
     "torch.nn.Linear": layer("torch.nn.Linear", "in_features out_features bias device dtype", linear,
-                             defaults={"bias": True}, dense=True),
+                             defaults={"bias": True}, dense=True, weight=("out_features", "in_features")),
     "torch.nn.LazyLinear": layer("torch.nn.LazyLinear", "out_features bias device dtype", linear,
                                  defaults={"bias": True}, dense=True),
     **{f"torch.nn.Conv{n}d": layer(f"torch.nn.Conv{n}d", _CONV, conv(n),
@@ -258,7 +266,8 @@ LAYERS = {
     "torch.nn.Flatten": layer("torch.nn.Flatten", "start_dim end_dim", flatten_layer,
                               defaults={"start_dim": 1, "end_dim": -1}),
     "torch.nn.Unflatten": layer("torch.nn.Unflatten", "dim unflattened_size", unflatten_layer),
-    "torch.nn.Embedding": layer("torch.nn.Embedding", "num_embeddings embedding_dim padding_idx", embedding),
+    "torch.nn.Embedding": layer("torch.nn.Embedding", "num_embeddings embedding_dim padding_idx", embedding,
+                                weight=("num_embeddings", "embedding_dim")),
     "torch.nn.EmbeddingBag": layer("torch.nn.EmbeddingBag", "num_embeddings embedding_dim", embedding_bag),
     "torch.nn.LSTM": layer("torch.nn.LSTM", _RNN, rnn, defaults={"proj_size": 0, "bidirectional": False}),
     "torch.nn.GRU": layer("torch.nn.GRU", _RNN, rnn, defaults={"bidirectional": False}),
@@ -425,14 +434,7 @@ def f_halve(a: Args):
 
 def f_matmul(a: Args):
     x, y = a.shape("input"), a.shape("other")
-    if x is None or y is None or x.rank is None or y.rank is None:
-        return UNKNOWN
-    if y.rank == 1:
-        return Shape.of(x.dims[:-1])
-    if x.rank == 1:
-        return Shape.of(y.dims[:-2] + y.dims[-1:])
-    batch = broadcast(Shape.of(x.dims[:-2]), Shape.of(y.dims[:-2])).dims or ()
-    return Shape.of(tuple(batch) + (x.dims[-2], y.dims[-1]), -1 if x.channels_are_last else None)
+    return matmul(x, y) if x is not None and y is not None else UNKNOWN
 
 
 def f_chunk(a: Args):

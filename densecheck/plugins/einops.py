@@ -1,0 +1,95 @@
+"""The einops plugin: ``rearrange`` / ``reduce`` / ``repeat`` patterns read as shape transformations.
+
+``rearrange(x, "b c h w -> b (h w) c")`` is parsed: the groups on each side, the sizes given by keyword, and the
+known dims of the input give the output shape.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from densecheck.engine.values import UNKNOWN, Tensor, Value, pyvalue
+from densecheck.plugins.base import Plugin
+from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
+from densecheck.shapes import Shape, known
+
+if TYPE_CHECKING:
+    from densecheck.engine.driver import Interpreter
+
+FUNCTIONS = ("rearrange", "reduce", "repeat")
+
+
+def groups(side: str) -> list[list[str]] | None:
+    groups: list[list[str]] = []
+    cur: list[str] | None = None
+    for tok in side.replace("(", " ( ").replace(")", " ) ").split():
+        if tok == "(":
+            cur = []
+        elif tok == ")":
+            if cur is None:
+                return None
+            groups.append(cur)
+            cur = None
+        elif cur is not None:
+            cur.append(tok)
+        else:
+            groups.append([tok])
+    return groups
+
+
+def shape_of(s: Shape, pattern: str, sizes: dict[str, Any]) -> Shape:
+    lhs, _, rhs = pattern.partition("->")
+    left, right = groups(lhs), groups(rhs)
+    if left is None or right is None or any(g == ["..."] for g in left + right):
+        return UNKNOWN_SHAPE
+    axis_size: dict[str, Any] = {k: v for k, v in sizes.items() if isinstance(v, int)}
+    channel_name = None
+    if s.dims is not None and len(s.dims) == len(left):
+        for g, d in zip(left, s.dims):
+            if len(g) == 1 and known(d):
+                axis_size[g[0]] = d
+            elif len(g) > 1 and known(d):
+                unknown = [n for n in g if n not in axis_size]
+                if len(unknown) == 1:
+                    rest = 1
+                    for n in g:
+                        if n != unknown[0]:
+                            rest *= axis_size[n]
+                    axis_size[unknown[0]] = d // rest if rest else None
+        if s.channel_axis is not None and len(left[s.channel_axis]) == 1:
+            channel_name = left[s.channel_axis][0]
+    dims = []
+    ca = None
+    for i, g in enumerate(right):
+        total = 1
+        for n in g:
+            v = axis_size.get(n, 1 if n == "1" else None)
+            if v is None:
+                total = None
+                break
+            total *= v
+        dims.append(total)
+        if channel_name is not None and g == [channel_name]:
+            ca = i
+    if ca is None and channel_name is None and right and len(right[-1]) == 1 and \
+            right[-1][0] in ("c", "d", "dim", "channels", "e"):
+        ca = len(right) - 1
+    return Shape(tuple(dims), ca, True)
+
+
+def resolve(it: Interpreter, q: str, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value | None:
+    """``einops.rearrange(x, pattern, **sizes)`` and its siblings; any other ``einops.`` name is unknown."""
+    if not q.startswith("einops."):
+        return None
+    fn = q.rsplit(".", 1)[-1]
+    if fn not in FUNCTIONS or len(args) < 2:
+        return Tensor(UNKNOWN_SHAPE) if fn in FUNCTIONS else UNKNOWN
+    x = args[0]
+    pattern = pyvalue(args[1])
+    if not isinstance(pattern, str) or "->" not in pattern:
+        return Tensor(UNKNOWN_SHAPE)
+    sizes = {k: pyvalue(v) for k, v in kwargs.items()}
+    return Tensor(shape_of(x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE, pattern, sizes))
+
+
+PLUGIN = Plugin(name="einops", resolve=resolve)
