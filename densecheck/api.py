@@ -1,6 +1,7 @@
 """The programmatic entry point: source text or paths in, layer reports and diagnostics out.
 
-Flow: read -> parse (libcst) -> analysis (names, models, shapes) -> LayerReports -> rules -> suppressions.
+Flow: read -> parse (libcst) -> engine (names, models, shapes) -> facts (LayerReports, notes, directives) ->
+findings (rules, suppressions; :mod:`densecheck.findings`).
 Nothing here imports or executes the analysed code.
 """
 
@@ -15,26 +16,40 @@ import sys
 import threading
 import traceback
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 import libcst as cst
 
-from densecheck import budget, suppressions
+from densecheck import budget, findings, suppressions
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic
 from densecheck.layers import LayerReport
-from densecheck.rules import LAYER_RULES, RULES
+from densecheck.rules import RULES
+from densecheck.suppressions import Directive
+
+run_rules = findings.run_rules  # the layer rules over some reports (findings.py is where they run)
 
 ISSUES_URL = "https://github.com/densecheck/densecheck/issues"
 
 
 @dataclass
 class FileResult:
+    """What densecheck knows about one file. *Facts*: ``layers`` (a report per Dense/Linear site), ``notes`` (the
+    file could not be read/parsed/analysed, a trace of it failed), ``directives`` (its suppression comments; None
+    when its text was never read), ``foreign``/``dependencies``. *Findings*: ``diagnostics``, computed from the
+    final facts once, by :func:`densecheck.findings.finish` -- never edited in place."""
+
     path: str
     layers: list[LayerReport] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     internal_error: bool = False
+    notes: list[Diagnostic] = field(default_factory=list)
+    directives: list[Directive] | None = None
+    #: the layer rules run on this file (False: a file only trace reached, outside the paths checked)
+    linted: bool = True
+    #: ``diagnostics`` are final already (a notebook's, computed in cell coordinates when it was analysed)
+    final: bool = False
     #: the project's other files this analysis followed imports into: the shapes their layers got from this file's
     #: calls (merged into those files' own results by the runner), and every such file read (for the cache)
     foreign: list[LayerReport] = field(default_factory=list)
@@ -240,37 +255,33 @@ def _parse(text: str, path: str) -> tuple[cst.Module | None, Any, Diagnostic | N
         return None, None, _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}")
 
 
-def run_rules(layers: list[LayerReport], settings: Settings) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
-    for rule in LAYER_RULES:
-        if not settings.rule_enabled(rule.code, rule.default_enabled):
-            continue
-        for layer in layers:
-            for d in rule.check(layer, settings):
-                sev = settings.severity.get(d.code)
-                out.append(replace(d, severity=sev) if sev else d)
-    return out
-
-
 def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Settings | None = None) -> FileResult:
-    """Analyse one file's source. Never raises: parse failures and internal errors become diagnostics.
+    """Analyse one file's source, with its findings. Never raises: parse failures and internal errors become
+    diagnostics.
 
     * the file cannot be decoded, is too large, cannot be parsed (syntax error, Python 2, binary, NUL bytes) or
       nests too deeply to analyse: one DC001 diagnostic, no layers;
     * densecheck fails on it (a bug): one DC002 diagnostic pointing at the issue tracker, ``internal_error``.
     """
     settings = settings or Settings()
+    return findings.finish(analyze_facts(source, path, settings), settings)
+
+
+def analyze_facts(source: str | bytes, path: str = "<stdin>", settings: Settings | None = None) -> FileResult:
+    """:func:`analyze_source` without the findings: the file's facts, for a run that merges more facts in (other
+    files' calls, trace) before :func:`densecheck.findings.finish`."""
+    settings = settings or Settings()
     result = FileResult(path)
     limit = _file_limit(settings)
     if len(source) > limit:
-        result.diagnostics.append(_file_diagnostic(path, "DC001", _too_large(len(source), limit)))
+        result.notes.append(_file_diagnostic(path, "DC001", _too_large(len(source), limit)))
         return result
     if isinstance(source, bytes):
         try:
             text = decode(source)
         except (SyntaxError, UnicodeDecodeError, LookupError) as e:
             msg, line, column = _decode_error(source, e)
-            result.diagnostics.append(_file_diagnostic(path, "DC001", msg, line, column))
+            result.notes.append(_file_diagnostic(path, "DC001", msg, line, column))
             return result
     else:
         text = source
@@ -279,7 +290,7 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
         try:
             module, tree, problem = _parse(text, path)
             if module is None:
-                result.diagnostics.append(problem)
+                result.notes.append(problem)
                 return result
             try:
                 budget.check()
@@ -297,7 +308,7 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
 
 def over_budget(path: str, kind: str, limits: budget.Limits) -> FileResult:
     """The result of a file whose analysis ran past its budget: one DC003 note, no layers."""
-    return FileResult(path, diagnostics=[_file_diagnostic(path, "DC003", budget.message(kind, limits))])
+    return FileResult(path, notes=[_file_diagnostic(path, "DC003", budget.message(kind, limits))])
 
 
 def _analyze_parsed(result: FileResult, module: cst.Module, tree: Any, text: str, path: str,
@@ -315,22 +326,21 @@ def _analyze_parsed(result: FileResult, module: cst.Module, tree: Any, text: str
                 with _quiet_source_warnings():
                     layers = _deep_call(analyze_module, depth, module, path, text, tree, settings.follow_imports)
             if layers is None:
-                result.diagnostics.append(_file_diagnostic(
+                result.notes.append(_file_diagnostic(
                     path, "DC001", f"too deeply nested to analyse: the syntax tree is {depth:,} levels deep "
                     f"(densecheck analyses up to {MAX_ANALYSED_DEPTH:,})"))
                 return result
         result.layers = [r for r in layers if r.path == path]
         result.foreign = [r for r in layers if r.path != path]
         result.dependencies = list(getattr(layers, "dependencies", []))
-        diags = run_rules(result.layers, settings)
-        result.diagnostics.extend(suppressions.apply(diags, text, settings, path))
+        result.directives = suppressions.directives_of(text)
     except MemoryError:
         raise  # over the file's memory budget (see analyze_source), not a bug
     except (Exception, SystemExit) as e:  # noqa: BLE001 - one bad file must not stop the run
         # (SystemExit too: the analysed code never runs, so only a bug in densecheck can raise it here)
         result.layers = []
         result.internal_error = True
-        result.diagnostics.append(_internal_error(path, e))
+        result.notes.append(_internal_error(path, e))
     return result
 
 
@@ -428,12 +438,14 @@ class FileTooLarge(OSError):
 
 def analyze_file(path: str, settings: Settings | None = None) -> FileResult:
     """Analyse the file ``path``. Never raises: an unreadable file is a DC001 diagnostic (see analyze_source)."""
+    settings = settings or Settings()
     try:
         data = read_source(path, _file_limit(settings))
     except FileTooLarge as e:
-        return FileResult(path, diagnostics=[_file_diagnostic(path, "DC001", e.strerror)])
+        return findings.finish(FileResult(path, notes=[_file_diagnostic(path, "DC001", e.strerror)]), settings)
     except OSError as e:
-        return FileResult(path, diagnostics=[_file_diagnostic(path, "DC001", f"cannot read file: {e.strerror or e}")])
+        return findings.finish(FileResult(path, notes=[_file_diagnostic(
+            path, "DC001", f"cannot read file: {e.strerror or e}")]), settings)
     return analyze_source(data, path, settings)
 
 

@@ -43,12 +43,13 @@ from typing import Any
 from densecheck import __version__
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic
+from densecheck.suppressions import Directive
 from densecheck.layers import LayerReport
 from densecheck.shapes import Shape, Sym
 
 CACHE_DIR_NAME = ".densecheck_cache"
 ENV_VAR = "DENSECHECK_CACHE_DIR"
-FORMAT = 1  # bump when the index layout changes
+FORMAT = 2  # bump when the index layout changes (2: facts -- notes and directives -- instead of findings)
 CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                 "# This file is a cache directory tag created by densecheck.\n"
                 "# For information about cache directory tags, see https://bford.info/cachedir/\n")
@@ -140,17 +141,21 @@ def shape_to_json(shape: Shape, syms: dict[int, int]) -> Any:
         for d in shape.dims:
             if isinstance(d, Sym):
                 dims.append({"s": syms.setdefault(id(d), len(syms)), "n": d.name})
+            elif isinstance(d, bool):  # a dim computed from a bool (``x.view(True, -1)``): kept as it was
+                dims.append({"b": d})
             else:
                 dims.append(d)
-    return [dims, shape.channel_axis, shape.explicit_layout]
+    return [dims, shape.channel_axis, shape.explicit_layout, shape.spatial]
 
 
 def shape_from_json(data: Any, syms: dict[int, Sym]) -> Shape:
-    dims, channel_axis, explicit = data
+    dims, channel_axis, explicit, spatial = data
     if dims is not None:
         out = []
         for d in dims:
-            if isinstance(d, dict):
+            if isinstance(d, dict) and isinstance(d.get("b"), bool):
+                out.append(d["b"])
+            elif isinstance(d, dict):
                 k = d["s"]
                 if k not in syms:
                     syms[k] = Sym(d.get("n", "?"))
@@ -160,7 +165,7 @@ def shape_from_json(data: Any, syms: dict[int, Sym]) -> Shape:
             else:
                 raise ValueError(f"bad dim {d!r}")
         dims = tuple(out)
-    return Shape(dims, channel_axis, bool(explicit))
+    return Shape(dims, channel_axis, bool(explicit), bool(spatial))
 
 
 _LAYER_FIELDS = [f.name for f in dataclasses.fields(LayerReport) if f.name != "shapes"]
@@ -187,12 +192,26 @@ def diagnostic_from_json(data: dict) -> Diagnostic:
     return Diagnostic(**{name: data[name] for name in _DIAG_FIELDS})
 
 
+def directive_to_json(d: Directive) -> list:
+    return [d.line, d.column, d.end_column, d.kind, None if d.codes is None else list(d.codes)]
+
+
+def directive_from_json(data: list) -> Directive:
+    line, column, end_column, kind, codes = data
+    if not (all(isinstance(x, int) and not isinstance(x, bool) for x in (line, column, end_column))
+            and kind in ("noqa", "ignore", "ignore-file")
+            and (codes is None or (isinstance(codes, list) and all(isinstance(c, str) for c in codes)))):
+        raise ValueError("not a directive")
+    return Directive(line, column, end_column, kind, None if codes is None else tuple(codes))
+
+
 def result_to_json(result) -> dict:
     syms: dict[int, int] = {}
     return {
         "path": result.path,
         "layers": [layer_to_json(x, syms) for x in result.layers],
-        "diagnostics": [diagnostic_to_json(d) for d in result.diagnostics],
+        "notes": [diagnostic_to_json(d) for d in result.notes],
+        "directives": None if result.directives is None else [directive_to_json(d) for d in result.directives],
         "internal_error": bool(result.internal_error),
         "foreign": [layer_to_json(x, syms) for x in result.foreign],
     }
@@ -205,7 +224,8 @@ def result_from_json(data: dict):
     return FileResult(
         data["path"],
         layers=[layer_from_json(x, syms) for x in data["layers"]],
-        diagnostics=[diagnostic_from_json(d) for d in data["diagnostics"]],
+        notes=[diagnostic_from_json(d) for d in data["notes"]],
+        directives=None if data["directives"] is None else [directive_from_json(d) for d in data["directives"]],
         internal_error=bool(data["internal_error"]),
         foreign=[layer_from_json(x, syms) for x in data.get("foreign", [])],
     )

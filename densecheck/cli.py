@@ -187,11 +187,13 @@ def check(ctx: click.Context, paths, output_format, select, extend_select, ignor
         settings.follow_imports = follow_imports
     targets = _trace_targets(settings, trace_targets, trace_input, trace_dtype, trace_framework, trace_timeout)
 
+    # facts first (static analysis, cross-file merge, then trace); the findings once, from the final facts
     if use_stdin:
         data = sys.stdin.buffer.read()
-        result = runner.run_stdin(data, stdin_filename or "-", settings)
+        result = runner.run_stdin(data, stdin_filename or "-", settings, finish=not targets)
     else:
-        result = runner.run(paths, settings, force_exclude=force_exclude, jobs=jobs, cache=not no_cache)
+        result = runner.run(paths, settings, force_exclude=force_exclude, jobs=jobs, cache=not no_cache,
+                            finish=not targets)
     for p in result.missing:
         click.echo(f"densecheck: error: {printable(p)}: no such file or directory", err=True)
     for p, why in result.skipped:
@@ -199,10 +201,11 @@ def check(ctx: click.Context, paths, output_format, select, extend_select, ignor
     if targets:
         from densecheck.trace import run_trace
 
-        run_trace(targets, result.files, settings, trace_timeout)
+        run_trace(targets, result.files, settings, trace_timeout, finish=False)
         result.files = [f if isinstance(f, runner.CheckedFile) else runner.CheckedFile(f.path, f)
                         for f in result.files]
         result.files.sort(key=lambda f: f.path)
+        runner.finish_all(result.files, settings)
 
     fmt_ctx = Context(result, settings, color=_use_color(color, output_file), quiet=quiet)
     if statistics:

@@ -165,10 +165,17 @@ def analyze_notebook(data: bytes | str, path: str, settings: Settings | None = N
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
         nb = parse_notebook(text)
     except (NotebookError, UnicodeDecodeError) as e:
-        return api.FileResult(path, diagnostics=[api._file_diagnostic(path, "DC001", f"cannot read notebook: {e}")]), None
+        from densecheck import findings
+        from densecheck.config import Settings
+
+        bad = api.FileResult(path, notes=[api._file_diagnostic(path, "DC001", f"cannot read notebook: {e}")])
+        return findings.finish(bad, settings or Settings()), None
     if nb is None:
         return api.FileResult(path), None
+    # a notebook's facts are final once analysed (nothing imports a notebook, trace targets are modules), so its
+    # findings are computed here, in source coordinates, and only then mapped to its cells
     result = api.analyze_source(nb.source, path, settings)
     result.layers = [map_layer(nb, layer) for layer in result.layers]
     result.diagnostics = [map_diagnostic(nb, d) for d in result.diagnostics]
+    result.final = True
     return result, nb

@@ -13,8 +13,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import repeat
+from typing import Iterable
 
-from densecheck import api, budget
+from densecheck import api, budget, findings
 from densecheck.cache import Cache, Stamp, stamp_for
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic, severity_rank
@@ -94,13 +95,13 @@ def check_source(data: bytes, path: str, settings: Settings, *, keep: bool = Fal
             return CheckedFile(path, result, kept, nb)
         return CheckedFile(path, analyze_python(data, path, settings), kept)
     except Exception as e:  # noqa: BLE001 - a bug densecheck has on one file must not cost the others' findings
-        return CheckedFile(path, api.FileResult(path, diagnostics=[api._internal_error(path, e)],
+        return CheckedFile(path, api.FileResult(path, notes=[api._internal_error(path, e)],
                                                 internal_error=True), kept)
 
 
 # -- the pre-filter ------------------------------------------------------------------------------------------------
 def analyze_python(data: bytes, path: str, settings: Settings) -> api.FileResult:
-    """:func:`densecheck.api.analyze_source`, with a pre-filter that skips libcst for files that cannot hold a layer.
+    """:func:`densecheck.api.analyze_facts`, with a pre-filter that skips libcst for files that cannot hold a layer.
 
     A reported layer is a call whose callee resolves, through the file's own imports, to a name ending in one of
     :func:`candidate_names` (or a ``getattr(nn, "Linear")`` spelling it in a string), so text that contains none of
@@ -122,8 +123,8 @@ def analyze_python(data: bytes, path: str, settings: Settings) -> api.FileResult
             if tree is not None and not (settings.follow_imports and _feeds_project(tree, path, text)):
                 from densecheck import suppressions
 
-                return api.FileResult(path, diagnostics=suppressions.apply([], text, settings, path))
-    return api.analyze_source(data, path, settings)
+                return api.FileResult(path, directives=suppressions.directives_of(text))
+    return api.analyze_facts(data, path, settings)
 
 
 _FRAMEWORK_WORDS = ("torch", "keras", "tensorflow")
@@ -168,7 +169,7 @@ def _read(path: str, settings: Settings) -> tuple[bytes | None, CheckedFile | No
         return api.read_source(path, api._file_limit(settings)), None, st
     except OSError as e:  # worded as api.analyze_file words it
         msg = e.strerror if isinstance(e, api.FileTooLarge) else f"cannot read file: {e.strerror or e}"
-        return None, CheckedFile(path, api.FileResult(path, diagnostics=[api._file_diagnostic(path, "DC001", msg)])), None
+        return None, CheckedFile(path, api.FileResult(path, notes=[api._file_diagnostic(path, "DC001", msg)])), None
 
 
 def check_file(path: str, settings: Settings) -> CheckedFile:
@@ -190,7 +191,7 @@ def _check_file_stamped(path: str, settings: Settings) -> tuple[CheckedFile, Sta
 
 
 def _over_budget(result: api.FileResult) -> bool:
-    return any(d.code == "DC003" for d in result.diagnostics)
+    return any(d.code == "DC003" for d in result.notes)
 
 
 #: below this many files, worker processes cost more than they save
@@ -212,10 +213,12 @@ def _size(path: str) -> int:
 
 
 def check_files(files: list[str], settings: Settings, jobs: int | None = None,
-                cache: Cache | None = None) -> list[CheckedFile]:
+                cache: Cache | None = None, *, finish: bool = True) -> list[CheckedFile]:
     """Check ``files`` (results in the order given), reusing ``cache`` hits; the rest in worker processes when there
     are enough of them (``jobs``: None = one per CPU). Workers get the largest files first (better balance) and
-    return small FileResults, never syntax trees; the order of the output does not depend on ``jobs``."""
+    return small FileResults (facts), never syntax trees; the order of the output does not depend on ``jobs``.
+    Then each file gets the shapes other files' calls gave it, and, with ``finish``, its findings (without: the
+    caller merges more facts in, trace, and calls :func:`finish`)."""
     out: list[CheckedFile | None] = [None] * len(files)
     todo: list[int] = []
     for i, path in enumerate(files):
@@ -240,12 +243,19 @@ def check_files(files: list[str], settings: Settings, jobs: int | None = None,
             else:
                 keep(i, *_check_file_stamped(files[i], settings))
     merge_foreign(out, settings)  # type: ignore[arg-type]
+    if finish:
+        finish_all(out, settings)  # type: ignore[arg-type]
     return out  # type: ignore[return-value]
 
 
+def finish_all(checked: Iterable[CheckedFile], settings: Settings) -> None:
+    """Every file's findings from its final facts (:mod:`densecheck.findings`): the last step of a run."""
+    for f in checked:
+        findings.finish(f.result, settings)
+
+
 def merge_foreign(checked: list[CheckedFile], settings: Settings) -> None:
-    """Give each file's layers the shapes that other files' calls gave them (followed imports), then check its
-    layers again. A layer whose only shapes were the conventional input of its own class run as an entry point
+    """Give each file's layers the shapes that other files' calls gave them (followed imports). A layer whose only shapes were the conventional input of its own class run as an entry point
     takes its callers' shapes instead; any other keeps its own and adds theirs, so a site reached with different
     ranks from different callers shows them all. Done in the run's file order: the result does not depend on
     which worker analysed what, or on the cache."""
@@ -258,13 +268,10 @@ def merge_foreign(checked: list[CheckedFile], settings: Settings) -> None:
                 incoming.setdefault(target, {}).setdefault((rep.line, rep.column), []).append(rep)
     for target, sites in incoming.items():
         f = by_path[target]
-        changed = False
         for layer in f.result.layers:
             reps = sites.get((layer.line, layer.column))
             if reps:
-                changed |= _merge_layer(layer, reps)
-        if changed:
-            _recheck(f, settings)
+                _merge_layer(layer, reps)
 
 
 def _merge_layer(layer, reps) -> bool:
@@ -284,15 +291,6 @@ def _merge_layer(layer, reps) -> bool:
             setattr(layer, attr, values.pop())
             changed = True
     return changed
-
-
-def _recheck(f: CheckedFile, settings: Settings) -> None:
-    """Run the rules again on ``f``'s (merged) layers; its other diagnostics come only from the rules too."""
-    from densecheck import suppressions
-
-    lines = f.source_lines()
-    diags = api.run_rules(f.result.layers, settings)
-    f.result.diagnostics = suppressions.apply(diags, "\n".join(lines) + "\n", settings, f.path)
 
 
 def _check_in_workers(files: list[str], todo: list[int], settings: Settings, jobs: int, keep) -> None:
@@ -363,7 +361,7 @@ def _check_alone(path: str, settings: Settings) -> tuple[CheckedFile, Stamp | No
             why = _read_markers(markers).get(path)
     if why:
         return _over_budget_file(path, why, limits), None
-    return CheckedFile(path, api.FileResult(path, diagnostics=[api._file_diagnostic(
+    return CheckedFile(path, api.FileResult(path, notes=[api._file_diagnostic(
         path, "DC002", "internal error: the worker process analysing this file died (a crash or out of "
         f"memory); please report it at {api.ISSUES_URL}")], internal_error=True)), None
 
@@ -399,20 +397,27 @@ def open_cache(settings: Settings) -> Cache | None:
 
 
 def run(paths: list[str], settings: Settings, *, force_exclude: bool = False, jobs: int | None = None,
-        cache: bool = False) -> Run:
-    """``cache``: read and write ``.densecheck_cache/`` (see :mod:`densecheck.cache`)."""
+        cache: bool = False, finish: bool = True) -> Run:
+    """Discover, analyse (``cache``: read and write the cache, see :mod:`densecheck.cache`), merge the files' facts
+    and, with ``finish``, compute the findings; without, the caller merges trace facts in and calls
+    :func:`finish_all` itself."""
     found = discover(paths, settings, force_exclude=force_exclude)
     out = Run(missing=found.missing, skipped=found.skipped)
     for directory, why in found.errors:
         diag = api._file_diagnostic(directory, "DC001", f"cannot read directory: {why}")
-        out.files.append(CheckedFile(directory, api.FileResult(directory, diagnostics=[diag])))
+        out.files.append(CheckedFile(directory, api.FileResult(directory, notes=[diag])))
     store = open_cache(settings) if cache else None
-    out.files.extend(check_files(found.files, settings, jobs, store))
+    out.files.extend(check_files(found.files, settings, jobs, store, finish=False))
     if store is not None:
         store.save()
     out.files.sort(key=lambda f: f.path)
+    if finish:
+        finish_all(out.files, settings)
     return out
 
 
-def run_stdin(data: bytes, path: str, settings: Settings) -> Run:
-    return Run(files=[check_source(data, path, settings, keep=True)])
+def run_stdin(data: bytes, path: str, settings: Settings, *, finish: bool = True) -> Run:
+    out = Run(files=[check_source(data, path, settings, keep=True)])
+    if finish:
+        finish_all(out.files, settings)
+    return out

@@ -91,8 +91,17 @@ def per_file_ignored(path: str, settings) -> list[str]:
     return out
 
 
-def apply(diagnostics: list[Diagnostic], source: str, settings=None, path: str | None = None) -> list[Diagnostic]:
-    """The diagnostics that no directive or per-file ignore suppresses (plus DC900 findings when enabled)."""
+def directives_of(source: str) -> list[Directive]:
+    """The suppression directives of ``source`` (none without a comment that could be one: a cheap test first)."""
+    if "#" not in source or not re.search(r"noqa|densecheck", source, re.IGNORECASE):
+        return []
+    return parse_directives(source)
+
+
+def apply(diagnostics: list[Diagnostic], source: str | list[Directive], settings=None,
+          path: str | None = None) -> list[Diagnostic]:
+    """The diagnostics that no directive or per-file ignore suppresses (plus DC900 findings when enabled).
+    ``source``: the file's text, or its directives (:func:`directives_of`)."""
     if settings is not None and path is not None:
         off = per_file_ignored(path, settings)
         if off:
@@ -100,9 +109,10 @@ def apply(diagnostics: list[Diagnostic], source: str, settings=None, path: str |
     report_unused = settings is not None and settings.rule_enabled("DC900", default_enabled=False)
     if not diagnostics and not report_unused:
         return []
-    if "#" not in source or not re.search(r"noqa|densecheck", source, re.IGNORECASE):
+    found = directives_of(source) if isinstance(source, str) else source
+    if not found:
         return list(diagnostics)
-    directives = parse_directives(source)
+    directives = [replace(dv, used=set()) for dv in found]  # which codes each one suppressed: this call's own
     by_line: dict[int, list[Directive]] = {}
     for dv in directives:
         if dv.kind != "ignore-file":

@@ -449,3 +449,32 @@ def test_subprocess_keras_end_to_end_merge():
     proj = next(lay for lay in layers if lay.trace["input_shapes"] == [[None, 32, 32, 32]])
     assert proj.behaves_as == "pointwise" and proj.positions == 1024
     assert [d.code for d in files[0].diagnostics if d.line == proj.line] == ["DC101"]
+
+
+@pytest.mark.keras
+def test_trace_never_hides_a_finding(tmp_path):
+    """Findings are computed once, from the final facts: a trace that confirms a static DC101 keeps it, cold or
+    from the cache (a warm run once turned two DC101 and exit 1 into "All checks passed!" and exit 0: the cache
+    dropped a shape's ``spatial`` fact and the trace re-ran the rules on what was left)."""
+    import json
+    import subprocess
+
+    pytest.importorskip("keras")
+    target = "fixtures/keras/image_fusion_160.py"
+    env = {**os.environ, "DENSECHECK_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "densecheck", "--isolated", target]
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(cmd + list(extra), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    def codes(proc: subprocess.CompletedProcess) -> list[str]:
+        return [line.split()[1] for line in proc.stdout.splitlines() if line.startswith(target)]
+
+    static = run()
+    assert static.returncode == 1 and codes(static) == ["DC101", "DC101"]
+    for _ in ("cold", "warm"):
+        traced = run("--trace", f"{target}:build")
+        assert traced.returncode == 1 and codes(traced) == codes(static), traced.stdout + traced.stderr
+    doc = json.loads(run("--trace", f"{target}:build", "--format", "json").stdout)
+    assert all(lay["source"] == "trace" and lay["trace"]["agrees"] for lay in doc["layers"])
+    assert [d["code"] for d in doc["diagnostics"]] == codes(static)

@@ -27,21 +27,22 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def run_trace(targets: list[TraceTarget], file_results: list, settings=None, timeout: float | None = None, *,
               root: str | None = None, memory_limit_mb: int | None = None, device: str = "meta",
-              results_out: list[TraceResult] | None = None) -> list[Diagnostic]:
+              results_out: list[TraceResult] | None = None, finish: bool = True) -> list[Diagnostic]:
     """Trace every target (each in its own subprocess) and merge what it saw into ``file_results``.
 
     ``file_results``: the static results, a list of :class:`densecheck.api.FileResult` or
     :class:`densecheck.runner.CheckedFile` — mutated in place (layers get ``source="trace"`` and a ``trace``
     record, layer-rule findings are recomputed from the traced shapes, entries are appended for files that were not
     analysed). Returns the trace diagnostics it added (DC105 disagreements, DC106 failures); they are already in
-    ``file_results``. ``results_out``, when given, receives the raw :class:`~densecheck.trace.launch.TraceResult` s
+    ``file_results``. With ``finish=False`` only the facts are merged and nothing is returned: the caller computes
+    the findings (:func:`densecheck.runner.finish_all`). ``results_out``, when given, receives the raw :class:`~densecheck.trace.launch.TraceResult` s
     (timings, peak memory). ``root``: where targets (and ``src/``) resolve; default: the current directory for
     ``--trace`` targets, the configuration file's directory (``settings.root``) for configured ones.
     """
     import os
 
     from densecheck.trace.launch import run_target
-    from densecheck.trace.merge import merge_results
+    from densecheck.trace.merge import merge_facts, merge_results
 
     cfg_root = os.path.abspath(root or getattr(settings, "root", None) or os.getcwd())
     cli_root = os.path.abspath(root or os.getcwd())
@@ -52,6 +53,9 @@ def run_trace(targets: list[TraceTarget], file_results: list, settings=None, tim
     root = cli_root
     if results_out is not None:
         results_out.extend(results)
+    if not finish:  # the caller computes every file's findings once, after this
+        merge_facts(results, file_results, settings, root)
+        return []
     return merge_results(results, file_results, settings, root)
 
 

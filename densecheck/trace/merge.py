@@ -227,9 +227,13 @@ def _read_text(path: str) -> str | None:
 
 
 def _new_item(file_results: list, path: str):
+    """An entry for a file the static run did not check (a traced model's helper module): its layers are shown,
+    the layer rules are not run on it; its suppression comments still apply to the trace's notes."""
+    from densecheck import suppressions
     from densecheck.api import FileResult
 
-    res = FileResult(path)
+    text = _read_text(path)
+    res = FileResult(path, linted=False, directives=suppressions.directives_of(text) if text is not None else None)
     if file_results and hasattr(file_results[0], "result"):
         from densecheck.runner import CheckedFile
 
@@ -243,28 +247,6 @@ def _new_item(file_results: list, path: str):
         item = res
     file_results.append(item)
     return res
-
-
-def _relint(res, layers: list[LayerReport], settings, linted: bool) -> list[Diagnostic]:
-    """Re-run the layer rules on ``layers`` (their shapes changed) in place of the static findings; returns the
-    new findings (also appended to ``res.diagnostics``)."""
-    from densecheck import suppressions
-    from densecheck.api import run_rules
-    from densecheck.rules import LAYER_RULES
-
-    codes = {r.code for r in LAYER_RULES}
-    where = {(lay.line, lay.column) for lay in layers}
-    res.diagnostics[:] = [d for d in res.diagnostics if not (d.code in codes and (d.line, d.column) in where)]
-    if not linted:
-        return []
-    diags = run_rules(layers, settings)
-    off = suppressions.per_file_ignored(res.path, settings) if hasattr(suppressions, "per_file_ignored") else []
-    diags = [d for d in diags if not any(d.code.startswith(s) for s in off)]
-    text = _read_text(res.path)
-    if text is not None:
-        diags = suppressions.apply(diags, text)
-    res.diagnostics.extend(diags)
-    return diags
 
 
 def failure_diagnostic(result, settings, root: str) -> Diagnostic | None:
@@ -304,12 +286,15 @@ def failure_diagnostic(result, settings, root: str) -> Diagnostic | None:
     return replace(d, severity=sev) if sev else d
 
 
-def merge_results(results: list, file_results: list, settings=None, root: str | None = None) -> list[Diagnostic]:
-    """Merge :class:`~densecheck.trace.launch.TraceResult` s into ``file_results`` (a list of FileResult or
-    runner.CheckedFile, mutated in place: layers updated or appended, diagnostics recomputed, new entries appended
-    for files not analysed). Returns the trace diagnostics added (DC105, DC106) — they are already in
-    ``file_results``; do not add them again."""
-    from densecheck import suppressions
+def merge_facts(results: list, file_results: list, settings=None, root: str | None = None,
+                added_notes: list[Diagnostic] | None = None) -> list:
+    """Merge what the traces in ``results`` saw (:class:`~densecheck.trace.launch.TraceResult` s) into the facts of
+    ``file_results`` (a list of FileResult or runner.CheckedFile, mutated in place): traced layers get their trace
+    records, layers only the trace found are added, a failed trace becomes a DC106 note on the file it points at,
+    and entries are appended for files that were not analysed (facts only: the layer rules are not run on files
+    outside the paths checked). Returns the FileResults touched (``added_notes``, when given, receives the DC106
+    notes, in the order of ``results``). No finding is computed here:
+    :func:`densecheck.findings.finish` does that once, when every fact is in."""
     from densecheck.config import Settings
 
     settings = settings or Settings()
@@ -318,11 +303,9 @@ def merge_results(results: list, file_results: list, settings=None, root: str | 
     for item in file_results:
         res = _result(item)
         by_path.setdefault(os.path.realpath(res.path), res)
-    analysed = set(by_path)
 
-    sites = combine(results)
-    touched: dict[str, list[LayerReport]] = {}
-    for (rpath, line, col), facts in sites.items():
+    touched: dict[int, Any] = {}
+    for (rpath, line, col), facts in combine(results).items():
         res = by_path.get(rpath)
         if res is None:
             res = _new_item(file_results, _display_path(facts["record"].path, root))
@@ -334,18 +317,11 @@ def merge_results(results: list, file_results: list, settings=None, root: str | 
         if len(candidates) > 1:  # several layers on one line and no column: only when the facts fit one
             candidates = [lay for lay in candidates if lay.out_features in (None, facts["record"].out_features)]
         if len(candidates) == 1:
-            layer = candidates[0]
-            apply_record(layer, facts)
+            apply_record(candidates[0], facts)
         else:
-            layer = new_report(facts, res.path)
-            res.layers.append(layer)
+            res.layers.append(new_report(facts, res.path))
             res.layers.sort(key=lambda lay: (lay.line, lay.column))
-        touched.setdefault(rpath, []).append(layer)
-
-    added: list[Diagnostic] = []
-    for rpath, layers in touched.items():
-        new = _relint(by_path[rpath], layers, settings, linted=rpath in analysed)
-        added.extend(d for d in new if d.code == "DC105")
+        touched[id(res)] = res
 
     for r in results:
         if r.ok:
@@ -358,8 +334,32 @@ def merge_results(results: list, file_results: list, settings=None, root: str | 
         if res is None:
             res = _new_item(file_results, d.path)
             by_path[rpath] = res
-        text = _read_text(d.path) if os.path.exists(d.path) else None
-        kept = suppressions.apply([d], text) if text is not None else [d]
-        res.diagnostics.extend(kept)
-        added.extend(kept)
-    return added
+        res.notes.append(d)
+        if added_notes is not None:
+            added_notes.append(d)
+        touched[id(res)] = res
+    for res in touched.values():
+        if res.directives is None:  # a result made without its source's comments: the trace's findings honour them
+            text = _read_text(res.path)
+            if text is not None:
+                from densecheck import suppressions
+
+                res.directives = suppressions.directives_of(text)
+    return list(touched.values())
+
+
+def merge_results(results: list, file_results: list, settings=None, root: str | None = None) -> list[Diagnostic]:
+    """:func:`merge_facts`, then the findings of the files it touched (for callers that trace after a finished
+    static run: the command line merges facts and finishes once). Returns the trace's own findings among them
+    (DC105 disagreements, DC106 failures) -- they are in ``file_results`` already; do not add them again."""
+    from densecheck import findings
+    from densecheck.config import Settings
+
+    settings = settings or Settings()
+    notes: list[Diagnostic] = []
+    touched = merge_facts(results, file_results, settings, root, notes)
+    for res in touched:
+        findings.finish(res, settings)
+    kept = {id(d) for res in touched for d in res.diagnostics}
+    disagreements = [d for res in touched for d in res.diagnostics if d.code == "DC105"]
+    return disagreements + [d for d in notes if id(d) in kept]  # the failures in the order of ``results``
