@@ -6,27 +6,29 @@
                                   [--time-budget SECONDS] [--static-files {all,traced}]
 
 Corpora (installed packages, not vendored):
-  transformers        every model class of ``transformers.models.auto.modeling_auto.*_MAPPING_NAMES`` (base models
-                      first, then the task heads), built from its default config on the meta device and run forward
-                      on small dummy inputs; a model that fails on meta and is small (<= 500M params, weight init skipped) is retried on
-                      the CPU. Models that fail to build or run are counted with a reason.
+  transformers        every model class of ``transformers.models.auto.modeling_auto.*_MAPPING_NAMES`` (base
+  models
+                      first, then the task heads), built from its default config on the meta device and run
+                      forward on small dummy inputs; a model that fails on meta and is small (<= 500M params,
+                      weight init skipped) is retried on the CPU. Models that fail to build or run are counted
+                      with a reason.
   keras-applications  every builder of ``keras.applications`` (ResNet50, VGG16, ConvNeXtTiny, ...) with
                       ``weights=None``, recorded symbolically.
 
-Ground truth: densecheck.trace.record attributes every nn.Linear / keras Dense to its constructor call site and
-records the input shapes it is applied to. Models run in a pool of ``--jobs`` worker subprocesses, one model at a
-time, with a per-model timeout (a stuck or crashed worker is killed and replaced; workers are recycled to bound
-memory). HF_HUB_OFFLINE=1 / TRANSFORMERS_OFFLINE=1: nothing is downloaded.
+Ground truth: densecheck.trace.record attributes every nn.Linear / keras Dense to its constructor call site
+and records the input shapes it is applied to. Models run in a pool of ``--jobs`` worker subprocesses, one
+model at a time, with a per-model timeout (a stuck or crashed worker is killed and replaced; workers are
+recycled to bound memory). HF_HUB_OFFLINE=1 / TRANSFORMERS_OFFLINE=1: nothing is downloaded.
 
 Static side: ``densecheck.api.analyze_file`` over every .py file of the package (the transformers source tree;
 keras/src/applications), ``--jobs`` processes. It never imports the analysed code.
 
-Comparison per site (path relative to site-packages + line + column; several sites on one line paired in column
-order): eligible = traced sites called with exactly one rank; correct = static ``input_rank`` equals it; wrong =
-static gave another rank; null = static gave none; missing = static found no layer there.
+Comparison per site (path relative to site-packages + line + column; several sites on one line paired in
+column order): eligible = traced sites called with exactly one rank; correct = static ``input_rank`` equals
+it; wrong = static gave another rank; null = static gave none; missing = static found no layer there.
 coverage = correct / eligible; precision = correct / (correct + wrong).
-Also listed: multi-rank sites (static ``input_ranks`` vs traced ranks), null sites by file, and every DC101 / DC102 /
-DC103 finding on the corpus, marked whether trace confirms it.
+Also listed: multi-rank sites (static ``input_ranks`` vs traced ranks), null sites by file, and every DC101 /
+DC102 / DC103 finding on the corpus, marked whether trace confirms it.
 
 ``--trace-cache DIR``: reuse ``DIR/trace-<corpus>.json`` when it exists (only the static side is re-run), else
 write it; while tracing, every result is appended to ``DIR/trace-<corpus>.partial.jsonl`` and a re-run skips
@@ -65,6 +67,7 @@ RECYCLE_RSS_MB = 3000
 # helpers
 # ------------------------------------------------------------------------------------------------------------
 
+
 def package_dir(name: str) -> str:
     """Directory of an installed package, found without importing it."""
     spec = importlib.util.find_spec(name)
@@ -81,7 +84,7 @@ def relpath(path: str, root: str) -> str | None:
     path = os.path.realpath(path)
     if not path.startswith(root + os.sep):
         return None
-    return path[len(root) + 1:].replace(os.sep, "/")
+    return path[len(root) + 1 :].replace(os.sep, "/")
 
 
 def short_reason(exc: BaseException | str) -> str:
@@ -109,10 +112,20 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             pass
     try:
-        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=False).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "densecheck"],
-                               capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", ROOT, "status", "--porcelain", "--", "densecheck"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
         out["densecheck"] = rev + ("+dirty" if dirty else "")
     except Exception:  # noqa: BLE001
         out["densecheck"] = "?"
@@ -123,12 +136,16 @@ def versions() -> dict:
 # trace side: model enumeration (parent) and recording (worker)
 # ------------------------------------------------------------------------------------------------------------
 
+
 def transformers_models() -> list[str]:
     """'model_type:ClassName' for every model class of the auto mappings, base models first."""
     import transformers.models.auto.modeling_auto as ma
 
     names = ["MODEL_MAPPING_NAMES"] + sorted(
-        n for n in dir(ma) if n.endswith("_MAPPING_NAMES") and n.startswith("MODEL_") and n != "MODEL_MAPPING_NAMES")
+        n
+        for n in dir(ma)
+        if n.endswith("_MAPPING_NAMES") and n.startswith("MODEL_") and n != "MODEL_MAPPING_NAMES"
+    )
     seen, out = set(), []
     for n in names:
         for mt, cls in getattr(ma, n).items():
@@ -143,13 +160,24 @@ def transformers_models() -> list[str]:
 def keras_models() -> list[str]:
     import keras
 
-    return sorted(n for n in dir(keras.applications) if n[:1].isupper() and callable(getattr(keras.applications, n)))
+    return sorted(
+        n for n in dir(keras.applications) if n[:1].isupper() and callable(getattr(keras.applications, n))
+    )
 
 
 def _cfg_get(config, *names, default=None):
     """First attribute found on the config or its vision/audio/text sub-configs."""
-    cfgs = [config] + [getattr(config, s, None) for s in ("vision_config", "audio_config", "encoder_config",
-                                                            "backbone_config", "text_config", "encoder")]
+    cfgs = [config] + [
+        getattr(config, s, None)
+        for s in (
+            "vision_config",
+            "audio_config",
+            "encoder_config",
+            "backbone_config",
+            "text_config",
+            "encoder",
+        )
+    ]
     for c in cfgs:
         if c is None or isinstance(c, dict):
             continue
@@ -262,8 +290,9 @@ def trace_transformers(model_id: str) -> dict:
                 from transformers.initialization import no_init_weights
 
                 with no_init_weights():  # shapes are all that matter: skip the (slow) weight init
-                    records = record_torch(build, lambda p=attempts[-1][1]: transformers_inputs(cls, config, p),
-                                           device="cpu")
+                    records = record_torch(
+                        build, lambda p=attempts[-1][1]: transformers_inputs(cls, config, p), device="cpu"
+                    )
                 device_used = "cpu"
             except Exception as e:  # noqa: BLE001
                 errors.append(e)
@@ -271,7 +300,12 @@ def trace_transformers(model_id: str) -> dict:
     if records is None:
         return {"id": model_id, "ok": False, "reason": short_reason(errors[-1])}
     del torch
-    return {"id": model_id, "ok": True, "device": device_used, "sites": _sites(records, root, "transformers/")}
+    return {
+        "id": model_id,
+        "ok": True,
+        "device": device_used,
+        "sites": _sites(records, root, "transformers/"),
+    }
 
 
 def trace_keras(model_id: str) -> dict:
@@ -289,8 +323,9 @@ def trace_keras(model_id: str) -> dict:
 
 
 def _let_applications_be_user_code(record) -> None:
-    """The recorder never attributes a layer to a frame inside keras (framework code). keras.applications is the
-    corpus here, so replace the keras directory by every keras subdirectory except ``src/applications``."""
+    """The recorder never attributes a layer to a frame inside keras (framework code). keras.applications is
+    the corpus here, so replace the keras directory by every keras subdirectory except
+    ``src/applications``."""
     if getattr(record, "_accuracy_patched", False):
         return
     orig = record.framework_dirs
@@ -325,8 +360,17 @@ def _sites(records, root: str, prefix: str) -> list[dict]:
         rel = relpath(r.path, root) if not r.path.startswith("<") else None
         if rel is None or not rel.startswith(prefix):
             continue
-        out.append({"path": rel, "line": r.line, "column": r.column, "layer": r.layer,
-                    "shapes": r.input_shapes, "in_features": r.in_features, "calls": r.calls})
+        out.append(
+            {
+                "path": rel,
+                "line": r.line,
+                "column": r.column,
+                "layer": r.layer,
+                "shapes": r.input_shapes,
+                "in_features": r.in_features,
+                "calls": r.calls,
+            }
+        )
     return out
 
 
@@ -374,11 +418,24 @@ def worker_main(corpus: str) -> None:
 
 class _Worker:
     def __init__(self, corpus: str):
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3",
-                   PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
-        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--_worker", corpus],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, bufsize=1, env=env, cwd=ROOT)
+        env = dict(
+            os.environ,
+            HF_HUB_OFFLINE="1",
+            TRANSFORMERS_OFFLINE="1",
+            TF_CPP_MIN_LOG_LEVEL="3",
+            PYTHONWARNINGS="ignore",
+            OMP_NUM_THREADS="1",
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--_worker", corpus],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            env=env,
+            cwd=ROOT,
+        )
         self.lines: queue.Queue = queue.Queue()
         self.done = 0
         threading.Thread(target=self._read, daemon=True).start()
@@ -403,7 +460,11 @@ class _Worker:
                 return {"id": model_id, "ok": False, "reason": f"timeout after {timeout:.0f} s"}
             if line is None:
                 self.proc.wait()
-                return {"id": model_id, "ok": False, "reason": f"worker crashed (exit {self.proc.returncode})"}
+                return {
+                    "id": model_id,
+                    "ok": False,
+                    "reason": f"worker crashed (exit {self.proc.returncode})",
+                }
             try:
                 res = json.loads(line)
             except json.JSONDecodeError:
@@ -429,11 +490,18 @@ class _Worker:
             self.kill()
 
 
-def run_models(corpus: str, models: list[str], jobs: int, timeout: float, progress=True,
-               partial: str | None = None, budget: float | None = None) -> list[dict]:
-    """Trace ``models`` in ``jobs`` worker processes. ``partial``: a JSONL file of results so far (models found
-    there are not re-run; new results are appended). ``budget``: stop starting new models after this many
-    seconds (the models not started are not counted as attempted)."""
+def run_models(
+    corpus: str,
+    models: list[str],
+    jobs: int,
+    timeout: float,
+    progress=True,
+    partial: str | None = None,
+    budget: float | None = None,
+) -> list[dict]:
+    """Trace ``models`` in ``jobs`` worker processes. ``partial``: a JSONL file of results so far (models
+    found there are not re-run; new results are appended). ``budget``: stop starting new models after this
+    many seconds (the models not started are not counted as attempted)."""
     results: list[dict] = []
     done = set()
     if partial and os.path.exists(partial):
@@ -478,8 +546,11 @@ def run_models(corpus: str, models: list[str], jobs: int, timeout: float, progre
                 n = len(results)
                 if progress and (n % 25 == 0 or n == len(models)):
                     ok = sum(r["ok"] for r in results)
-                    print(f"  [{corpus}] {n}/{len(models)} models, {ok} ok, {time.perf_counter() - t0:.0f} s",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"  [{corpus}] {n}/{len(models)} models, {ok} ok, {time.perf_counter() - t0:.0f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         if w is not None:
             w.close()
 
@@ -504,8 +575,17 @@ def aggregate(results: list[dict]) -> list[dict]:
             key = (s["path"], s["line"], s["column"])
             t = sites.get(key)
             if t is None:
-                t = sites[key] = {"path": s["path"], "line": s["line"], "column": s["column"], "ranks": [],
-                                  "shapes": [], "models": [], "layers": [], "in_features": set(), "calls": 0}
+                t = sites[key] = {
+                    "path": s["path"],
+                    "line": s["line"],
+                    "column": s["column"],
+                    "ranks": [],
+                    "shapes": [],
+                    "models": [],
+                    "layers": [],
+                    "in_features": set(),
+                    "calls": 0,
+                }
             for sh in s["shapes"]:
                 if len(sh) not in t["ranks"]:
                     t["ranks"].append(len(sh))
@@ -529,6 +609,7 @@ def aggregate(results: list[dict]) -> list[dict]:
 # static side
 # ------------------------------------------------------------------------------------------------------------
 
+
 def _static_one(args) -> tuple[list[dict], list[dict], bool]:
     path, root = args
     from densecheck.api import analyze_file
@@ -538,13 +619,26 @@ def _static_one(args) -> tuple[list[dict], list[dict], bool]:
     layers = []
     for lr in res.layers:
         j = lr.to_json()
-        layers.append({"path": rel, "line": j["line"], "column": j["column"], "layer": j["layer"],
-                       "call": j.get("call"), "input_rank": j["input_rank"], "input_ranks": j.get("input_ranks"),
-                       "input_shape": j.get("input_shape"), "in_features": j.get("in_features"),
-                       "channel_axis": j.get("channel_axis"),
-                       "behaves_as": j.get("behaves_as")})
-    diags = [{"path": rel, "line": d.line, "column": d.column, "code": d.code, "message": d.message}
-             for d in res.diagnostics if d.code in RULE_CODES or d.code == "DC002"]
+        layers.append(
+            {
+                "path": rel,
+                "line": j["line"],
+                "column": j["column"],
+                "layer": j["layer"],
+                "call": j.get("call"),
+                "input_rank": j["input_rank"],
+                "input_ranks": j.get("input_ranks"),
+                "input_shape": j.get("input_shape"),
+                "in_features": j.get("in_features"),
+                "channel_axis": j.get("channel_axis"),
+                "behaves_as": j.get("behaves_as"),
+            }
+        )
+    diags = [
+        {"path": rel, "line": d.line, "column": d.column, "code": d.code, "message": d.message}
+        for d in res.diagnostics
+        if d.code in RULE_CODES or d.code == "DC002"
+    ]
     return layers, diags, res.internal_error
 
 
@@ -583,13 +677,19 @@ def run_static(corpus: str, jobs: int, only_files: set[str] | None = None) -> di
             layers += ls
             diags += ds
             errors += err
-    return {"files": len(files), "layers": layers, "diagnostics": diags, "internal_errors": errors,
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "files": len(files),
+        "layers": layers,
+        "diagnostics": diags,
+        "internal_errors": errors,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 # ------------------------------------------------------------------------------------------------------------
 # comparison
 # ------------------------------------------------------------------------------------------------------------
+
 
 def pair_sites(static_layers: list[dict], traced: list[dict]) -> dict[int, dict]:
     """index in ``traced`` -> static layer. Exact (path, line, column) first, then the leftovers of a line in
@@ -627,8 +727,8 @@ def _rank(v):
 def compare(static_layers: list[dict], traced: list[dict], diagnostics: list[dict] | None = None) -> dict:
     """Score static layers against traced sites. Both use site-packages-relative paths.
 
-    static layer: {path, line, column, input_rank, input_ranks?, ...}; traced site: {path, line, column, ranks,
-    shapes?, in_features?}. Returns counts, coverage, precision and per-site lists.
+    static layer: {path, line, column, input_rank, input_ranks?, ...}; traced site: {path, line, column,
+    ranks, shapes?, in_features?}. Returns counts, coverage, precision and per-site lists.
     """
     match = pair_sites(static_layers, traced)
     cnt = collections.Counter()
@@ -646,10 +746,20 @@ def compare(static_layers: list[dict], traced: list[dict], diagnostics: list[dic
             continue
         if len(ranks) > 1:
             cnt["multi"] += 1
-            sr = (s or {}).get("input_ranks") or ([_rank(s.get("input_rank"))] if s and _rank(s.get("input_rank"))
-                                                   else [])
-            verdict = ("missing" if s is None else "null" if not sr else
-                       "same_set" if sorted(set(sr)) == ranks else "subset" if set(sr) <= set(ranks) else "differs")
+            sr = (s or {}).get("input_ranks") or (
+                [_rank(s.get("input_rank"))] if s and _rank(s.get("input_rank")) else []
+            )
+            verdict = (
+                "missing"
+                if s is None
+                else "null"
+                if not sr
+                else "same_set"
+                if sorted(set(sr)) == ranks
+                else "subset"
+                if set(sr) <= set(ranks)
+                else "differs"
+            )
             cnt["multi_" + verdict] += 1
             rows["multi"].append({"site": t, "static": s, "static_ranks": sr, "verdict": verdict})
             continue
@@ -675,7 +785,8 @@ def compare(static_layers: list[dict], traced: list[dict], diagnostics: list[dic
     }
     traced_files = {t["path"] for t in traced}
     res["static_layers_in_traced_files_unmatched"] = sum(
-        1 for lay in static_layers if lay["path"] in traced_files) - len({id(v) for v in match.values()})
+        1 for lay in static_layers if lay["path"] in traced_files
+    ) - len({id(v) for v in match.values()})
     if diagnostics is not None:
         res["findings"] = confirm_findings(diagnostics, static_layers, traced, match)
     return res
@@ -703,26 +814,40 @@ def confirm_findings(diagnostics: list[dict], static_layers, traced, match) -> l
         elif d["code"] == "DC101":
             status = "confirmed by trace" if max(t["ranks"]) >= 4 else "NOT confirmed"
         elif d["code"] == "DC102":
-            # a shape cannot show a layout, but it can show where the channels are: the static channel axis must
-            # be known, hold the same size in the traced shape, and that size must differ from the last axis (the
-            # one the layer consumes)
+            # a shape cannot show a layout, but it can show where the channels are: the static channel axis
+            # must be known, hold the same size in the traced shape, and that size must differ from the last
+            # axis (the one the layer consumes)
             shp, ca = s.get("input_shape") or [], s.get("channel_axis")
             agree = ca is not None and any(
-                len(sh) == len(shp) >= 3 and -len(sh) <= ca < len(sh) and shp[ca] is not None
-                and shp[ca] == sh[ca] and sh[ca] != sh[-1] for sh in t["shapes"])
+                len(sh) == len(shp) >= 3
+                and -len(sh) <= ca < len(sh)
+                and shp[ca] is not None
+                and shp[ca] == sh[ca]
+                and sh[ca] != sh[-1]
+                for sh in t["shapes"]
+            )
             status = "confirmed by trace" if agree else "NOT confirmed"
         else:  # DC103: the traced input's last axis differs from in_features (a real run would have failed)
-            bad = any(sh and sh[-1] is not None and t["in_features"] and sh[-1] not in t["in_features"]
-                      for sh in t["shapes"])
+            bad = any(
+                sh and sh[-1] is not None and t["in_features"] and sh[-1] not in t["in_features"]
+                for sh in t["shapes"]
+            )
             status = "confirmed by trace" if bad else "NOT confirmed"
-        out.append({**d, "status": status, "traced_ranks": t["ranks"] if t else None,
-                    "traced_shapes": t["shapes"][:2] if t else None})
+        out.append(
+            {
+                **d,
+                "status": status,
+                "traced_ranks": t["ranks"] if t else None,
+                "traced_shapes": t["shapes"][:2] if t else None,
+            }
+        )
     return out
 
 
 # ------------------------------------------------------------------------------------------------------------
 # report
 # ------------------------------------------------------------------------------------------------------------
+
 
 def source_line(path: str, line: int, root: str) -> str:
     import linecache
@@ -737,20 +862,30 @@ def report(corpus: str, trace: dict, static: dict, cmp: dict, show: int, root: s
     ok = [r for r in res if r.get("ok")]
     failed = [r for r in res if not r.get("ok")]
     dev = collections.Counter(r.get("device") for r in ok)
-    p(f"models: {len(res)} attempted, {len(ok)} ok ({', '.join(f'{k} {v}' for k, v in dev.items())}), "
-      f"{len(failed)} failed; trace {trace['seconds']:.0f} s")
+    p(
+        f"models: {len(res)} attempted, {len(ok)} ok ({', '.join(f'{k} {v}' for k, v in dev.items())}), "
+        f"{len(failed)} failed; trace {trace['seconds']:.0f} s"
+    )
     reasons = collections.Counter(normalise_reason(r["reason"]) for r in failed)
     for reason, n in reasons.most_common(8):
         ex = [r["id"] for r in failed if normalise_reason(r["reason"]) == reason][:3]
         p(f"  {n:4d}  {reason[:110]}   e.g. {', '.join(ex)}")
     traced = trace["sites"]
-    p(f"traced sites: {len(traced)} ({cmp['eligible']} single-rank, {cmp['counts'].get('multi', 0)} multi-rank, "
-      f"{cmp['counts'].get('not_called', 0)} constructed but not called, "
-      f"{cmp['counts'].get('subclass', 0)} constructing a subclass of Linear/Dense: not scored)")
-    p(f"static: {static['files']} files, {len(static['layers'])} layers, {static['internal_errors']} internal errors, "
-      f"{static['seconds']:.0f} s")
-    p(f"eligible {cmp['eligible']}  correct {cmp['correct']}  wrong {cmp['wrong']}  null {cmp['null']}  "
-      f"missing {cmp['missing']}")
+    p(
+        f"traced sites: {len(traced)} ({cmp['eligible']} single-rank, {cmp['counts'].get('multi', 0)} "
+        f"multi-rank, "
+        f"{cmp['counts'].get('not_called', 0)} constructed but not called, "
+        f"{cmp['counts'].get('subclass', 0)} constructing a subclass of Linear/Dense: not scored)"
+    )
+    p(
+        f"static: {static['files']} files, {len(static['layers'])} layers, {static['internal_errors']} "
+        f"internal errors, "
+        f"{static['seconds']:.0f} s"
+    )
+    p(
+        f"eligible {cmp['eligible']}  correct {cmp['correct']}  wrong {cmp['wrong']}  null {cmp['null']}  "
+        f"missing {cmp['missing']}"
+    )
     p(f"coverage {cmp['coverage']:.3f}  precision {cmp['precision']:.3f}")
 
     wrong = cmp["rows"]["wrong"]
@@ -758,8 +893,10 @@ def report(corpus: str, trace: dict, static: dict, cmp: dict, show: int, root: s
         p(f"\nwrong sites ({len(wrong)}; first {min(show, len(wrong))}):")
         for r in wrong[:show]:
             t, s = r["site"], r["static"]
-            p(f"  {t['path']}:{t['line']}:{t['column']}  static {s['input_rank']} {s.get('input_shape')}  "
-              f"traced {t['ranks'][0]} {t['shapes'][0]}")
+            p(
+                f"  {t['path']}:{t['line']}:{t['column']}  static {s['input_rank']} {s.get('input_shape')}  "
+                f"traced {t['ranks'][0]} {t['shapes'][0]}"
+            )
             p(f"      {source_line(t['path'], t['line'], root)[:110]}")
     nulls = cmp["rows"]["null"] + cmp["rows"]["missing"]
     if nulls:
@@ -769,8 +906,11 @@ def report(corpus: str, trace: dict, static: dict, cmp: dict, show: int, root: s
             p(f"  {n:4d}  {f}")
         miss = cmp["rows"]["missing"]
         if miss:
-            p(f"  (of which {len(miss)} missing: no static layer at the traced position, e.g. "
-              + ", ".join(f"{r['site']['path']}:{r['site']['line']}" for r in miss[:3]) + ")")
+            p(
+                f"  (of which {len(miss)} missing: no static layer at the traced position, e.g. "
+                + ", ".join(f"{r['site']['path']}:{r['site']['line']}" for r in miss[:3])
+                + ")"
+            )
     multi = cmp["rows"]["multi"]
     if multi:
         v = collections.Counter(r["verdict"] for r in multi)
@@ -778,18 +918,27 @@ def report(corpus: str, trace: dict, static: dict, cmp: dict, show: int, root: s
         for r in [r for r in multi if r["verdict"] in ("same_set", "subset", "differs")][:show]:
             t = r["site"]
             p(f"  {t['path']}:{t['line']}  static {r['static_ranks']}  traced {t['ranks']}  ({r['verdict']})")
-    several = [(r, r["static"]) for k in ("correct", "wrong") for r in cmp["rows"][k]
-               if r["static"] and len(r["static"].get("input_ranks") or []) > 1]
+    several = [
+        (r, r["static"])
+        for k in ("correct", "wrong")
+        for r in cmp["rows"][k]
+        if r["static"] and len(r["static"].get("input_ranks") or []) > 1
+    ]
     if several:
         p(f"\nsingle-rank sites where static reports several ranks ({len(several)}):")
         for r, s in several[:show]:
-            p(f"  {r['site']['path']}:{r['site']['line']}  static input_ranks {s['input_ranks']}  "
-              f"traced {r['site']['ranks']}")
+            p(
+                f"  {r['site']['path']}:{r['site']['line']}  static input_ranks {s['input_ranks']}  "
+                f"traced {r['site']['ranks']}"
+            )
     findings = cmp.get("findings") or []
     p(f"\nfindings DC101/DC102/DC103 on the corpus: {len(findings)}")
-    for f in findings[:max(show, 50)]:
-        p(f"  {f['path']}:{f['line']}:{f['column']}: {f['code']} [{f['status']}; traced ranks {f['traced_ranks']}] "
-          f"{f['message'][:100]}")
+    for f in findings[: max(show, 50)]:
+        p(
+            f"  {f['path']}:{f['line']}:{f['column']}: {f['code']} [{f['status']}; traced ranks "
+            f"{f['traced_ranks']}] "
+            f"{f['message'][:100]}"
+        )
     dc002 = [d for d in static["diagnostics"] if d["code"] == "DC002"]
     if dc002:
         p(f"\ninternal errors (DC002): {len(dc002)}")
@@ -824,10 +973,15 @@ def trace_corpus(corpus: str, args) -> dict:
 
 def _list_in_subprocess(corpus: str) -> list[str]:
     """Enumerate models in a child (keeps torch / tensorflow out of the parent)."""
-    code = (f"import sys, json; sys.path.insert(0, {ROOT!r}); sys.path.insert(0, {HERE!r}); import accuracy; "
-            f"print(json.dumps(accuracy.{'transformers_models' if corpus == 'transformers' else 'keras_models'}()))")
+    models = "transformers_models" if corpus == "transformers" else "keras_models"
+    code = (
+        f"import sys, json; sys.path.insert(0, {ROOT!r}); sys.path.insert(0, {HERE!r}); import accuracy; "
+        f"print(json.dumps(accuracy.{models}()))"
+    )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
     if out.returncode:
         raise SystemExit(f"error: cannot list {corpus} models:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -844,8 +998,12 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=90, help="seconds per model (default 90)")
     ap.add_argument("--time-budget", type=float, help="stop starting new models after this many seconds")
-    ap.add_argument("--static-files", choices=("all", "traced"), default="all",
-                    help="analyse every .py file of the corpus (default) or only the files with traced sites")
+    ap.add_argument(
+        "--static-files",
+        choices=("all", "traced"),
+        default="all",
+        help="analyse every .py file of the corpus (default) or only the files with traced sites",
+    )
     ap.add_argument("--json", help="write every number and per-site row here")
     ap.add_argument("--show", type=int, default=30)
     ap.add_argument("--trace-cache", help="directory: reuse/write trace-<corpus>.json (full runs only)")
@@ -862,17 +1020,30 @@ def main(argv=None) -> int:
         root = os.path.dirname(package_dir("transformers" if corpus == "transformers" else "keras"))
         report(corpus, trace, static, cmp, args.show, root)
         out["corpora"][corpus] = {
-            "models_attempted": len(trace["results"]), "models_ok": sum(r.get("ok", False) for r in trace["results"]),
+            "models_attempted": len(trace["results"]),
+            "models_ok": sum(r.get("ok", False) for r in trace["results"]),
             "failures": [{"id": r["id"], "reason": r["reason"]} for r in trace["results"] if not r.get("ok")],
-            "trace_seconds": round(trace["seconds"], 1), "static_seconds": static["seconds"],
-            "static_files": static["files"], "static_layers": len(static["layers"]),
+            "trace_seconds": round(trace["seconds"], 1),
+            "static_seconds": static["seconds"],
+            "static_files": static["files"],
+            "static_layers": len(static["layers"]),
             **{k: v for k, v in cmp.items() if k != "rows"},
-            "rows": {k: [{"path": r["site"]["path"], "line": r["site"]["line"], "column": r["site"]["column"],
-                          "traced_ranks": r["site"]["ranks"], "traced_shapes": r["site"]["shapes"],
-                          "static_rank": (r["static"] or {}).get("input_rank"),
-                          "static_ranks": (r["static"] or {}).get("input_ranks"),
-                          "static_shape": (r["static"] or {}).get("input_shape")} for r in v]
-                     for k, v in cmp["rows"].items()},
+            "rows": {
+                k: [
+                    {
+                        "path": r["site"]["path"],
+                        "line": r["site"]["line"],
+                        "column": r["site"]["column"],
+                        "traced_ranks": r["site"]["ranks"],
+                        "traced_shapes": r["site"]["shapes"],
+                        "static_rank": (r["static"] or {}).get("input_rank"),
+                        "static_ranks": (r["static"] or {}).get("input_ranks"),
+                        "static_shape": (r["static"] or {}).get("input_shape"),
+                    }
+                    for r in v
+                ]
+                for k, v in cmp["rows"].items()
+            },
             "traced_sites": trace["sites"],
         }
     wall = time.perf_counter() - t_start

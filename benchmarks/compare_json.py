@@ -4,18 +4,20 @@
     python benchmarks/compare_json.py BASE [--trees fixtures,keras-applications,transformers] [--jobs 2]
 
 BASE is any git revision (a commit, ``main``, ``HEAD~3``); it is checked out into a temporary worktree and run
-from there, beside the working tree as it is now. Each tree is checked with ``--no-cache --isolated --format json``
-from the tree's own directory, so paths are the same in both runs. Trees:
+from there, beside the working tree as it is now. Each tree is checked with ``--no-cache --isolated --format
+json`` from the tree's own directory, so paths are the same in both runs. Trees:
 
   fixtures            the repository's ``fixtures/``
   keras-applications  ``keras/src/applications`` of the installed Keras
   transformers        the installed transformers package (the 5.24.0 tree of the accuracy table)
 
-The base side's output is kept in ``--keep DIR`` (default: ``densecheck-compare`` in the temporary directory), keyed
-by the base commit and the tree's path, so a refactor checked many times against one base runs the base once.
+The base side's output is kept in ``--keep DIR`` (default: ``densecheck-compare`` in the temporary directory),
+keyed by the base commit and the tree's path, so a refactor checked many times against one base runs the base
+once.
 
-Prints one line per tree (identical, or the first differing line of each side) and exits 1 when any tree differs.
-A tree whose package is not installed is reported and skipped. Nothing is imported from the checked trees.
+Prints one line per tree (identical, or the first differing line of each side) and exits 1 when any tree
+differs. A tree whose package is not installed is reported and skipped. Nothing is imported from the checked
+trees.
 """
 
 from __future__ import annotations
@@ -53,15 +55,20 @@ def run_json(source_root: str, tree: str, jobs: int) -> tuple[bytes, float]:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=tree, capture_output=True, timeout=3600, check=False)
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"densecheck from {source_root} failed on {tree} (exit {proc.returncode}):\n"
-                         + proc.stderr.decode(errors="replace")[-2000:])
+        raise SystemExit(
+            f"densecheck from {source_root} failed on {tree} (exit {proc.returncode}):\n"
+            + proc.stderr.decode(errors="replace")[-2000:]
+        )
     return proc.stdout, time.perf_counter() - t0
 
 
 def first_difference(a: bytes, b: bytes) -> str:
     for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines()), 1):
         if x != y:
-            return f"line {i}:\n    before: {x.decode(errors='replace')[:200]}\n    after:  {y.decode(errors='replace')[:200]}"
+            return (
+                f"line {i}:\n    before: {x.decode(errors='replace')[:200]}\n    after:  "
+                f"{y.decode(errors='replace')[:200]}"
+            )
     return f"one output is a prefix of the other ({len(a):,} vs {len(b):,} bytes)"
 
 
@@ -70,11 +77,15 @@ def main() -> int:
     ap.add_argument("base", help="git revision to compare against")
     ap.add_argument("--trees", default=",".join(TREES), help="comma-separated: " + ", ".join(TREES))
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--keep", default=os.path.join(tempfile.gettempdir(), "densecheck-compare"),
-                    help="directory keeping the base side's outputs")
+    ap.add_argument(
+        "--keep",
+        default=os.path.join(tempfile.gettempdir(), "densecheck-compare"),
+        help="directory keeping the base side's outputs",
+    )
     args = ap.parse_args()
-    sha = subprocess.run(["git", "-C", REPO, "rev-parse", args.base], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "-C", REPO, "rev-parse", args.base], capture_output=True, text=True, check=True
+    ).stdout.strip()
     os.makedirs(args.keep, exist_ok=True)
     differ = False
     with tempfile.TemporaryDirectory(prefix="densecheck-base-") as tmp:

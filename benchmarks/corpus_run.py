@@ -1,21 +1,22 @@
 """Corpus run: densecheck's static analysis over every Python file of large real code bases (issue 7).
 
-A linter in CI meets every odd file in a repository. This script runs ``densecheck.api.analyze_file`` over whole
-source trees -- by default the standard library of the running Python and the installed torch, tensorflow and
-transformers packages -- and checks that every file is either analysed or reported with a clean diagnostic
-(DC001), never with an internal error (DC002), a hang or a crash.
+A linter in CI meets every odd file in a repository. This script runs ``densecheck.api.analyze_file`` over
+whole source trees -- by default the standard library of the running Python and the installed torch,
+tensorflow and transformers packages -- and checks that every file is either analysed or reported with a clean
+diagnostic (DC001), never with an internal error (DC002), a hang or a crash.
 
-Each file is analysed in a worker process (``--jobs``, default 2) with a per-file time limit (``--timeout``): a
-file that takes longer, or kills its worker (a segfault, the out-of-memory killer), is recorded as such and the
-worker is replaced, so one bad file cannot stop or stall the run.
+Each file is analysed in a worker process (``--jobs``, default 2) with a per-file time limit (``--timeout``):
+a file that takes longer, or kills its worker (a segfault, the out-of-memory killer), is recorded as such and
+the worker is replaced, so one bad file cannot stop or stall the run.
 
     python benchmarks/corpus_run.py                      # stdlib + torch + tensorflow + transformers
     python benchmarks/corpus_run.py path/to/src other/   # any roots
     python benchmarks/corpus_run.py --json out.json      # also write per-file records
 
-Prints, per corpus and in total: files, analysed OK, DC001 with a breakdown of reasons, DC002 (each listed with path
-and message), timeouts/crashes, layers found, wall time, files/s, peak RSS. Exit status 1 when any file produced an
-internal error, a timeout or a crash. Not run in CI (it takes many minutes); the numbers go in release notes.
+Prints, per corpus and in total: files, analysed OK, DC001 with a breakdown of reasons, DC002 (each listed
+with path and message), timeouts/crashes, layers found, wall time, files/s, peak RSS. Exit status 1 when any
+file produced an internal error, a timeout or a crash. Not run in CI (it takes many minutes); the numbers go
+in release notes.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ EXTENSIONS = (".py", ".pyi")
 
 # -- the corpus ----------------------------------------------------------------------------------------------
 def default_roots() -> list[tuple[str, str]]:
-    """(name, directory): the standard library and the installed torch / tensorflow / transformers packages."""
+    """(name, directory): the standard library and the installed torch / tensorflow / transformers
+    packages."""
     roots = [("stdlib", sysconfig.get_paths()["stdlib"])]
     for name in ("torch", "tensorflow", "transformers"):
         try:
@@ -70,9 +72,9 @@ def corpus_files(root: str) -> list[str]:
 def _worker(conn, cli_path: bool = False) -> None:
     """Analyse the paths sent on ``conn``, one at a time; answer each with a summary dict.
 
-    ``cli_path``: the way the command line reads and analyses a file (``runner.check_file``: its pre-filter skips
-    libcst for files that cannot hold a layer); by default every file takes the full path (``api.analyze_file``:
-    libcst and the engine on every file), the harder test.
+    ``cli_path``: the way the command line reads and analyses a file (``runner.check_file``: its pre-filter
+    skips libcst for files that cannot hold a layer); by default every file takes the full path
+    (``api.analyze_file``: libcst and the engine on every file), the harder test.
     """
     from densecheck import api
 
@@ -98,10 +100,19 @@ def _worker(conn, cli_path: bool = False) -> None:
         try:
             res = analyze(path)
             diags = [(d.code, d.line, d.message) for d in res.diagnostics if d.code in ("DC001", "DC002")]
-            out = {"internal_error": res.internal_error, "layers": len(res.layers), "file_diags": diags,
-                   "escaped": None}
+            out = {
+                "internal_error": res.internal_error,
+                "layers": len(res.layers),
+                "file_diags": diags,
+                "escaped": None,
+            }
         except BaseException as e:  # noqa: BLE001 - analyze_file promised never to raise; record that it did
-            out = {"internal_error": True, "layers": 0, "file_diags": [], "escaped": f"{type(e).__name__}: {e}"}
+            out = {
+                "internal_error": True,
+                "layers": 0,
+                "file_diags": [],
+                "escaped": f"{type(e).__name__}: {e}",
+            }
         out["seconds"] = time.perf_counter() - t0
         out["rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         conn.send(out)
@@ -124,8 +135,16 @@ class FileRecord:
 class Driver(threading.Thread):
     """Feeds files to one worker process, enforcing the per-file time limit and replacing a dead worker."""
 
-    def __init__(self, queue: collections.deque, lock: threading.Lock, results: list, timeout: float,
-                 max_tasks: int, progress, cli_path: bool = False) -> None:
+    def __init__(
+        self,
+        queue: collections.deque,
+        lock: threading.Lock,
+        results: list,
+        timeout: float,
+        max_tasks: int,
+        progress,
+        cli_path: bool = False,
+    ) -> None:
         super().__init__(daemon=True)
         self.queue, self.lock, self.results = queue, lock, results
         self.timeout, self.max_tasks, self.progress = timeout, max_tasks, progress
@@ -260,17 +279,23 @@ def report(name: str, recs: list[FileRecord], wall: float | None, out=sys.stdout
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("roots", nargs="*", help="directories or files (default: stdlib, torch, tensorflow, "
-                                             "transformers)")
+    ap.add_argument(
+        "roots", nargs="*", help="directories or files (default: stdlib, torch, tensorflow, transformers)"
+    )
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds allowed per file (default 300)")
-    ap.add_argument("--max-tasks-per-worker", type=int, default=0, help="replace a worker after N files (0: never)")
+    ap.add_argument(
+        "--max-tasks-per-worker", type=int, default=0, help="replace a worker after N files (0: never)"
+    )
     ap.add_argument("--limit", type=int, default=0, help="only the first N files of each corpus (smoke test)")
     ap.add_argument("--json", metavar="FILE", help="write every file's record to FILE")
     ap.add_argument("--slowest", type=int, default=10, help="list the N slowest files")
-    ap.add_argument("--cli-path", action="store_true",
-                    help="read and analyse files as the command line does (its pre-filter skips libcst for files "
-                         "without Dense/Linear); default: every file through api.analyze_file")
+    ap.add_argument(
+        "--cli-path",
+        action="store_true",
+        help="read and analyse files as the command line does (its pre-filter skips libcst for files "
+        "without Dense/Linear); default: every file through api.analyze_file",
+    )
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     args = ap.parse_args(argv)
 
@@ -298,11 +323,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet and (len(results) % 50 == 0 or len(results) == total):
             el = time.perf_counter() - t_start
             bad = sum(r.status in ("DC002", "timeout", "crash") for r in results)
-            print(f"{len(results):,}/{total:,} files, {el:,.0f} s, {bad} internal errors", file=sys.stderr,
-                  flush=True)
+            print(
+                f"{len(results):,}/{total:,} files, {el:,.0f} s, {bad} internal errors",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    drivers = [Driver(queue, lock, results, args.timeout, args.max_tasks_per_worker, progress, args.cli_path)
-               for _ in range(max(1, args.jobs))]
+    drivers = [
+        Driver(queue, lock, results, args.timeout, args.max_tasks_per_worker, progress, args.cli_path)
+        for _ in range(max(1, args.jobs))
+    ]
     for d in drivers:
         d.t_start = t_start
         d.start()
@@ -311,24 +341,29 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t_start
     print(file=sys.stderr)
 
-    # a corpus's wall time: from its first file being handed out to its last answer (the corpora run back to back
-    # on the same workers, so neighbours overlap by at most one file per worker)
+    # a corpus's wall time: from its first file being handed out to its last answer (the corpora run back to
+    # back on the same workers, so neighbours overlap by at most one file per worker)
     for name, _ in roots:
         recs = [r for r in results if r.corpus == name]
         span = (max(r.ended for r in recs) - min(r.started for r in recs)) if recs else 0.0
         report(name, recs, span)
     report("TOTAL", results, wall)
     peak = max([d.peak_rss_kb for d in drivers] + [resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss])
-    print(f"  peak RSS           {_mb(peak):>8} (largest worker); parent "
-          f"{_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)}")
+    print(
+        f"  peak RSS           {_mb(peak):>8} (largest worker); parent "
+        f"{_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)}"
+    )
     if args.slowest:
         print("  slowest files:")
         for r in sorted(results, key=lambda r: -r.seconds)[: args.slowest]:
             print(f"    {r.seconds:7.1f} s  {r.status:7} {r.path}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"wall_seconds": wall, "peak_rss_kb": peak, "files": [asdict(r) for r in results]}, fh,
-                      indent=1)
+            json.dump(
+                {"wall_seconds": wall, "peak_rss_kb": peak, "files": [asdict(r) for r in results]},
+                fh,
+                indent=1,
+            )
     bad = sum(r.status in ("DC002", "timeout", "crash") for r in results)
     return 1 if bad else 0
 

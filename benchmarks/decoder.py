@@ -1,9 +1,9 @@
 """A Llama-style decoder written for the trace benchmark (no external model code).
 
 ``build()`` is the 7-billion-parameter configuration: 32 layers, hidden 4096, SwiGLU MLP 11008, 32 heads,
-vocabulary 32000, RMSNorm, rotary position embeddings, untied output head — about 6.74e9 parameters, ~27 GB of fp32
-weights if it were built for real. ``build_small()`` is the same architecture small enough to run for real (for the
-torchinfo comparison). Input: token ids ``(batch, seq)`` int64.
+vocabulary 32000, RMSNorm, rotary position embeddings, untied output head — about 6.74e9 parameters, ~27 GB of
+fp32 weights if it were built for real. ``build_small()`` is the same architecture small enough to run for
+real (for the torchinfo comparison). Input: token ids ``(batch, seq)`` int64.
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ class DecoderLayer(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, vocab: int = 32000, dim: int = 4096, layers: int = 32, heads: int = 32,
-                 hidden: int = 11008):
+    def __init__(
+        self, vocab: int = 32000, dim: int = 4096, layers: int = 32, heads: int = 32, hidden: int = 11008
+    ):
         super().__init__()
         self.embed = nn.Embedding(vocab, dim)
         self.layers = nn.ModuleList([DecoderLayer(dim, heads, hidden) for _ in range(layers)])

@@ -2,24 +2,25 @@
 
     python benchmarks/speed.py [TREE] [--jobs N] [--serial] [--fixit PATH] [--fixit-files 300] [--json FILE]
 
-TREE defaults to the installed ``transformers`` package (~2,900 files, ~1.2M lines). Nothing in it is modified:
-its Python files (``.py``/``.pyi``/``.ipynb``, with their directories, so packages stay packages) are copied to a
-temporary directory first, and the cache lives in another temporary directory (``DENSECHECK_CACHE_DIR``).
+TREE defaults to the installed ``transformers`` package (~2,900 files, ~1.2M lines). Nothing in it is
+modified: its Python files (``.py``/``.pyi``/``.ipynb``, with their directories, so packages stay packages)
+are copied to a temporary directory first, and the cache lives in another temporary directory
+(``DENSECHECK_CACHE_DIR``).
 
 Timed, each as a fresh command-line process where it is one (start-up and imports included):
 
-* **baseline**: ``libcst.parse_module`` of every ``.py`` file, serially, in this process (read + decode + parse).
-  Every ratio printed is to this serial baseline. The same parse spread over worker processes is printed too
-  (``baseline/N``), so a parallel densecheck is not flattered by a serial yardstick.
+* **baseline**: ``libcst.parse_module`` of every ``.py`` file, serially, in this process (read + decode +
+  parse). Every ratio printed is to this serial baseline. The same parse spread over worker processes is
+  printed too (``baseline/N``), so a parallel densecheck is not flattered by a serial yardstick.
 * **cold**: ``densecheck check`` with an empty cache (default jobs: one worker per CPU);
 * **warm**: the same command again, nothing changed;
 * **touched**: after appending a comment to one file that holds layers: the largest (worst case), then a
   median-sized one;
 * **serial** (``--serial``): cold again with ``--jobs 1``, for the per-process cost;
 * **ruff**: ``ruff check --no-cache`` (default rules), when ruff is on PATH;
-* **Fixit**: ``fixit lint`` (default rules) on a subset of ``--fixit-files`` files (Fixit takes minutes on the whole
-  tree), with densecheck (no cache) on the same subset for the 10x comparison, when fixit is found (``--fixit``,
-  ``$FIXIT`` or PATH).
+* **Fixit**: ``fixit lint`` (default rules) on a subset of ``--fixit-files`` files (Fixit takes minutes on the
+  whole tree), with densecheck (no cache) on the same subset for the 10x comparison, when fixit is found
+  (``--fixit``, ``$FIXIT`` or PATH).
 
 Targets (issue 6): cold <= 0.35x baseline, warm <= 1 s, touched <= 2 s, densecheck >= 10x faster than Fixit.
 Issue 5: cold with cross-file inference <= 1.5x cold with ``--no-follow-imports``.
@@ -49,9 +50,13 @@ def default_tree() -> str:
 
 def copy_python_tree(src: str, dst: str) -> list[str]:
     """Copy the Python files of ``src`` to ``dst`` (no __pycache__); the .py files copied, sorted."""
+
     def ignore(directory, names):
-        return [n for n in names if n == "__pycache__" or (
-            not os.path.isdir(os.path.join(directory, n)) and not n.endswith(KEEP))]
+        return [
+            n
+            for n in names
+            if n == "__pycache__" or (not os.path.isdir(os.path.join(directory, n)) and not n.endswith(KEEP))
+        ]
 
     shutil.copytree(src, dst, ignore=ignore, symlinks=True)
     return sorted(os.path.join(d, f) for d, dirs, fs in os.walk(dst) for f in fs if f.endswith(".py"))
@@ -103,11 +108,14 @@ def pick_subset(files: list[str], root: str, n: int) -> list[str]:
     by_dir: dict[str, list[str]] = {}
     for f in files:
         rel = os.path.relpath(f, root).split(os.sep)
-        key = os.sep.join(rel[:2]) if rel[0] == "models" and len(rel) > 2 else os.path.dirname(os.sep.join(rel))
+        key = (
+            os.sep.join(rel[:2]) if rel[0] == "models" and len(rel) > 2 else os.path.dirname(os.sep.join(rel))
+        )
         by_dir.setdefault(key, []).append(f)
     out: list[str] = []
     for key in sorted(k for k in by_dir if k.startswith("models" + os.sep)) + sorted(
-            k for k in by_dir if not k.startswith("models" + os.sep)):
+        k for k in by_dir if not k.startswith("models" + os.sep)
+    ):
         if len(out) >= n:
             break
         out.extend(by_dir[key])
@@ -129,8 +137,12 @@ def loadavg() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("tree", nargs="?", default=None, help="source tree (default: the installed transformers)")
-    ap.add_argument("--jobs", type=int, default=None, help="densecheck --jobs (default: densecheck's default)")
-    ap.add_argument("--parse-jobs", type=int, default=None, help="workers for the parallel baseline (default: CPUs)")
+    ap.add_argument(
+        "--jobs", type=int, default=None, help="densecheck --jobs (default: densecheck's default)"
+    )
+    ap.add_argument(
+        "--parse-jobs", type=int, default=None, help="workers for the parallel baseline (default: CPUs)"
+    )
     ap.add_argument("--fixit", default=None, help="the fixit executable")
     ap.add_argument("--fixit-files", type=int, default=300, help="size of the Fixit comparison subset")
     ap.add_argument("--no-fixit", action="store_true")
@@ -152,66 +164,126 @@ def main(argv: list[str] | None = None) -> int:
             with open(f, "rb") as fh:
                 lines += fh.read().count(b"\n")
         info.update(files=len(files), lines=lines)
-        print(f"tree: {src}\n  {len(files):,} .py files, {lines:,} lines (copied to {tree}); {cpus} CPUs; "
-              f"load average {info['load_before']}", flush=True)
+        print(
+            f"tree: {src}\n  {len(files):,} .py files, {lines:,} lines (copied to {tree}); {cpus} CPUs; "
+            f"load average {info['load_before']}",
+            flush=True,
+        )
 
         base = time_parse(files)
         rows.append({"name": "baseline: libcst parse, serial", "seconds": base})
         print(f"  baseline serial {base:.2f}s", flush=True)
         base_par = time_parse(files, parse_jobs)
-        rows.append({"name": f"baseline/{parse_jobs}: libcst parse, {parse_jobs} processes", "seconds": base_par})
+        rows.append(
+            {"name": f"baseline/{parse_jobs}: libcst parse, {parse_jobs} processes", "seconds": base_par}
+        )
         print(f"  baseline {parse_jobs} processes {base_par:.2f}s", flush=True)
 
-        # every densecheck run uses one snapshot of densecheck's source: the cache key includes a hash of that source,
-        # so a checkout being edited while the benchmark runs would otherwise make every run a cold one
+        # every densecheck run uses one snapshot of densecheck's source: the cache key includes a hash of that
+        # source, so a checkout being edited while the benchmark runs would otherwise make every run a cold
+        # one
         import densecheck
 
         snapshot = os.path.join(work, "src")
-        shutil.copytree(os.path.dirname(densecheck.__file__), os.path.join(snapshot, "densecheck"),
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            os.path.dirname(densecheck.__file__),
+            os.path.join(snapshot, "densecheck"),
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
         info["densecheck_source"] = os.path.dirname(os.path.dirname(densecheck.__file__))
-        env = dict(os.environ, DENSECHECK_CACHE_DIR=os.path.join(work, "cache"), NO_COLOR="1",
-                   PYTHONPATH=os.pathsep.join([snapshot, *filter(None, [os.environ.get("PYTHONPATH")])]))
-        dc = [sys.executable, "-m", "densecheck", "check", "--isolated", "--exit-zero", "-o",
-              os.path.join(work, "out.txt")]
+        env = dict(
+            os.environ,
+            DENSECHECK_CACHE_DIR=os.path.join(work, "cache"),
+            NO_COLOR="1",
+            PYTHONPATH=os.pathsep.join([snapshot, *filter(None, [os.environ.get("PYTHONPATH")])]),
+        )
+        dc = [
+            sys.executable,
+            "-m",
+            "densecheck",
+            "check",
+            "--isolated",
+            "--exit-zero",
+            "-o",
+            os.path.join(work, "out.txt"),
+        ]
         if args.jobs:
             dc += ["--jobs", str(args.jobs)]
-        for name, target, extra in (("densecheck cold (empty cache)", 0.35 * base, "ratio"),
-                                    ("densecheck warm (nothing changed)", 1.0, "s"),):
+        for name, target, extra in (
+            ("densecheck cold (empty cache)", 0.35 * base, "ratio"),
+            ("densecheck warm (nothing changed)", 1.0, "s"),
+        ):
             s, code, rss, err = time_command(dc + ["tree"], work, env)
-            rows.append({"name": name, "seconds": s, "target": target, "target_kind": extra, "exit": code,
-                         "rss_mib": rss, "stderr": err})
+            rows.append(
+                {
+                    "name": name,
+                    "seconds": s,
+                    "target": target,
+                    "target_kind": extra,
+                    "exit": code,
+                    "rss_mib": rss,
+                    "stderr": err,
+                }
+            )
             print(f"  {name} {s:.2f}s (exit {code}, peak RSS {rss} MiB)", flush=True)
         with open(os.path.join(work, "out.txt"), encoding="utf-8") as fh:
             info["findings_line"] = fh.read().strip().splitlines()[-1:]
         # issue 5: cross-file inference (followed imports) must cost at most 1.5x a run without it
         s, code, rss, err = time_command(dc + ["--no-cache", "--no-follow-imports", "tree"], work, env)
         cold = rows[-2]["seconds"]
-        rows.append({"name": "densecheck cold, --no-follow-imports (no cross-file inference)", "seconds": s,
-                     "exit": code, "rss_mib": rss, "stderr": err})
-        rows.append({"name": "  cold with / without cross-file inference", "seconds": cold, "target": 1.5 * s,
-                     "target_kind": "follow", "follow_ratio": cold / s})
+        rows.append(
+            {
+                "name": "densecheck cold, --no-follow-imports (no cross-file inference)",
+                "seconds": s,
+                "exit": code,
+                "rss_mib": rss,
+                "stderr": err,
+            }
+        )
+        rows.append(
+            {
+                "name": "  cold with / without cross-file inference",
+                "seconds": cold,
+                "target": 1.5 * s,
+                "target_kind": "follow",
+                "follow_ratio": cold / s,
+            }
+        )
         print(f"  cold without following imports {s:.2f}s (with: {cold / s:.2f}x)", flush=True)
         # one file that holds layers is edited: the largest such file (the worst case) and a median-sized one
-        with_layers = [f for f in sorted(files, key=os.path.getsize, reverse=True)
-                       if b"Linear" in read_bytes(f)] or files[:1]
+        with_layers = [
+            f for f in sorted(files, key=os.path.getsize, reverse=True) if b"Linear" in read_bytes(f)
+        ] or files[:1]
         for label, touched in (("largest", with_layers[0]), ("median", with_layers[len(with_layers) // 2])):
             with open(touched, "a", encoding="utf-8") as fh:
                 fh.write("\n# touched by benchmarks/speed.py\n")
             s, code, rss, err = time_command(dc + ["tree"], work, env)
             lines_t = read_bytes(touched).count(b"\n")
-            rows.append({"name": f"densecheck, 1 file touched ({label}: {os.path.relpath(touched, tree)}, "
-                                 f"{lines_t:,} lines)", "seconds": s, "target": 2.0, "target_kind": "s", "exit": code,
-                         "rss_mib": rss, "stderr": err})
+            rows.append(
+                {
+                    "name": f"densecheck, 1 file touched ({label}: {os.path.relpath(touched, tree)}, "
+                    f"{lines_t:,} lines)",
+                    "seconds": s,
+                    "target": 2.0,
+                    "target_kind": "s",
+                    "exit": code,
+                    "rss_mib": rss,
+                    "stderr": err,
+                }
+            )
             print(f"  touched {label} {s:.2f}s", flush=True)
         if args.serial:
             s, code, rss, err = time_command(dc + ["--no-cache", "--jobs", "1", "tree"], work, env)
-            rows.append({"name": "densecheck cold, --jobs 1 (serial)", "seconds": s, "exit": code, "rss_mib": rss})
+            rows.append(
+                {"name": "densecheck cold, --jobs 1 (serial)", "seconds": s, "exit": code, "rss_mib": rss}
+            )
             print(f"  serial cold {s:.2f}s (peak RSS {rss} MiB)", flush=True)
 
         if shutil.which("ruff"):
             s, code, _, err = time_command(["ruff", "check", "--no-cache", "--exit-zero", "-q", "tree"], work)
-            version = subprocess.run(["ruff", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+            version = subprocess.run(
+                ["ruff", "--version"], capture_output=True, text=True, check=False
+            ).stdout.strip()
             rows.append({"name": f"{version} check --no-cache (default rules)", "seconds": s, "exit": code})
             print(f"  ruff {s:.2f}s", flush=True)
 
@@ -227,9 +299,18 @@ def main(argv: list[str] | None = None) -> int:
             s_fx, code, _, err = time_command([fixit, "lint", "subset"], work)
             s_dc, _, _, _ = time_command(dc + ["--no-cache", "subset"], work, env)
             n = f"{len(subset)} files, {sub_lines:,} lines"
-            rows.append({"name": f"Fixit lint on a subset ({n})", "seconds": s_fx, "exit": code, "stderr": err})
-            rows.append({"name": "densecheck --no-cache on the same subset", "seconds": s_dc,
-                         "target": s_fx / 10, "target_kind": "fixit", "fixit_speedup": s_fx / s_dc})
+            rows.append(
+                {"name": f"Fixit lint on a subset ({n})", "seconds": s_fx, "exit": code, "stderr": err}
+            )
+            rows.append(
+                {
+                    "name": "densecheck --no-cache on the same subset",
+                    "seconds": s_dc,
+                    "target": s_fx / 10,
+                    "target_kind": "fixit",
+                    "fixit_speedup": s_fx / s_dc,
+                }
+            )
             print(f"  fixit {s_fx:.2f}s, densecheck on the subset {s_dc:.2f}s", flush=True)
         else:
             rows.append({"name": "Fixit: skipped (--no-fixit) or not found (--fixit PATH)", "seconds": None})
@@ -258,8 +339,11 @@ def main(argv: list[str] | None = None) -> int:
             r["pass"] = s <= r["target"]
             verdict = "PASS" if r["pass"] else "FAIL"
         print(f"{r['name']:<{width}}  {secs}  {ratio}  {target:<34}  {verdict}")
-    print(f"\nratios are to the serial libcst parse of every file ({base:.2f}s); the same parse over {parse_jobs} "
-          f"processes took {base_par:.2f}s ({base_par / base:.2f}x).")
+    print(
+        f"\nratios are to the serial libcst parse of every file ({base:.2f}s); the same parse over "
+        f"{parse_jobs} "
+        f"processes took {base_par:.2f}s ({base_par / base:.2f}x)."
+    )
     print(f"load average before {info['load_before']}, after {info['load_after']} ({cpus} CPUs)")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

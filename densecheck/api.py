@@ -16,8 +16,9 @@ import sys
 import threading
 import traceback
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import libcst as cst
 
@@ -35,10 +36,10 @@ ISSUES_URL = "https://github.com/densecheck/densecheck/issues"
 
 @dataclass
 class FileResult:
-    """What densecheck knows about one file. *Facts*: ``layers`` (a report per Dense/Linear site), ``notes`` (the
-    file could not be read/parsed/analysed, a trace of it failed), ``directives`` (its suppression comments; None
-    when its text was never read), ``foreign``/``dependencies``. *Findings*: ``diagnostics``, computed from the
-    final facts once, by :func:`densecheck.findings.finish` -- never edited in place."""
+    """What densecheck knows about one file. *Facts*: ``layers`` (a report per Dense/Linear site), ``notes``
+    (the file could not be read/parsed/analysed, a trace of it failed), ``directives`` (its suppression
+    comments; None when its text was never read), ``foreign``/``dependencies``. *Findings*: ``diagnostics``,
+    computed from the final facts once, by :func:`densecheck.findings.finish` -- never edited in place."""
 
     path: str
     layers: list[LayerReport] = field(default_factory=list)
@@ -50,7 +51,8 @@ class FileResult:
     linted: bool = True
     #: ``diagnostics`` are final already (a notebook's, computed in cell coordinates when it was analysed)
     final: bool = False
-    #: the project's other files this analysis followed imports into: the shapes their layers got from this file's
+    #: the project's other files this analysis followed imports into: the shapes their layers got from this
+    # file's
     #: calls (merged into those files' own results by the runner), and every such file read (for the cache)
     foreign: list[LayerReport] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
@@ -61,19 +63,25 @@ def _file_diagnostic(path: str, code: str, message: str, line: int = 1, column: 
     return Diagnostic(path, line, column, line, column, code, rule.severity, message, rule.name)
 
 
-#: Files larger than this are reported (DC001) instead of analysed: libcst needs ~700 bytes of memory and ~10 us
-#: per source byte, so a 10 MB file would take ~7 GB and two minutes. The largest file in the standard library,
+#: Files larger than this are reported (DC001) instead of analysed: libcst needs ~700 bytes of memory and ~10
+# us
+#: per source byte, so a 10 MB file would take ~7 GB and two minutes. The largest file in the standard
+# library,
 #: torch, tensorflow and transformers is 1.4 MB. (``Settings.max_file_bytes``, when present, overrides it.)
 MAX_FILE_BYTES = 4 * 1024 * 1024
-#: CPython's own limit on nested brackets (its tokenizer's MAXLEVEL); libcst's native parser overflows its stack
+#: CPython's own limit on nested brackets (its tokenizer's MAXLEVEL); libcst's native parser overflows its
+# stack
 #: (a segfault, which would take the whole run down) somewhere past ~1,000 levels, so deeper never reaches it.
 MAX_BRACKET_DEPTH = 200
 #: A statement with more tokens than this is only handed to libcst when CPython's own parser accepted the file
 #: (which bounds its nesting); otherwise a long enough chain of operators could overflow libcst's stack.
 MAX_UNCHECKED_STATEMENT_TOKENS = 5000
-#: The analysis recurses over the syntax tree, and some ordinary code nests deeply in libcst's tree: an implicit
-#: concatenation of 2,000 string literals (pydoc_data/topics.py) is a chain 2,000 levels deep. When the recursion
-#: limit is hit, the file is analysed again in a thread with a large stack and a recursion limit to match; trees
+#: The analysis recurses over the syntax tree, and some ordinary code nests deeply in libcst's tree: an
+# implicit
+#: concatenation of 2,000 string literals (pydoc_data/topics.py) is a chain 2,000 levels deep. When the
+# recursion
+#: limit is hit, the file is analysed again in a thread with a large stack and a recursion limit to match;
+# trees
 #: deeper than this are reported (DC001 "too deeply nested") instead.
 MAX_ANALYSED_DEPTH = 10_000
 #: the stack of that thread (virtual memory: only what the recursion touches is used)
@@ -83,7 +91,8 @@ FRAMES_PER_LEVEL = 8
 
 
 def decode(data: bytes) -> str:
-    """Decode Python source bytes the way the interpreter does (PEP 263 cookie, BOM), for suppressions/snippets."""
+    """Decode Python source bytes the way the interpreter does (PEP 263 cookie, BOM), for
+    suppressions/snippets."""
     import io
     import tokenize
 
@@ -97,9 +106,12 @@ def _decode_error(data: bytes, e: Exception) -> tuple[str, int, int]:
         before = data[: e.start]
         line = before.count(b"\n") + 1
         column = e.start - (before.rfind(b"\n") + 1) + 1
-        return (f"cannot decode file as {e.encoding}: {e.reason} (byte 0x{data[e.start]:02x} at line {line}, "
-                f"column {column}); not a Python source file, or add an encoding declaration (PEP 263)",
-                line, column)
+        return (
+            f"cannot decode file as {e.encoding}: {e.reason} (byte 0x{data[e.start]:02x} at line {line}, "
+            f"column {column}); not a Python source file, or add an encoding declaration (PEP 263)",
+            line,
+            column,
+        )
     if isinstance(e, SyntaxError) and "invalid or missing encoding declaration" in str(e):
         try:  # no declaration, and the first lines are not UTF-8: say where
             data.decode("utf-8")
@@ -115,8 +127,10 @@ def _file_limit(settings: Settings | None) -> int:
 
 
 def _too_large(size: int, limit: int) -> str:
-    return (f"file too large to analyse: {size / 2**20:.1f} MiB (the limit is {limit / 2**20:.0f} MiB); "
-            "exclude it (extend-exclude) or split it")
+    return (
+        f"file too large to analyse: {size / 2**20:.1f} MiB (the limit is {limit / 2**20:.0f} MiB); "
+        "exclude it (extend-exclude) or split it"
+    )
 
 
 def _first_line(text: str) -> str:
@@ -165,7 +179,8 @@ def _unchecked_statement_risk(text: str) -> str | None:
 
 
 def _cst_depth(module: cst.CSTNode) -> int:
-    """How deeply the syntax tree nests (iteratively: no recursion on the trees that are too deep to recurse on)."""
+    """How deeply the syntax tree nests (iteratively: no recursion on the trees that are too deep to recurse
+    on)."""
     depth = 0
     stack = [(module, 1)]
     while stack:
@@ -176,25 +191,31 @@ def _cst_depth(module: cst.CSTNode) -> int:
 
 
 #: CPython's syntax errors about nesting rather than grammar
-_TOO_DEEP_MESSAGES = ("too many nested parentheses", "too many levels of indentation", "too many indentation levels",
-                      "too deeply nested", "too many statically nested blocks")
+_TOO_DEEP_MESSAGES = (
+    "too many nested parentheses",
+    "too many levels of indentation",
+    "too many indentation levels",
+    "too deeply nested",
+    "too many statically nested blocks",
+)
 
 
 def parse(text: str, path: str = "<stdin>") -> tuple[cst.Module | None, Diagnostic | None]:
-    """Parse source text with libcst, safely: ``(module, None)`` or ``(None, DC001 diagnostic)``. Never raises."""
+    """Parse source text with libcst, safely: ``(module, None)`` or ``(None, DC001 diagnostic)``. Never
+    raises."""
     module, _tree, problem = _parse(text, path)
     return module, problem
 
 
 def _parse(text: str, path: str) -> tuple[cst.Module | None, Any, Diagnostic | None]:
-    """:func:`parse`, also returning CPython's tree of the text (None when CPython rejects it), which the analysis
-    reuses for call positions rather than parsing the text a third time.
+    """:func:`parse`, also returning CPython's tree of the text (None when CPython rejects it), which the
+    analysis reuses for call positions rather than parsing the text a third time.
 
-    CPython's own parser looks at the text first. It is fast, and it bounds how deeply the text can nest, which
-    keeps libcst's native parser (which overflows its stack, crashing the process, past ~1,000 nested levels)
-    safe. When CPython rejects the text, libcst still gets a go -- it knows newer syntax (``type X = ...``,
-    ``def f[T]()``) than an older running Python -- unless the text could be deep enough to crash it; when both
-    reject it, CPython's message (the one users know) is reported.
+    CPython's own parser looks at the text first. It is fast, and it bounds how deeply the text can nest,
+    which keeps libcst's native parser (which overflows its stack, crashing the process, past ~1,000 nested
+    levels) safe. When CPython rejects the text, libcst still gets a go -- it knows newer syntax (``type X =
+    ...``, ``def f[T]()``) than an older running Python -- unless the text could be deep enough to crash it;
+    when both reject it, CPython's message (the one users know) is reported.
     """
     import ast
 
@@ -204,27 +225,52 @@ def _parse(text: str, path: str) -> tuple[cst.Module | None, Any, Diagnostic | N
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
         column = nul - (text.rfind("\n", 0, nul) + 1) + 1
-        return None, None, _file_diagnostic(
-            path, "DC001", f"cannot parse file: it contains NUL bytes (first at line {line}, column {column}); "
-            "not a Python source file", line, column)
+        return (
+            None,
+            None,
+            _file_diagnostic(
+                path,
+                "DC001",
+                f"cannot parse file: it contains NUL bytes (first at line {line}, column {column}); "
+                "not a Python source file",
+                line,
+                column,
+            ),
+        )
     py_error: SyntaxError | None = None
     tree = None
     try:
-        with warnings.catch_warnings():  # SyntaxWarning / DeprecationWarning about the analysed code: not ours
+        with (
+            warnings.catch_warnings()
+        ):  # SyntaxWarning / DeprecationWarning about the analysed code: not ours
             warnings.simplefilter("ignore")
             tree = ast.parse(text)
     except SyntaxError as e:
         py_error = e
         msg = _first_line(e.msg)
         if any(m in msg for m in _TOO_DEEP_MESSAGES):
-            return None, None, _file_diagnostic(path, "DC001", f"too deeply nested to parse: {msg}", e.lineno or 1,
-                                          e.offset or 1)
+            return (
+                None,
+                None,
+                _file_diagnostic(
+                    path, "DC001", f"too deeply nested to parse: {msg}", e.lineno or 1, e.offset or 1
+                ),
+            )
     except (RecursionError, MemoryError) as e:  # CPython's parser gives up on nesting this deep
         kind = "nested too deeply" if isinstance(e, RecursionError) or not str(e) else str(e)
-        return None, None, _file_diagnostic(
-            path, "DC001", f"too deeply nested to parse: Python's own parser gives up ({kind})")
+        return (
+            None,
+            None,
+            _file_diagnostic(
+                path, "DC001", f"too deeply nested to parse: Python's own parser gives up ({kind})"
+            ),
+        )
     except (UnicodeError, ValueError) as e:  # e.g. lone surrogates in text given as str
-        return None, None, _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}")
+        return (
+            None,
+            None,
+            _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}"),
+        )
 
     def syntax_error(fallback_msg: str, line: int, column: int) -> tuple[None, None, Diagnostic]:
         if py_error is not None:
@@ -232,7 +278,11 @@ def _parse(text: str, path: str) -> tuple[cst.Module | None, Any, Diagnostic | N
             line, column = py_error.lineno or 1, py_error.offset or 1
         else:
             msg = fallback_msg
-        return None, None, _file_diagnostic(path, "DC001", f"syntax error: {msg}", max(line, 1), max(column, 1))
+        return (
+            None,
+            None,
+            _file_diagnostic(path, "DC001", f"syntax error: {msg}", max(line, 1), max(column, 1)),
+        )
 
     if py_error is not None:
         risk = _unchecked_statement_risk(text)
@@ -243,24 +293,38 @@ def _parse(text: str, path: str) -> tuple[cst.Module | None, Any, Diagnostic | N
     except cst.ParserSyntaxError as e:
         msg = _first_line(e.message) or "invalid syntax"
         if py_error is None:  # libcst's grammar has gaps and limits: `(x): int`, ~3,500 concatenated strings
-            return None, None, _file_diagnostic(
-                path, "DC001", f"cannot parse file: densecheck's parser (libcst) rejects this valid Python: {msg}",
-                max(e.raw_line or 1, 1), max((e.raw_column or 0) + 1, 1))
+            return (
+                None,
+                None,
+                _file_diagnostic(
+                    path,
+                    "DC001",
+                    f"cannot parse file: densecheck's parser (libcst) rejects this valid Python: {msg}",
+                    max(e.raw_line or 1, 1),
+                    max((e.raw_column or 0) + 1, 1),
+                ),
+            )
         return syntax_error(msg, 1, 1)
     except RecursionError:
         return None, None, _file_diagnostic(path, "DC001", "too deeply nested to parse")
     except Exception as e:  # noqa: BLE001 - libcst raises a few other things on odd input
         if py_error is not None:
             return syntax_error("", 1, 1)
-        return None, None, _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}")
+        return (
+            None,
+            None,
+            _file_diagnostic(path, "DC001", f"cannot parse file: {type(e).__name__}: {_first_line(e)}"),
+        )
 
 
-def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Settings | None = None) -> FileResult:
+def analyze_source(
+    source: str | bytes, path: str = "<stdin>", settings: Settings | None = None
+) -> FileResult:
     """Analyse one file's source, with its findings. Never raises: parse failures and internal errors become
     diagnostics.
 
-    * the file cannot be decoded, is too large, cannot be parsed (syntax error, Python 2, binary, NUL bytes) or
-      nests too deeply to analyse: one DC001 diagnostic, no layers;
+    * the file cannot be decoded, is too large, cannot be parsed (syntax error, Python 2, binary, NUL bytes)
+      or nests too deeply to analyse: one DC001 diagnostic, no layers;
     * densecheck fails on it (a bug): one DC002 diagnostic pointing at the issue tracker, ``internal_error``.
     """
     settings = settings or Settings()
@@ -268,8 +332,8 @@ def analyze_source(source: str | bytes, path: str = "<stdin>", settings: Setting
 
 
 def analyze_facts(source: str | bytes, path: str = "<stdin>", settings: Settings | None = None) -> FileResult:
-    """:func:`analyze_source` without the findings: the file's facts, for a run that merges more facts in (other
-    files' calls, trace) before :func:`densecheck.findings.finish`."""
+    """:func:`analyze_source` without the findings: the file's facts, for a run that merges more facts in
+    (other files' calls, trace) before :func:`densecheck.findings.finish`."""
     settings = settings or Settings()
     result = FileResult(path)
     limit = _file_limit(settings)
@@ -311,8 +375,9 @@ def over_budget(path: str, kind: str, limits: budget.Limits) -> FileResult:
     return FileResult(path, notes=[_file_diagnostic(path, "DC003", budget.message(kind, limits))])
 
 
-def _analyze_parsed(result: FileResult, module: cst.Module, tree: Any, text: str, path: str,
-                    settings: Settings) -> FileResult:
+def _analyze_parsed(
+    result: FileResult, module: cst.Module, tree: Any, text: str, path: str, settings: Settings
+) -> FileResult:
     from densecheck.engine import analyze_module
 
     try:
@@ -324,11 +389,18 @@ def _analyze_parsed(result: FileResult, module: cst.Module, tree: Any, text: str
             layers = None
             if depth <= MAX_ANALYSED_DEPTH:
                 with _quiet_source_warnings():
-                    layers = _deep_call(analyze_module, depth, module, path, text, tree, settings.follow_imports)
+                    layers = _deep_call(
+                        analyze_module, depth, module, path, text, tree, settings.follow_imports
+                    )
             if layers is None:
-                result.notes.append(_file_diagnostic(
-                    path, "DC001", f"too deeply nested to analyse: the syntax tree is {depth:,} levels deep "
-                    f"(densecheck analyses up to {MAX_ANALYSED_DEPTH:,})"))
+                result.notes.append(
+                    _file_diagnostic(
+                        path,
+                        "DC001",
+                        f"too deeply nested to analyse: the syntax tree is {depth:,} levels deep "
+                        f"(densecheck analyses up to {MAX_ANALYSED_DEPTH:,})",
+                    )
+                )
                 return result
         result.layers = [r for r in layers if r.path == path]
         result.foreign = [r for r in layers if r.path != path]
@@ -347,10 +419,13 @@ def _analyze_parsed(result: FileResult, module: cst.Module, tree: Any, text: str
 @contextlib.contextmanager
 def _quiet_source_warnings():
     """Compiling the analysed code's literals (ast.parse, literal_eval) warns about *its* invalid escapes and
-    literals (SyntaxWarning, DeprecationWarning before 3.12): not densecheck's business, and noise on stderr."""
+    literals (SyntaxWarning, DeprecationWarning before 3.12): not densecheck's business, and noise on
+    stderr."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=SyntaxWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning, message=r"invalid (escape|octal|decimal)")
+        warnings.filterwarnings(
+            "ignore", category=DeprecationWarning, message=r"invalid (escape|octal|decimal)"
+        )
         yield
 
 
@@ -398,16 +473,21 @@ def _internal_error(path: str, e: BaseException) -> Diagnostic:
     tb = traceback.extract_tb(e.__traceback__)
     where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
     return _file_diagnostic(
-        path, "DC002", f"internal error: {type(e).__name__}: {_first_line(e)}{where}; this is a bug in densecheck, "
-        f"please report it at {ISSUES_URL}")
+        path,
+        "DC002",
+        f"internal error: {type(e).__name__}: {_first_line(e)}{where}; this is a bug in densecheck, "
+        f"please report it at {ISSUES_URL}",
+    )
 
 
 def read_source(path: str, limit: int = MAX_FILE_BYTES, *, follow_symlinks: bool = True) -> bytes:
-    """The bytes of the file ``path``; OSError (with a readable ``strerror``) when it cannot or should not be read.
+    """The bytes of the file ``path``; OSError (with a readable ``strerror``) when it cannot or should not be
+    read.
 
-    Only regular files are read: a FIFO named ``x.py`` would block forever and a device could never end. A file
-    larger than ``limit`` is not read at all (the caller reports it as too large: see :func:`analyze_file`).
-    ``follow_symlinks=False``: a symbolic link is not read either (the cache's own files).
+    Only regular files are read: a FIFO named ``x.py`` would block forever and a device could never end. A
+    file larger than ``limit`` is not read at all (the caller reports it as too large: see
+    :func:`analyze_file`). ``follow_symlinks=False``: a symbolic link is not read either (the cache's own
+    files).
     """
     nofollow = 0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | nofollow)
@@ -437,21 +517,26 @@ class FileTooLarge(OSError):
 
 
 def analyze_file(path: str, settings: Settings | None = None) -> FileResult:
-    """Analyse the file ``path``. Never raises: an unreadable file is a DC001 diagnostic (see analyze_source)."""
+    """Analyse the file ``path``. Never raises: an unreadable file is a DC001 diagnostic (see
+    analyze_source)."""
     settings = settings or Settings()
     try:
         data = read_source(path, _file_limit(settings))
     except FileTooLarge as e:
-        return findings.finish(FileResult(path, notes=[_file_diagnostic(path, "DC001", e.strerror)]), settings)
+        return findings.finish(
+            FileResult(path, notes=[_file_diagnostic(path, "DC001", e.strerror)]), settings
+        )
     except OSError as e:
-        return findings.finish(FileResult(path, notes=[_file_diagnostic(
-            path, "DC001", f"cannot read file: {e.strerror or e}")]), settings)
+        return findings.finish(
+            FileResult(path, notes=[_file_diagnostic(path, "DC001", f"cannot read file: {e.strerror or e}")]),
+            settings,
+        )
     return analyze_source(data, path, settings)
 
 
 def analyze_paths(paths: Iterable[str], settings: Settings | None = None) -> Iterator[FileResult]:
-    """:func:`analyze_file` of each path, streamed. Each result's ``foreign`` holds the shapes it gave the project's
-    other files; merging them into those files' results (as the command line does) is
+    """:func:`analyze_file` of each path, streamed. Each result's ``foreign`` holds the shapes it gave the
+    project's other files; merging them into those files' results (as the command line does) is
     :func:`densecheck.runner.run`'s job, which needs every result first."""
     settings = settings or Settings()
     for p in paths:

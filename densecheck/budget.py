@@ -1,19 +1,20 @@
-"""Per-file budgets: how long and how much memory one file's analysis may take (``file-timeout``, ``file-memory``).
+"""Per-file budgets: how long and how much memory one file's analysis may take (``file-timeout``,
+``file-memory``).
 
 A file from a stranger's pull request can be built to be expensive (a 4 MB generated module takes libcst alone
-~26 s and ~2.7 GB to parse). Past its budget a file gets one DC003 note and the run goes on with the others; nothing
-else is lost. The defaults are far beyond what any real model file needs (the largest file of transformers 5.24.0
-takes well under a second and ~200 MB).
+~26 s and ~2.7 GB to parse). Past its budget a file gets one DC003 note and the run goes on with the others;
+nothing else is lost. The defaults are far beyond what any real model file needs (the largest file of
+transformers 5.24.0 takes well under a second and ~200 MB).
 
 Two guards enforce the budget:
 
 * **cooperative**, in whatever process analyses the file: :func:`check` (called by the interpreter every few
-  thousand steps) raises :class:`OverBudget` once the file's time is up, and a ``MemoryError`` during the analysis
-  is reported the same way;
-* **hard**, for worker processes (:class:`Watchdog`, in their parent): a worker is killed when the file it is on
-  runs past its time (plus a grace period: a native parse cannot be interrupted) or its resident memory grows past
-  the budget, after noting why in the worker's marker file; the parent reports the file and goes on. Files that
-  could reach a hard limit (large files) are always analysed in a worker, also in a serial run.
+  thousand steps) raises :class:`OverBudget` once the file's time is up, and a ``MemoryError`` during the
+  analysis is reported the same way;
+* **hard**, for worker processes (:class:`Watchdog`, in their parent): a worker is killed when the file it is
+  on runs past its time (plus a grace period: a native parse cannot be interrupted) or its resident memory
+  grows past the budget, after noting why in the worker's marker file; the parent reports the file and goes
+  on. Files that could reach a hard limit (large files) are always analysed in a worker, also in a serial run.
 """
 
 from __future__ import annotations
@@ -46,13 +47,15 @@ class Limits:
 
     @classmethod
     def of(cls, settings: object) -> Limits:
-        return cls(getattr(settings, "file_timeout", DEFAULT_FILE_TIMEOUT),
-                   getattr(settings, "file_memory", DEFAULT_FILE_MEMORY_MB))
+        return cls(
+            getattr(settings, "file_timeout", DEFAULT_FILE_TIMEOUT),
+            getattr(settings, "file_memory", DEFAULT_FILE_MEMORY_MB),
+        )
 
 
 class OverBudget(BaseException):
-    """The file's analysis ran past its budget; ``kind`` is ``"time"`` or ``"memory"``. A BaseException, so that
-    no ``except Exception`` on the way (odd literals, unreadable followed modules) can swallow it."""
+    """The file's analysis ran past its budget; ``kind`` is ``"time"`` or ``"memory"``. A BaseException, so
+    that no ``except Exception`` on the way (odd literals, unreadable followed modules) can swallow it."""
 
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
@@ -65,17 +68,23 @@ def message(kind: str, limits: Limits) -> str:
         spent, key = f"more than {limits.memory_mb:,} MB of memory", f"file-memory = {limits.memory_mb}"
     else:
         spent, key = f"more than {limits.seconds:g} s", f"file-timeout = {limits.seconds:g}"
-    return (f"not analysed: this file took {spent}, past its per-file budget ({key} in [tool.densecheck]); "
-            "raise the budget, or exclude the file if it is generated")
+    return (
+        f"not analysed: this file took {spent}, past its per-file budget ({key} in [tool.densecheck]); "
+        "raise the budget, or exclude the file if it is generated"
+    )
 
 
-# -- the cooperative guard ---------------------------------------------------------------------------------------
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("densecheck_file_deadline", default=None)
+# -- the cooperative guard
+# ---------------------------------------------------------------------------------------
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "densecheck_file_deadline", default=None
+)
 
 
 @contextlib.contextmanager
 def clock(limits: Limits) -> Iterator[None]:
-    """Start the file's clock: :func:`check` raises :class:`OverBudget` once ``limits.seconds`` have passed."""
+    """Start the file's clock: :func:`check` raises :class:`OverBudget` once ``limits.seconds`` have
+    passed."""
     token = _deadline.set(time.monotonic() + limits.seconds)
     try:
         yield
@@ -89,9 +98,11 @@ def check() -> None:
         raise OverBudget("time")
 
 
-# -- the hard guard (worker processes, watched from the parent) ---------------------------------------------------
+# -- the hard guard (worker processes, watched from the parent)
+# ---------------------------------------------------
 def rss_mb(pid: int | str = "self") -> float:
-    """Resident memory of process ``pid``, in MB (0 when it cannot be read: not Linux, or the process is gone)."""
+    """Resident memory of process ``pid``, in MB (0 when it cannot be read: not Linux, or the process is
+    gone)."""
     try:
         with open(f"/proc/{pid}/statm", "rb") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -115,9 +126,10 @@ class Watchdog:
     """In the parent of worker processes: ends a worker whose current file overruns its hard limits.
 
     The watchdog cannot live in the worker: libcst's native parser holds the GIL for the whole parse (tens of
-    seconds on a big file), so a thread there would never get to run. Workers note the file they are on in their
-    marker file (:func:`start_marker`; named after the worker's pid, in ``markers``); the watchdog polls them, and
-    on an overrun appends the reason (``time`` or ``memory``) and kills the worker. Use as a context manager.
+    seconds on a big file), so a thread there would never get to run. Workers note the file they are on in
+    their marker file (:func:`start_marker`; named after the worker's pid, in ``markers``); the watchdog polls
+    them, and on an overrun appends the reason (``time`` or ``memory``) and kills the worker. Use as a context
+    manager.
     """
 
     POLL = 0.05

@@ -1,8 +1,8 @@
 """The result cache: a file's results are reused while its content, the settings and densecheck stay the same.
 
-Where: ``.densecheck_cache/`` in the project root (the configuration file's directory, else the current directory),
-or ``$DENSECHECK_CACHE_DIR``. The directory carries a ``CACHEDIR.TAG`` (so backup tools skip it) and a
-``.gitignore`` containing ``*``. ``--no-cache`` neither reads nor writes it.
+Where: ``.densecheck_cache/`` in the project root (the configuration file's directory, else the current
+directory), or ``$DENSECHECK_CACHE_DIR``. The directory carries a ``CACHEDIR.TAG`` (so backup tools skip it)
+and a ``.gitignore`` containing ``*``. ``--no-cache`` neither reads nor writes it.
 
 What: one index file per *run key* — densecheck's version, a hash of densecheck's own source (so editing the
 engine invalidates the cache during development), the Python and libcst versions, and a hash of every setting
@@ -12,19 +12,20 @@ index, so a configuration or version change never sees old results. In the index
 has ``[shown path, mtime_ns, size, sha256 of the content, result]``:
 
 * mtime and size unchanged: the result is used without reading the file (a warm run reads one index file);
-* mtime or size changed: the file is read and hashed; the same content still reuses the result (``git checkout``,
-  ``touch``), other content is analysed again;
-* a stamp taken within :data:`RACY_SECONDS` of the write is not trusted (a later edit in the same timestamp tick
-  could keep mtime and size): that file is verified by its hash next time, as git does for "racily clean" entries.
+* mtime or size changed: the file is read and hashed; the same content still reuses the result (``git
+  checkout``, ``touch``), other content is analysed again;
+* a stamp taken within :data:`RACY_SECONDS` of the write is not trusted (a later edit in the same timestamp
+  tick could keep mtime and size): that file is verified by its hash next time, as git does for "racily clean"
+  entries.
 
-Writes are atomic (a temporary file, then ``os.replace``); a missing, unreadable or corrupt index or entry is a
-cache miss, never an error. Only the most recent :data:`KEEP_INDEXES` indexes are kept.
+Writes are atomic (a temporary file, then ``os.replace``); a missing, unreadable or corrupt index or entry is
+a cache miss, never an error. Only the most recent :data:`KEEP_INDEXES` indexes are kept.
 
 Trust: the cache directory can arrive with the checked tree (committed in a pull request), so nothing in it is
 believed unless this user wrote it. Each index is signed with a per-user random key kept outside the tree
-(:func:`machine_secret`); an unsigned or wrongly signed index is ignored. A symlinked cache directory is neither
-read nor written, the index is opened without following symlinks and without blocking (a FIFO is skipped), and a
-file that is no longer readable is analysed again instead of being served its old result.
+(:func:`machine_secret`); an unsigned or wrongly signed index is ignored. A symlinked cache directory is
+neither read nor written, the index is opened without following symlinks and without blocking (a FIFO is
+skipped), and a file that is no longer readable is analysed again instead of being served its old result.
 """
 
 from __future__ import annotations
@@ -43,27 +44,39 @@ from typing import Any
 from densecheck import __version__
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic
-from densecheck.suppressions import Directive
 from densecheck.layers import LayerReport
 from densecheck.shapes import Shape, Sym
+from densecheck.suppressions import Directive
 
 CACHE_DIR_NAME = ".densecheck_cache"
 ENV_VAR = "DENSECHECK_CACHE_DIR"
 FORMAT = 2  # bump when the index layout changes (2: facts -- notes and directives -- instead of findings)
-CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
-                "# This file is a cache directory tag created by densecheck.\n"
-                "# For information about cache directory tags, see https://bford.info/cachedir/\n")
+CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by densecheck.\n"
+    "# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
 RACY_SECONDS = 2.0
 KEEP_INDEXES = 8
 
 #: Settings fields that cannot change a file's results (discovery, exit status, where settings came from)
-#: (the per-file budgets are not among them: a file over its budget is never cached, any other result holds for any
+#: (the per-file budgets are not among them: a file over its budget is never cached, any other result holds
+# for any
 #: budget)
-_NOT_RESULT_FIELDS = {"exclude", "extend_exclude", "respect_gitignore", "fail_level", "trace", "config_file",
-                      "file_timeout", "file_memory"}
+_NOT_RESULT_FIELDS = {
+    "exclude",
+    "extend_exclude",
+    "respect_gitignore",
+    "fail_level",
+    "trace",
+    "config_file",
+    "file_timeout",
+    "file_memory",
+}
 
 
-# -- the key -----------------------------------------------------------------------------------------------------
+# -- the key
+# -----------------------------------------------------------------------------------------------------
 _source_hash: str | None = None
 
 
@@ -131,10 +144,11 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# -- results <-> JSON --------------------------------------------------------------------------------------------
+# -- results <-> JSON
+# --------------------------------------------------------------------------------------------
 def shape_to_json(shape: Shape, syms: dict[int, int]) -> Any:
-    """A Shape as JSON; symbolic dims become ``{"s": k, "n": name}`` with ``k`` shared by the same Sym object in
-    one file's results, so joins after loading (``LayerReport.input``) behave exactly as before."""
+    """A Shape as JSON; symbolic dims become ``{"s": k, "n": name}`` with ``k`` shared by the same Sym object
+    in one file's results, so joins after loading (``LayerReport.input``) behave exactly as before."""
     dims = None
     if shape.dims is not None:
         dims = []
@@ -198,9 +212,11 @@ def directive_to_json(d: Directive) -> list:
 
 def directive_from_json(data: list) -> Directive:
     line, column, end_column, kind, codes = data
-    if not (all(isinstance(x, int) and not isinstance(x, bool) for x in (line, column, end_column))
-            and kind in ("noqa", "ignore", "ignore-file")
-            and (codes is None or (isinstance(codes, list) and all(isinstance(c, str) for c in codes)))):
+    if not (
+        all(isinstance(x, int) and not isinstance(x, bool) for x in (line, column, end_column))
+        and kind in ("noqa", "ignore", "ignore-file")
+        and (codes is None or (isinstance(codes, list) and all(isinstance(c, str) for c in codes)))
+    ):
         raise ValueError("not a directive")
     return Directive(line, column, end_column, kind, None if codes is None else tuple(codes))
 
@@ -211,7 +227,9 @@ def result_to_json(result) -> dict:
         "path": result.path,
         "layers": [layer_to_json(x, syms) for x in result.layers],
         "notes": [diagnostic_to_json(d) for d in result.notes],
-        "directives": None if result.directives is None else [directive_to_json(d) for d in result.directives],
+        "directives": None
+        if result.directives is None
+        else [directive_to_json(d) for d in result.directives],
         "internal_error": bool(result.internal_error),
         "foreign": [layer_to_json(x, syms) for x in result.foreign],
     }
@@ -225,13 +243,16 @@ def result_from_json(data: dict):
         data["path"],
         layers=[layer_from_json(x, syms) for x in data["layers"]],
         notes=[diagnostic_from_json(d) for d in data["notes"]],
-        directives=None if data["directives"] is None else [directive_from_json(d) for d in data["directives"]],
+        directives=None
+        if data["directives"] is None
+        else [directive_from_json(d) for d in data["directives"]],
         internal_error=bool(data["internal_error"]),
         foreign=[layer_from_json(x, syms) for x in data.get("foreign", [])],
     )
 
 
-# -- the store ---------------------------------------------------------------------------------------------------
+# -- the store
+# ---------------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Stamp:
     """What a result was computed from: the file's stat before it was read and the hash of the bytes read."""
@@ -242,7 +263,8 @@ class Stamp:
 
 
 def _dependency_stamp(path: str) -> list | None:
-    """[path, mtime_ns, size, sha] of a file an analysis followed an import into; None when it cannot be read."""
+    """[path, mtime_ns, size, sha] of a file an analysis followed an import into; None when it cannot be
+    read."""
     try:
         st = os.stat(path)
         with open(path, "rb") as fh:
@@ -273,7 +295,8 @@ class Cache:
         self.entries: dict[str, list] = self._load()
         self.dirty = False
         self.hits = self.misses = 0
-        # files that analyses followed imports into, stamped / checked once per run however many files import them
+        # files that analyses followed imports into, stamped / checked once per run however many files import
+        # them
         self._dep_stamps: dict[str, list | None] = {}
         self._dep_unchanged: dict[tuple, bool] = {}
 
@@ -316,7 +339,9 @@ class Cache:
             self.misses += 1
             return None
         if shown != path or not _regular(st) or not os.access(path, os.R_OK):
-            self.misses += 1  # an unreadable file is analysed (and reported) again, never served from the cache
+            self.misses += (
+                1  # an unreadable file is analysed (and reported) again, never served from the cache
+            )
             return None
         if mtime_ns is None or st.st_mtime_ns != mtime_ns or st.st_size != size:
             # changed stamp: same content still counts (checked by hash)
@@ -333,7 +358,9 @@ class Cache:
             entry[1] = _trusted_mtime(st)
             entry[2] = st.st_size
             self.dirty = True
-        if not all(self._unchanged(dep) for dep in deps):  # a followed import changed: this file's shapes may too
+        if not all(
+            self._unchanged(dep) for dep in deps
+        ):  # a followed import changed: this file's shapes may too
             self.misses += 1
             return None
         out = result_from_json(result)
@@ -348,8 +375,14 @@ class Cache:
             deps = [self._dependency_stamp(dep) for dep in result.dependencies]
             if any(dep is None for dep in deps):
                 return
-            self.entries[os.path.abspath(path)] = [path, stamp.mtime_ns, stamp.size, stamp.sha,
-                                                   result_to_json(result), deps]
+            self.entries[os.path.abspath(path)] = [
+                path,
+                stamp.mtime_ns,
+                stamp.size,
+                stamp.sha,
+                result_to_json(result),
+                deps,
+            ]
             self.dirty = True
         except Exception:  # noqa: BLE001, S110 - an unserialisable result is simply not cached
             pass
@@ -366,7 +399,8 @@ class Cache:
         return self._dep_unchanged[key]
 
     def save(self) -> None:
-        """Write the index atomically (only when something changed). Errors are ignored: it is only a cache."""
+        """Write the index atomically (only when something changed). Errors are ignored: it is only a
+        cache."""
         if not self.dirty:
             return
         try:
@@ -376,8 +410,9 @@ class Cache:
             prepare_dir(self.directory)
             if not _safe_dir(self.directory):
                 return
-            body = json.dumps({"key": self.key, "version": __version__, "files": self.entries},
-                              separators=(",", ":")).encode()
+            body = json.dumps(
+                {"key": self.key, "version": __version__, "files": self.entries}, separators=(",", ":")
+            ).encode()
             blob = _mac(secret, body) + b"\n" + body
             fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=self.directory)
             try:
@@ -396,7 +431,8 @@ class Cache:
             pass
 
 
-# -- trust: the cache directory may come with the checked tree (a pull request can commit one) ---------------------
+# -- trust: the cache directory may come with the checked tree (a pull request can commit one)
+# ---------------------
 SECRET_ENV_VAR = "DENSECHECK_SECRET_DIR"
 MAX_INDEX_BYTES = 256 * 1024 * 1024
 KEY_MAX_BYTES = 4096
@@ -414,8 +450,8 @@ def secret_dir() -> str:
 def machine_secret() -> bytes | None:
     """This user's random cache key (created 0600 on first use); None, so no caching, when it cannot be had.
 
-    Every index is signed with it (HMAC-SHA256), so an index that this user did not write -- one committed to the
-    repository, or planted by another user -- is never trusted, whatever it says.
+    Every index is signed with it (HMAC-SHA256), so an index that this user did not write -- one committed to
+    the repository, or planted by another user -- is never trusted, whatever it says.
     """
     global _secret
     if _secret is not None:
@@ -459,7 +495,8 @@ def _safe_dir(directory: str) -> bool:
 
 
 def _read_own_file(path: str, limit: int = MAX_INDEX_BYTES) -> bytes:
-    """A file of the cache's own: regular, never read through a symlink or blocking on a FIFO; OSError otherwise."""
+    """A file of the cache's own: regular, never read through a symlink or blocking on a FIFO; OSError
+    otherwise."""
     from densecheck.api import read_source
 
     return read_source(path, limit, follow_symlinks=False)
@@ -484,7 +521,8 @@ def stamp_for(st: os.stat_result, data: bytes) -> Stamp:
 
 
 def prepare_dir(directory: str) -> None:
-    """Create the cache directory with its CACHEDIR.TAG and a ``.gitignore`` of ``*`` (never through a symlink)."""
+    """Create the cache directory with its CACHEDIR.TAG and a ``.gitignore`` of ``*`` (never through a
+    symlink)."""
     os.makedirs(directory, exist_ok=True)
     if not _safe_dir(directory):
         raise OSError(f"{directory}: not a directory of this user's")

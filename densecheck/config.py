@@ -1,8 +1,9 @@
 """Settings: what to check and how, from `[tool.densecheck]` and the command line.
 
-Discovery: the nearest ``pyproject.toml`` with a ``[tool.densecheck]`` table, searching upward from the first path
-checked (or the current directory), unless ``--config FILE`` names one. A ``pyproject.toml`` without that table is
-skipped, as ruff does. Keys are kebab-case; an unknown key or a bad value is a :class:`ConfigError` (exit code 2).
+Discovery: the nearest ``pyproject.toml`` with a ``[tool.densecheck]`` table, searching upward from the first
+path checked (or the current directory), unless ``--config FILE`` names one. A ``pyproject.toml`` without that
+table is skipped, as ruff does. Keys are kebab-case; an unknown key or a bad value is a :class:`ConfigError`
+(exit code 2).
 
 Other parts of densecheck may own a sub-table (``trace`` is the first): they register a validator with
 :func:`register_section`; until one is registered the sub-table is accepted as-is.
@@ -13,8 +14,9 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,11 +26,34 @@ else:  # pragma: no cover
 SEVERITY_LEVELS = ("error", "warning", "info")
 
 #: Directories (and files) never entered while walking a directory: ruff's list plus notebook checkpoints.
-#: They are only skipped when met *inside* a walked directory; a path named on the command line is always checked.
+#: They are only skipped when met *inside* a walked directory; a path named on the command line is always
+# checked.
 DEFAULT_EXCLUDE = [
-    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache", ".nox",
-    ".pants.d", ".pytype", ".ruff_cache", ".densecheck_cache", ".svn", ".tox", ".venv", "__pycache__",
-    "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages", "venv",
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pytype",
+    ".ruff_cache",
+    ".densecheck_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    "__pycache__",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
 ]
 
 
@@ -71,7 +96,8 @@ class ConfigError(Exception):
     """A problem with the configuration; the message is shown as ``densecheck: error: <message>``."""
 
 
-# -- sub-tables owned by other modules ---------------------------------------------------------------------------
+# -- sub-tables owned by other modules
+# ---------------------------------------------------------------------------
 #: key -> validator(value, where) returning the value to store on Settings; raise ConfigError on bad input.
 _SECTIONS: dict[str, Callable[[Any, str], Any]] = {}
 
@@ -87,10 +113,17 @@ def _accept_table(value: Any, where: str) -> Any:
     return value
 
 
-# -- value checks ------------------------------------------------------------------------------------------------
+# -- value checks
+# ------------------------------------------------------------------------------------------------
 def _type_name(v: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array",
-            dict: "a table"}.get(type(v), type(v).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(v), type(v).__name__)
 
 
 def _known_codes() -> list[str]:
@@ -107,13 +140,15 @@ def check_selector(sel: str, what: str) -> str:
     codes = _known_codes()
     if not s or not any(c.startswith(s) for c in codes):
         hint = difflib.get_close_matches(s, codes, n=1)
-        raise ConfigError(f"{what}: unknown rule selector '{sel}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+        raise ConfigError(
+            f"{what}: unknown rule selector '{sel}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+        )
     return s
 
 
 def _str_list(v: Any, what: str) -> list[str]:
     if isinstance(v, str):
-        raise ConfigError(f"{what} must be an array of strings, e.g. [\"{v}\"]")
+        raise ConfigError(f'{what} must be an array of strings, e.g. ["{v}"]')
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise ConfigError(f"{what} must be an array of strings, not {_type_name(v)}")
     return list(v)
@@ -145,7 +180,7 @@ def _severity_table(v: Any, what: str) -> dict[str, str]:
 def _per_file_ignores(v: Any, what: str) -> dict[str, list[str]]:
     if not isinstance(v, dict):
         raise ConfigError(f"{what} must be a table of glob -> array of codes, not {_type_name(v)}")
-    return {glob: _selectors(codes, f"{what}.\"{glob}\"") for glob, codes in v.items()}
+    return {glob: _selectors(codes, f'{what}."{glob}"') for glob, codes in v.items()}
 
 
 def _budget(v: Any, what: str) -> int:
@@ -192,7 +227,8 @@ CONFIG_KEYS = sorted([*_KEYS, "trace"])
 
 
 def settings_from_table(table: dict, where: str, settings: Settings | None = None) -> Settings:
-    """Apply a ``[tool.densecheck]`` table to ``settings`` (a fresh one by default). ``where`` names the file."""
+    """Apply a ``[tool.densecheck]`` table to ``settings`` (a fresh one by default). ``where`` names the
+    file."""
     settings = settings or Settings()
     for key, value in table.items():
         if key in _KEYS:
@@ -202,12 +238,15 @@ def settings_from_table(table: dict, where: str, settings: Settings | None = Non
             settings.trace = _SECTIONS.get(key, _accept_table)(value, where)
         else:
             hint = difflib.get_close_matches(key.replace("_", "-"), CONFIG_KEYS, n=1)
-            raise ConfigError(f"{where}: unknown key '{key}' in [tool.densecheck]"
-                              + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+            raise ConfigError(
+                f"{where}: unknown key '{key}' in [tool.densecheck]"
+                + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            )
     return settings
 
 
-# -- files -------------------------------------------------------------------------------------------------------
+# -- files
+# -------------------------------------------------------------------------------------------------------
 def _read_toml(path: str) -> dict:
     try:
         with open(path, "rb") as fh:

@@ -1,15 +1,15 @@
 """Paths on the command line -> the files to check.
 
-* A file named on the command line is always checked, whatever its name (unless ``--force-exclude`` and it matches
-  ``exclude``/``extend-exclude``, which is what a pre-commit hook wants).
+* A file named on the command line is always checked, whatever its name (unless ``--force-exclude`` and it
+  matches ``exclude``/``extend-exclude``, which is what a pre-commit hook wants).
 * A directory is walked recursively for ``*.py``, ``*.pyi`` and ``*.ipynb`` files. Inside it, entries matching
   ``exclude`` + ``extend-exclude`` (gitignore-style globs, anchored at the project root) are skipped, as are
   virtual environments (directories holding a ``pyvenv.cfg``) and, with ``respect-gitignore``, everything the
   ``.gitignore`` files (of the walked directory, its subdirectories, and its ancestors up to the git root) and
   ``.git/info/exclude`` ignore. The directory named on the command line is itself never excluded.
-* Symbolic links to directories are not followed (no loops, no escaping the tree); links to files are checked only
-  when the file they resolve to is inside the directory being walked: a link to ``/proc/self/environ``, to
-  ``~/.ssh`` or to another project is skipped with a note (:attr:`Discovery.skipped`), never read.
+* Symbolic links to directories are not followed (no loops, no escaping the tree); links to files are checked
+  only when the file they resolve to is inside the directory being walked: a link to ``/proc/self/environ``,
+  to ``~/.ssh`` or to another project is skipped with a note (:attr:`Discovery.skipped`), never read.
 * The result is sorted and free of duplicates; a directory called ``x.py`` is a directory.
 """
 
@@ -30,7 +30,9 @@ class Discovery:
     files: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # paths named on the command line that do not exist
     errors: list[tuple[str, str]] = field(default_factory=list)  # (directory, why it could not be read)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why it was not read): links leaving the tree
+    skipped: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (file, why it was not read): links leaving the tree
 
 
 def relative_to(path: str, base: str) -> str | None:
@@ -44,25 +46,33 @@ def relative_to(path: str, base: str) -> str | None:
 class _Patterns:
     """Gitignore-syntax patterns that judge each path by itself.
 
-    A pattern excludes the entry it names, not (by itself) the contents of a directory it names: the walk never
-    enters an excluded directory anyway, and a directory named on the command line must be checked in full even
-    when it lies inside an excluded or git-ignored tree (ruff's and ripgrep's semantics:
+    A pattern excludes the entry it names, not (by itself) the contents of a directory it names: the walk
+    never enters an excluded directory anyway, and a directory named on the command line must be checked in
+    full even when it lies inside an excluded or git-ignored tree (ruff's and ripgrep's semantics:
     ``densecheck ~/.pyenv/versions/3.11/lib/python3.11/site-packages/pkg`` works).
     """
 
     def __init__(self, lines: list[str]) -> None:
-        self.patterns = [p for p in pathspec.GitIgnoreSpec.from_lines(lines).patterns
-                         if p.include is not None and p.regex is not None]
+        self.patterns = [
+            p
+            for p in pathspec.GitIgnoreSpec.from_lines(lines).patterns
+            if p.include is not None and p.regex is not None
+        ]
 
     def match(self, key: str) -> bool | None:
         """True (excluded), False (re-included by a ``!pattern``) or None (no pattern names it)."""
         verdict = None
         for p in self.patterns:  # the last matching pattern decides
             m = p.regex.match(key)
-            # a match through a parent directory ("build" matching "build/x.py") leaves the rest of the key unread;
-            # pathspec compiles a lone ``*`` or ``**`` to the regex ``.``, "everything", which names every entry
-            if m and (p.regex.pattern == "." or m.end() == len(key)
-                      or m.groupdict().get("ps_d") is not None and m.end("ps_d") == len(key)):
+            # a match through a parent directory ("build" matching "build/x.py") leaves the rest of the key
+            # unread; pathspec compiles a lone ``*`` or ``**`` to the regex ``.``, "everything", which names
+            # every entry
+            if m and (
+                p.regex.pattern == "."
+                or m.end() == len(key)
+                or m.groupdict().get("ps_d") is not None
+                and m.end("ps_d") == len(key)
+            ):
                 verdict = bool(p.include)
         return verdict
 
@@ -161,8 +171,11 @@ def _walk(top: str, settings: Settings, excluder: _Excluder, out: Discovery) -> 
             except OSError:
                 continue
             if is_dir:
-                if (excluder.excluded(abspath, True) or (use_git and _gitignored(abspath, True, ignores))
-                        or os.path.exists(os.path.join(path, "pyvenv.cfg"))):
+                if (
+                    excluder.excluded(abspath, True)
+                    or (use_git and _gitignored(abspath, True, ignores))
+                    or os.path.exists(os.path.join(path, "pyvenv.cfg"))
+                ):
                     continue
                 subdirs.append((path, ignores))
                 continue
@@ -172,7 +185,9 @@ def _walk(top: str, settings: Settings, excluder: _Excluder, out: Discovery) -> 
                 regular = entry.is_file()  # follows a symlink to a file
             except OSError:
                 regular = False
-            if not (regular or is_link):  # a FIFO, socket, ... ; a dangling link is kept: reading it reports it
+            if not (
+                regular or is_link
+            ):  # a FIFO, socket, ... ; a dangling link is kept: reading it reports it
                 continue
             if is_link and os.path.isdir(path):
                 continue
@@ -200,7 +215,9 @@ def discover(paths: list[str], settings: Settings, *, force_exclude: bool = Fals
         if os.path.isdir(path):
             for f in _walk(path, settings, excluder, out):
                 found.setdefault(os.path.abspath(f), f)
-        elif os.path.islink(path) and relative_to(os.path.realpath(path), os.path.realpath(os.curdir)) is None:
+        elif (
+            os.path.islink(path) and relative_to(os.path.realpath(path), os.path.realpath(os.curdir)) is None
+        ):
             # pre-commit names every changed file, links too: one leaving the checkout is not read
             out.skipped.append((path, "a symbolic link to a file outside the current directory"))
         else:

@@ -4,17 +4,18 @@ Static analysis, the cross-file merge and trace all produce *facts* about a file
 (a file that could not be read, parsed or analysed: DC001/DC002/DC003; a trace that failed: DC106) and its
 suppression directives. Nothing on the way computes a finding. When every fact is in, :func:`finish` runs each
 file's layer rules once on its final layer reports, adds its notes, and applies per-file ignores, suppression
-comments and DC900 once -- so what trace or another file taught a layer is what its findings say, and no finding
-can be left over from an earlier stage.
+comments and DC900 once -- so what trace or another file taught a layer is what its findings say, and no
+finding can be left over from an earlier stage.
 
-A file's notes about itself (DC001, DC002, DC003) are always reported: a file that was not analysed must say so,
-whatever its comments say.
+A file's notes about itself (DC001, DC002, DC003) are always reported: a file that was not analysed must say
+so, whatever its comments say.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from densecheck import suppressions
 from densecheck.diagnostics import Diagnostic
@@ -65,5 +66,7 @@ def finish(result: FileResult, settings: Settings) -> FileResult:
         from densecheck.api import _internal_error
 
         result.internal_error = True
-        result.diagnostics = [d for d in result.notes if d.code in FILE_NOTES] + [_internal_error(result.path, e)]
+        result.diagnostics = [d for d in result.notes if d.code in FILE_NOTES] + [
+            _internal_error(result.path, e)
+        ]
     return result

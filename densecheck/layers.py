@@ -1,8 +1,9 @@
 """LayerReport: what densecheck says about one Dense/Linear constructor call site.
 
-The analysis fills in the facts (where the layer is built, its arguments, the shapes it was applied to); everything
-the user reads — behaves_as, positions, params, params_if_flattened, macs, the one-sentence explanation — is derived
-here, in one place, from those facts. The JSON contract in the README is :meth:`LayerReport.to_json`.
+The analysis fills in the facts (where the layer is built, its arguments, the shapes it was applied to);
+everything the user reads — behaves_as, positions, params, params_if_flattened, macs, the one-sentence
+explanation — is derived here, in one place, from those facts. The JSON contract in the README is
+:meth:`LayerReport.to_json`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class LayerReport:
     source: str = "static"
     trace: dict | None = None  # filled by trace mode: {"input_shape": [...], "agrees": bool, ...}
     # True while every shape came from running the layer's own class as an entry point (nothing in the file
-    # calls it), with conventional inputs: a caller in another file of the project, when there is one, knows better
+    # calls it), with conventional inputs: a caller in another file of the project, when there is one, knows
+    # better
     assumed_input: bool = True
 
     # -- derived facts ------------------------------------------------------------------------------------
@@ -147,8 +149,10 @@ class LayerReport:
             what = "a 1x1 convolution" if s.rank >= 4 else "a per-position (pointwise) layer"
             return f"{on}: acts as {what} {at} — {ptxt}{tail}"
         axis = s.rank - 1
-        return (f"{on}: mixes along axis {axis} (a spatial axis: channels are on axis {s.channel_axis}) "
-                f"{at} — {ptxt}{tail}")
+        return (
+            f"{on}: mixes along axis {axis} (a spatial axis: channels are on axis {s.channel_axis}) "
+            f"{at} — {ptxt}{tail}"
+        )
 
     def to_json(self) -> dict:
         s = self.input

@@ -8,8 +8,8 @@ fresh line. IPython syntax is neutralised line for line so that line numbers kee
 * a cell magic (``%%bash``) blanks its whole cell — except the magics whose body is Python (``%%time``,
   ``%%timeit``, ``%%capture``, ...), where only the magic line is blanked.
 
-Cells are numbered from 1 counting every cell, markdown included, as they appear in the notebook file. Notebooks
-whose kernel language is not Python are skipped.
+Cells are numbered from 1 counting every cell, markdown included, as they appear in the notebook file.
+Notebooks whose kernel language is not Python are skipped.
 """
 
 from __future__ import annotations
@@ -105,8 +105,10 @@ def parse_notebook(text: str) -> Notebook | None:
         raise NotebookError("invalid notebook JSON: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("cells"), list):
         if isinstance(doc, dict) and "worksheets" in doc:
-            raise NotebookError("unsupported notebook format (nbformat 3); convert it with `jupyter nbconvert "
-                                "--to notebook --nbformat 4`")
+            raise NotebookError(
+                "unsupported notebook format (nbformat 3); convert it with `jupyter nbconvert "
+                "--to notebook --nbformat 4`"
+            )
         raise NotebookError("not a Jupyter notebook: no 'cells' list")
     meta = _mapping(doc.get("metadata"))
     lang = _mapping(meta.get("language_info")).get("name") or _mapping(meta.get("kernelspec")).get("language")
@@ -125,7 +127,8 @@ def parse_notebook(text: str) -> Notebook | None:
     return nb
 
 
-# -- mapping results back to cells -------------------------------------------------------------------------------
+# -- mapping results back to cells
+# -------------------------------------------------------------------------------
 @dataclass
 class CellLayerReport(LayerReport):
     """A LayerReport located in a notebook cell: ``line``/``end_line`` count within ``cell``."""
@@ -172,8 +175,8 @@ def analyze_notebook(data: bytes | str, path: str, settings: Settings | None = N
         return findings.finish(bad, settings or Settings()), None
     if nb is None:
         return api.FileResult(path), None
-    # a notebook's facts are final once analysed (nothing imports a notebook, trace targets are modules), so its
-    # findings are computed here, in source coordinates, and only then mapped to its cells
+    # a notebook's facts are final once analysed (nothing imports a notebook, trace targets are modules), so
+    # its findings are computed here, in source coordinates, and only then mapped to its cells
     result = api.analyze_source(nb.source, path, settings)
     result.layers = [map_layer(nb, layer) for layer in result.layers]
     result.diagnostics = [map_diagnostic(nb, d) for d in result.diagnostics]

@@ -1,4 +1,5 @@
-"""Child processes that end with their parent: analysis workers and the trace child never outlive densecheck."""
+"""Child processes that end with their parent: analysis workers and the trace child never outlive
+densecheck."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ def libc():
 
 def die_with_parent(parent: int | None = None) -> None:
     """Ask the kernel (Linux) to SIGKILL this process when its parent dies -- a SIGKILLed or SIGTERMed
-    ``densecheck`` takes its workers with it. ``parent``: the pid the caller expects as parent; if it is already
-    gone (it died before the request was made), end now."""
+    ``densecheck`` takes its workers with it. ``parent``: the pid the caller expects as parent; if it is
+    already gone (it died before the request was made), end now."""
     c = libc()
     if c is None or not hasattr(c, "prctl"):  # pragma: no cover - not Linux
         return

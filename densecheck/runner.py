@@ -1,4 +1,5 @@
-"""One check run: discovered files (or stdin) -> analysed results, in a stable order, with what the formats need.
+"""One check run: discovered files (or stdin) -> analysed results, in a stable order, with what the formats
+need.
 
 This is the glue between :mod:`densecheck.discover`, :mod:`densecheck.api` (Python files) and
 :mod:`densecheck.notebooks` (``.ipynb``); :mod:`densecheck.cli` only parses options and picks a format.
@@ -8,12 +9,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import repeat
-from typing import Iterable
 
 from densecheck import api, budget, findings
 from densecheck.cache import Cache, Stamp, stamp_for
@@ -62,7 +63,9 @@ class CheckedFile:
 class Run:
     files: list[CheckedFile] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # paths on the command line that do not exist
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): not read, e.g. links leaving the tree
+    skipped: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (file, why): not read, e.g. links leaving the tree
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -73,7 +76,8 @@ class Run:
         return any(f.result.internal_error for f in self.files)
 
     def exit_code(self, settings: Settings, exit_zero: bool = False) -> int:
-        """2: a path was missing or densecheck failed on a file; 1: findings at/above the fail level; else 0."""
+        """2: a path was missing or densecheck failed on a file; 1: findings at/above the fail level; else
+        0."""
         if self.missing or self.internal_error:
             return 2
         if exit_zero:
@@ -95,23 +99,27 @@ def check_source(data: bytes, path: str, settings: Settings, *, keep: bool = Fal
             return CheckedFile(path, result, kept, nb)
         return CheckedFile(path, analyze_python(data, path, settings), kept)
     except Exception as e:  # noqa: BLE001 - a bug densecheck has on one file must not cost the others' findings
-        return CheckedFile(path, api.FileResult(path, notes=[api._internal_error(path, e)],
-                                                internal_error=True), kept)
+        return CheckedFile(
+            path, api.FileResult(path, notes=[api._internal_error(path, e)], internal_error=True), kept
+        )
 
 
-# -- the pre-filter ------------------------------------------------------------------------------------------------
+# -- the pre-filter
+# ------------------------------------------------------------------------------------------------
 def analyze_python(data: bytes, path: str, settings: Settings) -> api.FileResult:
-    """:func:`densecheck.api.analyze_facts`, with a pre-filter that skips libcst for files that cannot hold a layer.
+    """:func:`densecheck.api.analyze_facts`, with a pre-filter that skips libcst for files that cannot hold a
+    layer.
 
-    A reported layer is a call whose callee resolves, through the file's own imports, to a name ending in one of
-    :func:`candidate_names` (or a ``getattr(nn, "Linear")`` spelling it in a string), so text that contains none of
-    them has no layers -- and no layer findings. Such a file is still checked for syntax errors (DC001 for every
-    file) by CPython's parser, ~10x cheaper than libcst's: when CPython accepts it, the result is empty (plus
-    DC900 findings from its suppression comments, when that rule is on). Anything unusual -- a decode error, a
-    file over the size limit, CPython rejecting it (it may be newer syntax libcst accepts, or a real error whose
-    message must match the full path's) -- takes the full path, so every DC001 is exactly what
-    ``api.analyze_source`` reports. The one difference: a file CPython accepts but libcst would reject (a libcst
-    bug) gets no DC001 here; it holds no layers either way.
+    A reported layer is a call whose callee resolves, through the file's own imports, to a name ending in one
+    of
+    :func:`candidate_names` (or a ``getattr(nn, "Linear")`` spelling it in a string), so text that contains
+    none of them has no layers -- and no layer findings. Such a file is still checked for syntax errors (DC001
+    for every file) by CPython's parser, ~10x cheaper than libcst's: when CPython accepts it, the result is
+    empty (plus DC900 findings from its suppression comments, when that rule is on). Anything unusual -- a
+    decode error, a file over the size limit, CPython rejecting it (it may be newer syntax libcst accepts, or
+    a real error whose message must match the full path's) -- takes the full path, so every DC001 is exactly
+    what ``api.analyze_source`` reports. The one difference: a file CPython accepts but libcst would reject (a
+    libcst bug) gets no DC001 here; it holds no layers either way.
     """
     if len(data) <= api._file_limit(settings):
         try:
@@ -132,8 +140,8 @@ _FRAMEWORK_WORDS = ("torch", "keras", "tensorflow")
 
 def _feeds_project(tree, path: str, text: str) -> bool:
     """Whether a file without layers of its own may still give shapes to the project's other files: it uses a
-    framework and imports one of the project's modules that holds layers (a model assembled from blocks defined
-    elsewhere)."""
+    framework and imports one of the project's modules that holds layers (a model assembled from blocks
+    defined elsewhere)."""
     from densecheck.engine.names import package_of
     from densecheck.engine.project import Project, imported_modules, layers_file
 
@@ -169,7 +177,11 @@ def _read(path: str, settings: Settings) -> tuple[bytes | None, CheckedFile | No
         return api.read_source(path, api._file_limit(settings)), None, st
     except OSError as e:  # worded as api.analyze_file words it
         msg = e.strerror if isinstance(e, api.FileTooLarge) else f"cannot read file: {e.strerror or e}"
-        return None, CheckedFile(path, api.FileResult(path, notes=[api._file_diagnostic(path, "DC001", msg)])), None
+        return (
+            None,
+            CheckedFile(path, api.FileResult(path, notes=[api._file_diagnostic(path, "DC001", msg)])),
+            None,
+        )
 
 
 def check_file(path: str, settings: Settings) -> CheckedFile:
@@ -212,13 +224,19 @@ def _size(path: str) -> int:
         return 0
 
 
-def check_files(files: list[str], settings: Settings, jobs: int | None = None,
-                cache: Cache | None = None, *, finish: bool = True) -> list[CheckedFile]:
-    """Check ``files`` (results in the order given), reusing ``cache`` hits; the rest in worker processes when there
-    are enough of them (``jobs``: None = one per CPU). Workers get the largest files first (better balance) and
-    return small FileResults (facts), never syntax trees; the order of the output does not depend on ``jobs``.
-    Then each file gets the shapes other files' calls gave it, and, with ``finish``, its findings (without: the
-    caller merges more facts in, trace, and calls :func:`finish`)."""
+def check_files(
+    files: list[str],
+    settings: Settings,
+    jobs: int | None = None,
+    cache: Cache | None = None,
+    *,
+    finish: bool = True,
+) -> list[CheckedFile]:
+    """Check ``files`` (results in the order given), reusing ``cache`` hits; the rest in worker processes when
+    there are enough of them (``jobs``: None = one per CPU). Workers get the largest files first (better
+    balance) and return small FileResults (facts), never syntax trees; the order of the output does not depend
+    on ``jobs``. Then each file gets the shapes other files' calls gave it, and, with ``finish``, its findings
+    (without: the caller merges more facts in, trace, and calls :func:`finish`)."""
     out: list[CheckedFile | None] = [None] * len(files)
     todo: list[int] = []
     for i, path in enumerate(files):
@@ -255,10 +273,11 @@ def finish_all(checked: Iterable[CheckedFile], settings: Settings) -> None:
 
 
 def merge_foreign(checked: list[CheckedFile], settings: Settings) -> None:
-    """Give each file's layers the shapes that other files' calls gave them (followed imports). A layer whose only shapes were the conventional input of its own class run as an entry point
-    takes its callers' shapes instead; any other keeps its own and adds theirs, so a site reached with different
-    ranks from different callers shows them all. Done in the run's file order: the result does not depend on
-    which worker analysed what, or on the cache."""
+    """Give each file's layers the shapes that other files' calls gave them (followed imports). A layer whose
+    only shapes were the conventional input of its own class run as an entry point takes its callers' shapes
+    instead; any other keeps its own and adds theirs, so a site reached with different ranks from different
+    callers shows them all. Done in the run's file order: the result does not depend on which worker analysed
+    what, or on the cache."""
     by_path = {os.path.realpath(f.path): f for f in checked if f.notebook is None and f.result.layers}
     incoming: dict[str, dict[tuple[int, int], list]] = {}
     for f in checked:
@@ -296,10 +315,10 @@ def _merge_layer(layer, reps) -> bool:
 def _check_in_workers(files: list[str], todo: list[int], settings: Settings, jobs: int, keep) -> None:
     """Check ``files[i] for i in todo`` in worker processes, largest first.
 
-    A worker that dies (a native crash, the out-of-memory killer, its watchdog ending a file over its budget) takes
-    only the file it was working on with it: each worker notes the file it is on in a marker file, so after the pool
-    breaks that file is reported (DC003 when the watchdog noted an overrun, else DC002) and the files not done yet
-    go to a fresh pool.
+    A worker that dies (a native crash, the out-of-memory killer, its watchdog ending a file over its budget)
+    takes only the file it was working on with it: each worker notes the file it is on in a marker file, so
+    after the pool breaks that file is reported (DC003 when the watchdog noted an overrun, else DC002) and the
+    files not done yet go to a fresh pool.
     """
     remaining = sorted(todo, key=lambda i: -_size(files[i]))
     limits = budget.Limits.of(settings)
@@ -307,11 +326,17 @@ def _check_in_workers(files: list[str], todo: list[int], settings: Settings, job
         while remaining:
             done: set[int] = set()
             try:
-                with budget.Watchdog(markers, limits), ProcessPoolExecutor(
-                        max_workers=min(jobs, len(remaining)), initializer=_worker_init,
-                        initargs=(markers, os.getpid())) as pool:
-                    stamped = pool.map(_check_file_marked, [files[i] for i in remaining], repeat(settings),
-                                       chunksize=2)
+                with (
+                    budget.Watchdog(markers, limits),
+                    ProcessPoolExecutor(
+                        max_workers=min(jobs, len(remaining)),
+                        initializer=_worker_init,
+                        initargs=(markers, os.getpid()),
+                    ) as pool,
+                ):
+                    stamped = pool.map(
+                        _check_file_marked, [files[i] for i in remaining], repeat(settings), chunksize=2
+                    )
                     for i, (checked, stamp) in zip(remaining, stamped):
                         keep(i, checked, stamp)
                         done.add(i)
@@ -322,10 +347,13 @@ def _check_in_workers(files: list[str], todo: list[int], settings: Settings, job
                 for i in left:
                     if ended.get(files[i]):  # its watchdog ended it: over budget, not worth a second try
                         keep(i, _over_budget_file(files[i], ended[files[i]], limits), None)
-                # the files workers were on when the pool broke; the pool terminates the healthy workers too, so
-                # each suspect gets a worker of its own: only a file that kills that one as well is reported
+                # the files workers were on when the pool broke; the pool terminates the healthy workers too,
+                # so each suspect gets a worker of its own: only a file that kills that one as well is
+                # reported
                 left = [i for i in left if not ended.get(files[i])]
-                suspects = [i for i in left if files[i] in ended] or left[:1]  # never loop on an unknown cause
+                suspects = [i for i in left if files[i] in ended] or left[
+                    :1
+                ]  # never loop on an unknown cause
                 for i in suspects:
                     keep(i, *_check_alone(files[i], settings))
                 remaining = [i for i in left if i not in suspects]
@@ -354,16 +382,32 @@ def _check_alone(path: str, settings: Settings) -> tuple[CheckedFile, Stamp | No
     limits = budget.Limits.of(settings)
     with tempfile.TemporaryDirectory(prefix="densecheck-worker-") as markers:
         try:
-            with budget.Watchdog(markers, limits), ProcessPoolExecutor(
-                    max_workers=1, initializer=_worker_init, initargs=(markers, os.getpid())) as pool:
+            with (
+                budget.Watchdog(markers, limits),
+                ProcessPoolExecutor(
+                    max_workers=1, initializer=_worker_init, initargs=(markers, os.getpid())
+                ) as pool,
+            ):
                 return pool.submit(_check_file_marked, path, settings).result()
         except BrokenProcessPool:
             why = _read_markers(markers).get(path)
     if why:
         return _over_budget_file(path, why, limits), None
-    return CheckedFile(path, api.FileResult(path, notes=[api._file_diagnostic(
-        path, "DC002", "internal error: the worker process analysing this file died (a crash or out of "
-        f"memory); please report it at {api.ISSUES_URL}")], internal_error=True)), None
+    return CheckedFile(
+        path,
+        api.FileResult(
+            path,
+            notes=[
+                api._file_diagnostic(
+                    path,
+                    "DC002",
+                    "internal error: the worker process analysing this file died (a crash or out of "
+                    f"memory); please report it at {api.ISSUES_URL}",
+                )
+            ],
+            internal_error=True,
+        ),
+    ), None
 
 
 _MARKERS: str | None = None
@@ -396,10 +440,17 @@ def open_cache(settings: Settings) -> Cache | None:
         return None
 
 
-def run(paths: list[str], settings: Settings, *, force_exclude: bool = False, jobs: int | None = None,
-        cache: bool = False, finish: bool = True) -> Run:
-    """Discover, analyse (``cache``: read and write the cache, see :mod:`densecheck.cache`), merge the files' facts
-    and, with ``finish``, compute the findings; without, the caller merges trace facts in and calls
+def run(
+    paths: list[str],
+    settings: Settings,
+    *,
+    force_exclude: bool = False,
+    jobs: int | None = None,
+    cache: bool = False,
+    finish: bool = True,
+) -> Run:
+    """Discover, analyse (``cache``: read and write the cache, see :mod:`densecheck.cache`), merge the files'
+    facts and, with ``finish``, compute the findings; without, the caller merges trace facts in and calls
     :func:`finish_all` itself."""
     found = discover(paths, settings, force_exclude=force_exclude)
     out = Run(missing=found.missing, skipped=found.skipped)

@@ -2,15 +2,18 @@
 
 * ``# noqa`` (every code), ``# noqa: DC101,DC102`` — shared with flake8/ruff;
 * ``# densecheck: ignore`` / ``# densecheck: ignore[DC101, DC102]`` — densecheck's own spelling;
-* ``# densecheck: ignore-file`` / ``# densecheck: ignore-file[DC101]`` — the whole file (conventionally at the top);
+* ``# densecheck: ignore-file`` / ``# densecheck: ignore-file[DC101]`` — the whole file (conventionally at the
+  top);
 * ``per-file-ignores`` in ``[tool.densecheck]`` — globs relative to the project root.
 
-A finding is suppressed by a directive on its first line or on its last line, so a constructor call spread over
-several lines can carry the comment on ``nn.Linear(`` or on the closing ``)``. Comments are found with
-:mod:`tokenize`, so a ``# noqa`` inside a string is not a directive. Codes are matched exactly (case-insensitive).
+A finding is suppressed by a directive on its first line or on its last line, so a constructor call spread
+over several lines can carry the comment on ``nn.Linear(`` or on the closing ``)``. Comments are found with
+:mod:`tokenize`, so a ``# noqa`` inside a string is not a directive. Codes are matched exactly
+(case-insensitive).
 
 With rule DC900 (``unused-noqa``, off by default) the directives naming DC codes that suppressed nothing are
-reported; a bare ``# noqa`` and codes of other tools are left alone, since they may be meant for flake8 or ruff.
+reported; a bare ``# noqa`` and codes of other tools are left alone, since they may be meant for flake8 or
+ruff.
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ import pathspec
 from densecheck.diagnostics import Diagnostic
 
 _CODE = r"[A-Za-z]+[0-9]+"
-_NOQA = re.compile(r"#\s*noqa(?![\w-])(?P<colon>\s*:\s*(?P<codes>" + _CODE + r"(?:(?:\s*,\s*|\s+)" + _CODE
-                   + r")*)?)?", re.IGNORECASE)
-_OWN = re.compile(r"#\s*densecheck\s*:\s*(?P<kind>ignore-file|ignore)(?![\w-])(?:\[(?P<codes>[^\]]*)\])?",
-                  re.IGNORECASE)
+_NOQA = re.compile(
+    r"#\s*noqa(?![\w-])(?P<colon>\s*:\s*(?P<codes>" + _CODE + r"(?:(?:\s*,\s*|\s+)" + _CODE + r")*)?)?",
+    re.IGNORECASE,
+)
+_OWN = re.compile(
+    r"#\s*densecheck\s*:\s*(?P<kind>ignore-file|ignore)(?![\w-])(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE
+)
 _SPLIT = re.compile(r"[\s,]+")
 
 
@@ -68,12 +74,21 @@ def parse_directives(source: str) -> list[Directive]:
     out = []
     for line, col, text in comments(source):
         for m in _OWN.finditer(text):
-            out.append(Directive(line, col + m.start() + 1, col + m.end() + 1, m.group("kind").lower(),
-                                 _codes(m.group("codes"))))
+            out.append(
+                Directive(
+                    line,
+                    col + m.start() + 1,
+                    col + m.end() + 1,
+                    m.group("kind").lower(),
+                    _codes(m.group("codes")),
+                )
+            )
         for m in _NOQA.finditer(text):
             if m.group("colon") and not m.group("codes"):
                 continue  # a colon followed by no code is malformed: suppress nothing rather than everything
-            out.append(Directive(line, col + m.start() + 1, col + m.end() + 1, "noqa", _codes(m.group("codes"))))
+            out.append(
+                Directive(line, col + m.start() + 1, col + m.end() + 1, "noqa", _codes(m.group("codes")))
+            )
     return out
 
 
@@ -92,14 +107,16 @@ def per_file_ignored(path: str, settings) -> list[str]:
 
 
 def directives_of(source: str) -> list[Directive]:
-    """The suppression directives of ``source`` (none without a comment that could be one: a cheap test first)."""
+    """The suppression directives of ``source`` (none without a comment that could be one: a cheap test
+    first)."""
     if "#" not in source or not re.search(r"noqa|densecheck", source, re.IGNORECASE):
         return []
     return parse_directives(source)
 
 
-def apply(diagnostics: list[Diagnostic], source: str | list[Directive], settings=None,
-          path: str | None = None) -> list[Diagnostic]:
+def apply(
+    diagnostics: list[Diagnostic], source: str | list[Directive], settings=None, path: str | None = None
+) -> list[Diagnostic]:
     """The diagnostics that no directive or per-file ignore suppresses (plus DC900 findings when enabled).
     ``source``: the file's text, or its directives (:func:`directives_of`)."""
     if settings is not None and path is not None:
@@ -154,11 +171,25 @@ def _unused(directives: list[Directive], path: str, settings) -> list[Diagnostic
             msg = f"unused suppression `{spelled}`: {', '.join(unused)} did not suppress anything here"
             unknown = [c for c in unused if c not in RULES]
             if unknown:
-                msg += (f" ({unknown[0]} is not a densecheck rule)" if len(unknown) == 1
-                        else f" ({', '.join(unknown)} are not densecheck rules)")
-        d = Diagnostic(path, dv.line, dv.column, dv.line, dv.end_column, rule.code, rule.severity, msg, rule.name,
-                       fix="remove the unused codes from the comment" if unused and len(unused) < len(dv.codes or ())
-                       else "remove the comment")
+                msg += (
+                    f" ({unknown[0]} is not a densecheck rule)"
+                    if len(unknown) == 1
+                    else f" ({', '.join(unknown)} are not densecheck rules)"
+                )
+        d = Diagnostic(
+            path,
+            dv.line,
+            dv.column,
+            dv.line,
+            dv.end_column,
+            rule.code,
+            rule.severity,
+            msg,
+            rule.name,
+            fix="remove the unused codes from the comment"
+            if unused and len(unused) < len(dv.codes or ())
+            else "remove the comment",
+        )
         sev = settings.severity.get(rule.code)
         out.append(replace(d, severity=sev) if sev else d)
     return out

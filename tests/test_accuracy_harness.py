@@ -12,21 +12,35 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def acc():
-    spec = importlib.util.spec_from_file_location("densecheck_accuracy", os.path.join(ROOT, "benchmarks",
-                                                                                      "accuracy.py"))
+    spec = importlib.util.spec_from_file_location(
+        "densecheck_accuracy", os.path.join(ROOT, "benchmarks", "accuracy.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
 def _t(path, line, col, ranks, shapes=None, in_f=None):
-    return {"path": path, "line": line, "column": col, "ranks": ranks,
-            "shapes": shapes if shapes is not None else [[2] * r for r in ranks], "in_features": in_f or []}
+    return {
+        "path": path,
+        "line": line,
+        "column": col,
+        "ranks": ranks,
+        "shapes": shapes if shapes is not None else [[2] * r for r in ranks],
+        "in_features": in_f or [],
+    }
 
 
 def _s(path, line, col, rank, ranks=None, shape=None):
-    return {"path": path, "line": line, "column": col, "input_rank": rank, "input_ranks": ranks,
-            "input_shape": shape, "layer": "torch.nn.Linear"}
+    return {
+        "path": path,
+        "line": line,
+        "column": col,
+        "input_rank": rank,
+        "input_ranks": ranks,
+        "input_shape": shape,
+        "layer": "torch.nn.Linear",
+    }
 
 
 def test_compare_synthetic(acc):
@@ -42,9 +56,13 @@ def test_compare_synthetic(acc):
         _t("pkg/b.py", 8, 5, []),  # constructed, never called
     ]
     static = [
-        _s("pkg/a.py", 10, 9, 3), _s("pkg/a.py", 11, 9, 3), _s("pkg/a.py", 12, 9, None),
-        _s("pkg/b.py", 5, 41, 4, shape=[None, 8, 8, 16]), _s("pkg/b.py", 5, 21, 2),
-        _s("pkg/b.py", 7, 5, 3, ranks=[2, 3]), _s("pkg/b.py", 8, 5, 2),
+        _s("pkg/a.py", 10, 9, 3),
+        _s("pkg/a.py", 11, 9, 3),
+        _s("pkg/a.py", 12, 9, None),
+        _s("pkg/b.py", 5, 41, 4, shape=[None, 8, 8, 16]),
+        _s("pkg/b.py", 5, 21, 2),
+        _s("pkg/b.py", 7, 5, 3, ranks=[2, 3]),
+        _s("pkg/b.py", 8, 5, 2),
         _s("pkg/c.py", 1, 1, 2),  # a file no model exercised
     ]
     diags = [
@@ -64,16 +82,46 @@ def test_compare_synthetic(acc):
     assert res["counts"]["multi"] == 1 and res["rows"]["multi"][0]["verdict"] == "same_set"
     assert res["counts"]["not_called"] == 1
     status = {(f["path"], f["line"]): f["status"] for f in res["findings"]}
-    assert status == {("pkg/b.py", 5): "confirmed by trace", ("pkg/a.py", 11): "NOT confirmed",
-                      ("pkg/c.py", 1): "not traced", ("pkg/d.py", 3): "NOT confirmed"}
+    assert status == {
+        ("pkg/b.py", 5): "confirmed by trace",
+        ("pkg/a.py", 11): "NOT confirmed",
+        ("pkg/c.py", 1): "not traced",
+        ("pkg/d.py", 3): "NOT confirmed",
+    }
 
 
 def test_aggregate_merges_models(acc):
     results = [
-        {"id": "m1", "ok": True, "sites": [{"path": "p.py", "line": 1, "column": 5, "layer": "torch.nn.Linear",
-                                            "shapes": [[2, 16, 8]], "in_features": 8, "calls": 1}]},
-        {"id": "m2", "ok": True, "sites": [{"path": "p.py", "line": 1, "column": 5, "layer": "torch.nn.Linear",
-                                            "shapes": [[2, 8]], "in_features": 8, "calls": 2}]},
+        {
+            "id": "m1",
+            "ok": True,
+            "sites": [
+                {
+                    "path": "p.py",
+                    "line": 1,
+                    "column": 5,
+                    "layer": "torch.nn.Linear",
+                    "shapes": [[2, 16, 8]],
+                    "in_features": 8,
+                    "calls": 1,
+                }
+            ],
+        },
+        {
+            "id": "m2",
+            "ok": True,
+            "sites": [
+                {
+                    "path": "p.py",
+                    "line": 1,
+                    "column": 5,
+                    "layer": "torch.nn.Linear",
+                    "shapes": [[2, 8]],
+                    "in_features": 8,
+                    "calls": 2,
+                }
+            ],
+        },
         {"id": "m3", "ok": False, "reason": "boom"},
     ]
     (site,) = acc.aggregate(results)
@@ -86,12 +134,15 @@ def test_tiny_bert_end_to_end(acc):
     transformers = pytest.importorskip("transformers")
     from densecheck.trace.record import record_torch
 
-    config = transformers.BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                     intermediate_size=37, vocab_size=100)
+    config = transformers.BertConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37, vocab_size=100
+    )
     cls = transformers.BertForSequenceClassification
     records = record_torch(lambda: cls(config), lambda: acc.transformers_inputs(cls, config), device="meta")
     root = os.path.dirname(os.path.dirname(os.path.realpath(transformers.__file__)))
-    sites = acc.aggregate([{"id": "tiny-bert", "ok": True, "sites": acc._sites(records, root, "transformers/")}])
+    sites = acc.aggregate(
+        [{"id": "tiny-bert", "ok": True, "sites": acc._sites(records, root, "transformers/")}]
+    )
     assert sites and all(s["path"] == "transformers/models/bert/modeling_bert.py" for s in sites)
     assert any(s["ranks"] == [3] for s in sites) and any(s["ranks"] == [2] for s in sites)  # encoder / pooler
 

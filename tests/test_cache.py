@@ -18,8 +18,9 @@ from densecheck.layers import LayerReport
 from densecheck.shapes import Shape, Sym
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-DC101 = ("import keras\nfrom keras import layers\n"
-         "x = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n")
+DC101 = (
+    "import keras\nfrom keras import layers\nx = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n"
+)
 
 
 @pytest.fixture
@@ -99,8 +100,10 @@ def test_same_size_same_mtime_edit_is_caught_by_the_racy_rule(proj):
 
 
 def test_configuration_version_and_engine_changes_invalidate(proj, monkeypatch):
-    (proj / "vgg.py").write_text("import keras\nfrom keras import layers\nx = keras.Input(shape=(7, 7, 512))\n"
-                                 "x = layers.Flatten()(x)\ny = layers.Dense(4096)(x)\n")
+    (proj / "vgg.py").write_text(
+        "import keras\nfrom keras import layers\nx = keras.Input(shape=(7, 7, 512))\n"
+        "x = layers.Flatten()(x)\ny = layers.Dense(4096)(x)\n"
+    )
     assert "DC104" in invoke("-j1", "vgg.py").output
     assert invoke("-j1", "--fc-param-budget", "200000000", "vgg.py").exit_code == 0
     assert invoke("-j1", "--ignore", "DC104", "vgg.py").exit_code == 0
@@ -146,8 +149,19 @@ def test_unwritable_cache_is_not_fatal(proj, monkeypatch):
 
 def test_symbols_keep_their_identity_through_the_cache():
     b, t = Sym("b"), Sym("t")
-    rep = LayerReport("m.py", 1, 1, 1, 10, "torch", "torch.nn.Linear", "nn.Linear(8, 4)", in_features=8,
-                      out_features=4, shapes=[Shape.of((b, t, 8), -1), Shape.of((b, t, 8), -1), Shape.of((b, 3, 8))])
+    rep = LayerReport(
+        "m.py",
+        1,
+        1,
+        1,
+        10,
+        "torch",
+        "torch.nn.Linear",
+        "nn.Linear(8, 4)",
+        in_features=8,
+        out_features=4,
+        shapes=[Shape.of((b, t, 8), -1), Shape.of((b, t, 8), -1), Shape.of((b, 3, 8))],
+    )
     rep.shapes = rep.shapes[:2]
     res = api.FileResult("m.py", layers=[rep])
     back = cache.result_from_json(json.loads(json.dumps(cache.result_to_json(res))))
@@ -179,7 +193,9 @@ def test_prefilter_gives_what_the_full_analysis_gives(name, extend):
     s = Settings(extend_select=extend)
     fast = findings.finish(runner.analyze_python(data, name, s), s)  # the pre-filtered path gives facts
     full = api.analyze_source(data, name, s)
-    assert (fast.layers and [x.to_json() for x in fast.layers]) == (full.layers and [x.to_json() for x in full.layers])
+    assert (fast.layers and [x.to_json() for x in fast.layers]) == (
+        full.layers and [x.to_json() for x in full.layers]
+    )
     assert fast.diagnostics == full.diagnostics
     assert fast.internal_error == full.internal_error
 

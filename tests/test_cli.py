@@ -19,10 +19,13 @@ from densecheck.config import Settings
 from densecheck.discover import discover
 from densecheck.rules import ALL_RULES
 
-DC101 = ("import keras\nfrom keras import layers\n"
-         "x = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n")
-CLEAN = ("import keras\nfrom keras import layers\n"
-         "x = keras.Input(shape=(160, 160, 64))\nx = layers.GlobalAveragePooling2D()(x)\ny = layers.Dense(16)(x)\n")
+DC101 = (
+    "import keras\nfrom keras import layers\nx = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n"
+)
+CLEAN = (
+    "import keras\nfrom keras import layers\n"
+    "x = keras.Input(shape=(160, 160, 64))\nx = layers.GlobalAveragePooling2D()(x)\ny = layers.Dense(16)(x)\n"
+)
 SYNTAX_ERROR = "def f(:\n    pass\n"
 
 
@@ -44,7 +47,8 @@ def invoke(*args, **kw):
     return CliRunner().invoke(cli, list(args), **kw)
 
 
-# -- entry points --------------------------------------------------------------------------------------------------
+# -- entry points
+# --------------------------------------------------------------------------------------------------
 def test_python_dash_m_and_console_script(proj):
     put(proj, "m.py", DC101)
     r = subprocess.run([sys.executable, "-m", "densecheck", "m.py"], capture_output=True, text=True)
@@ -79,12 +83,25 @@ def test_help():
     r = invoke("--help")
     assert r.exit_code == 0 and "check" in r.output and "explain" in r.output and "rules" in r.output
     r = invoke("check", "--help")
-    for opt in ("--format", "--select", "--extend-select", "--ignore", "--config", "--statistics", "--exit-zero",
-                "--quiet", "--no-cache", "--stdin-filename", "--color", "--fail-level"):
+    for opt in (
+        "--format",
+        "--select",
+        "--extend-select",
+        "--ignore",
+        "--config",
+        "--statistics",
+        "--exit-zero",
+        "--quiet",
+        "--no-cache",
+        "--stdin-filename",
+        "--color",
+        "--fail-level",
+    ):
         assert opt in r.output
 
 
-# -- explain / rules -----------------------------------------------------------------------------------------------
+# -- explain / rules
+# -----------------------------------------------------------------------------------------------
 def test_rules_lists_every_rule():
     r = invoke("rules")
     assert r.exit_code == 0
@@ -114,7 +131,8 @@ def test_explain_unknown_code():
     assert r.exit_code == 2 and "densecheck: error: unknown rule 'DC999'" in r.output
 
 
-# -- exit codes ----------------------------------------------------------------------------------------------------
+# -- exit codes
+# ----------------------------------------------------------------------------------------------------
 def test_exit_codes(proj):
     put(proj, "clean.py", CLEAN)
     put(proj, "m.py", DC101)
@@ -181,7 +199,8 @@ def test_usage_errors_exit_2(proj):
     assert e.value.code == 2
 
 
-# -- options ------------------------------------------------------------------------------------------------------
+# -- options
+# ------------------------------------------------------------------------------------------------------
 def test_select_ignore_extend_select(proj):
     put(proj, "m.py", DC101)
     assert invoke("--ignore", "DC101", "m.py").exit_code == 0
@@ -199,7 +218,10 @@ def test_quiet_and_statistics(proj):
     r = invoke("-q", ".")
     assert len(r.output.splitlines()) == 2 and "Found" not in r.output
     r = invoke("--statistics", ".")
-    assert r.output.splitlines() == ["1\tDC001\t[error] parse-error", "1\tDC101\t[warning] dense-over-spatial-positions"]
+    assert r.output.splitlines() == [
+        "1\tDC001\t[error] parse-error",
+        "1\tDC101\t[warning] dense-over-spatial-positions",
+    ]
     assert r.exit_code == 1
     doc = json.loads(invoke("--statistics", "--format", "json", ".").output)
     assert [d["code"] for d in doc] == ["DC001", "DC101"]
@@ -249,8 +271,12 @@ def test_output_file(proj):
 
 
 def test_fc_param_budget_option(proj):
-    put(proj, "vgg.py", "import keras\nfrom keras import layers\nx = keras.Input(shape=(7, 7, 512))\n"
-                        "x = layers.Flatten()(x)\ny = layers.Dense(4096)(x)\n")
+    put(
+        proj,
+        "vgg.py",
+        "import keras\nfrom keras import layers\nx = keras.Input(shape=(7, 7, 512))\n"
+        "x = layers.Flatten()(x)\ny = layers.Dense(4096)(x)\n",
+    )
     r = invoke("vgg.py")
     assert r.exit_code == 1 and "DC104" in r.output and "102,764,544" in r.output
     assert invoke("--fc-param-budget", "200000000", "vgg.py").exit_code == 0
@@ -288,7 +314,8 @@ def test_paths_printed_relative_to_cwd(proj, monkeypatch):
     assert r.output.startswith(os.path.join("pkg", "m.py") + ":4:5: ")
 
 
-# -- discovery --------------------------------------------------------------------------------------------------
+# -- discovery
+# --------------------------------------------------------------------------------------------------
 def found(paths, settings=None, **kw):
     d = discover(paths, settings or Settings(), **kw)
     return [p.replace(os.sep, "/") for p in d.files]
@@ -303,9 +330,18 @@ def test_discover_walks_and_filters_extensions(proj):
 
 
 def test_default_excludes_only_inside_walked_dirs(proj):
-    for rel in ["a.py", ".venv/lib/x.py", "build/b.py", "node_modules/n.py", "__pycache__/c.py",
-                "site-packages/s.py", ".git/hooks/h.py", "env/pyvenv.cfg", "env/lib/v.py",
-                ".ipynb_checkpoints/nb.ipynb"]:
+    for rel in [
+        "a.py",
+        ".venv/lib/x.py",
+        "build/b.py",
+        "node_modules/n.py",
+        "__pycache__/c.py",
+        "site-packages/s.py",
+        ".git/hooks/h.py",
+        "env/pyvenv.cfg",
+        "env/lib/v.py",
+        ".ipynb_checkpoints/nb.ipynb",
+    ]:
         put(proj, rel)
     assert found(["."]) == ["a.py"]
     assert found(["site-packages"]) == ["site-packages/s.py"]  # named on the command line: checked
@@ -313,7 +349,9 @@ def test_default_excludes_only_inside_walked_dirs(proj):
     assert found(["build/b.py"], force_exclude=True) == []
     put(proj, "build/b_pb2.py")
     s = Settings(extend_exclude=["*_pb2.py"], root=str(proj))
-    assert found(["build"], s) == ["build/b.py"]  # inside a named directory the patterns still apply to entries
+    assert found(["build"], s) == [
+        "build/b.py"
+    ]  # inside a named directory the patterns still apply to entries
     s = Settings(extend_exclude=["*.py", "!keep.py"], root=str(proj))
     put(proj, "keep.py")
     assert found(["."], s) == ["keep.py"]
@@ -333,8 +371,16 @@ def test_gitignore_nested_and_negated(proj):
     (proj / ".git").mkdir()
     put(proj, ".gitignore", "ignored/\n*_gen.py\n")
     put(proj, "sub/.gitignore", "local.py\n!keep_gen.py\n")
-    for rel in ["a.py", "ignored/x.py", "m_gen.py", "sub/local.py", "sub/keep_gen.py", "sub/other_gen.py",
-                "sub/ok.py", "local.py"]:
+    for rel in [
+        "a.py",
+        "ignored/x.py",
+        "m_gen.py",
+        "sub/local.py",
+        "sub/keep_gen.py",
+        "sub/other_gen.py",
+        "sub/ok.py",
+        "local.py",
+    ]:
         put(proj, rel)
     assert found(["."]) == ["a.py", "local.py", "sub/keep_gen.py", "sub/ok.py"]
     # .gitignore files above the walked directory apply too
@@ -344,14 +390,17 @@ def test_gitignore_nested_and_negated(proj):
 
 
 def test_named_directory_inside_an_ignored_tree_is_checked(proj):
-    # e.g. ~/.pyenv is a git clone whose .gitignore has "/versions": site-packages below it must still be checkable
+    # e.g. ~/.pyenv is a git clone whose .gitignore has "/versions": site-packages below it must still be
+    # checkable
     (proj / ".git").mkdir()
     put(proj, ".gitignore", "/versions\n")
     put(proj, "versions/3.11/site-packages/pkg/a.py")
     put(proj, "versions/3.11/site-packages/pkg/sub/b.py")
     assert found(["."]) == []
-    assert found(["versions/3.11/site-packages/pkg"]) == ["versions/3.11/site-packages/pkg/a.py",
-                                                          "versions/3.11/site-packages/pkg/sub/b.py"]
+    assert found(["versions/3.11/site-packages/pkg"]) == [
+        "versions/3.11/site-packages/pkg/a.py",
+        "versions/3.11/site-packages/pkg/sub/b.py",
+    ]
 
 
 def test_git_info_exclude(proj):
@@ -404,7 +453,8 @@ def test_config_found_from_first_path(proj):
     assert invoke("--isolated", "proj").exit_code == 1
 
 
-# -- trace mode through the command line ---------------------------------------------------------------------------
+# -- trace mode through the command line
+# ---------------------------------------------------------------------------
 FLIPPED = """import torch
 from torch import nn
 
@@ -441,11 +491,15 @@ def test_trace_option(proj):
     put(proj, "net.py", FLIPPED)
     static = invoke("--isolated", "net.py")
     assert "DC102" in static.output  # static analysis cannot see configure(pool=True)
-    r = invoke("--isolated", "--format", "json", "net.py", "--trace", "net.py:build", "--trace-input", "2,3,32,32")
+    r = invoke(
+        "--isolated", "--format", "json", "net.py", "--trace", "net.py:build", "--trace-input", "2,3,32,32"
+    )
     doc = json.loads(r.output)
     assert [(x["source"], x["input_shape"]) for x in doc["layers"]] == [("trace", [2, 16])]
     assert [d["code"] for d in doc["diagnostics"]] == ["DC105"]
-    put(proj, "pyproject.toml", "[[tool.densecheck.trace]]\ntarget = 'net.py:build'\ninputs = ['2,3,32,32']\n")
+    put(
+        proj, "pyproject.toml", "[[tool.densecheck.trace]]\ntarget = 'net.py:build'\ninputs = ['2,3,32,32']\n"
+    )
     r = invoke("net.py", "--trace", "config")
     assert "DC105" in r.output and "DC102" not in r.output
     assert "DC105" not in invoke("net.py").output  # configured targets only run when asked for

@@ -26,8 +26,12 @@ def test_defaults_without_config(tmp_path):
 
 
 def test_every_key(tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "_SECTIONS", {})  # no validator registered for `trace`: the table is kept as-is
-    write(tmp_path / "pyproject.toml", """
+    monkeypatch.setattr(
+        config, "_SECTIONS", {}
+    )  # no validator registered for `trace`: the table is kept as-is
+    write(
+        tmp_path / "pyproject.toml",
+        """
 [tool.densecheck]
 select = ["DC1"]
 extend-select = ["DC900"]
@@ -40,7 +44,8 @@ fail-level = "error"
 fc-param-budget = 1000
 respect-gitignore = false
 trace = { enabled = true }
-""")
+""",
+    )
     s = load_settings(start=str(tmp_path / "src" / "x.py"))
     assert s.config_file == str(tmp_path / "pyproject.toml")
     assert s.root == str(tmp_path)
@@ -69,22 +74,28 @@ def test_explicit_config_file(tmp_path):
         load_settings(str(tmp_path / "missing.toml"))
 
 
-@pytest.mark.parametrize("table, message", [
-    ({"foo": 1}, "unknown key 'foo' in [tool.densecheck]"),
-    ({"fail_level": "error"}, "unknown key 'fail_level' in [tool.densecheck] (did you mean 'fail-level'?)"),
-    ({"select": "DC101"}, "'select' must be an array of strings"),
-    ({"select": ["DC999"]}, "unknown rule selector 'DC999'"),
-    ({"select": ["E501"]}, "unknown rule selector 'E501'"),
-    ({"fail-level": "fatal"}, "'fail-level' must be one of"),
-    ({"fc-param-budget": "big"}, "'fc-param-budget' must be a non-negative integer"),
-    ({"fc-param-budget": True}, "'fc-param-budget' must be a non-negative integer"),
-    ({"fc-param-budget": -1}, "'fc-param-budget' must be a non-negative integer"),
-    ({"respect-gitignore": "yes"}, "'respect-gitignore' must be true or false"),
-    ({"severity": {"DC999": "error"}}, "unknown rule code 'DC999'"),
-    ({"severity": {"DC101": "fatal"}}, "must be one of"),
-    ({"per-file-ignores": {"tests/*": "DC101"}}, "must be an array of strings"),
-    ({"trace": 3}, "'trace' must be a table or a list"),
-])
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"foo": 1}, "unknown key 'foo' in [tool.densecheck]"),
+        (
+            {"fail_level": "error"},
+            "unknown key 'fail_level' in [tool.densecheck] (did you mean 'fail-level'?)",
+        ),
+        ({"select": "DC101"}, "'select' must be an array of strings"),
+        ({"select": ["DC999"]}, "unknown rule selector 'DC999'"),
+        ({"select": ["E501"]}, "unknown rule selector 'E501'"),
+        ({"fail-level": "fatal"}, "'fail-level' must be one of"),
+        ({"fc-param-budget": "big"}, "'fc-param-budget' must be a non-negative integer"),
+        ({"fc-param-budget": True}, "'fc-param-budget' must be a non-negative integer"),
+        ({"fc-param-budget": -1}, "'fc-param-budget' must be a non-negative integer"),
+        ({"respect-gitignore": "yes"}, "'respect-gitignore' must be true or false"),
+        ({"severity": {"DC999": "error"}}, "unknown rule code 'DC999'"),
+        ({"severity": {"DC101": "fatal"}}, "must be one of"),
+        ({"per-file-ignores": {"tests/*": "DC101"}}, "must be an array of strings"),
+        ({"trace": 3}, "'trace' must be a table or a list"),
+    ],
+)
 def test_bad_values(table, message, monkeypatch):
     monkeypatch.setattr(config, "_SECTIONS", {})
     with pytest.raises(ConfigError) as e:
@@ -131,7 +142,8 @@ def test_invalid_toml_is_a_config_error(tmp_path):
         load_settings(start=str(tmp_path))
 
 
-# -- through the command line ------------------------------------------------------------------------------------
+# -- through the command line
+# ------------------------------------------------------------------------------------
 def run(args, cwd):
     old = os.getcwd()
     os.chdir(cwd)
@@ -151,8 +163,9 @@ def test_cli_reports_config_errors_with_exit_2(tmp_path):
     assert "Traceback" not in r.output
 
 
-DC101_SOURCE = ("import keras\nfrom keras import layers\n"
-                "x = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n")
+DC101_SOURCE = (
+    "import keras\nfrom keras import layers\nx = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n"
+)
 
 
 def test_cli_flags_override_config(tmp_path):
@@ -195,7 +208,17 @@ def test_cli_unknown_selector_is_a_usage_error(tmp_path):
 
 def test_settings_is_still_the_engine_contract():
     s = Settings()
-    for name in ("select", "extend_select", "ignore", "per_file_ignores", "exclude", "extend_exclude", "severity",
-                 "fail_level", "fc_param_budget", "respect_gitignore"):
+    for name in (
+        "select",
+        "extend_select",
+        "ignore",
+        "per_file_ignores",
+        "exclude",
+        "extend_exclude",
+        "severity",
+        "fail_level",
+        "fc_param_budget",
+        "respect_gitignore",
+    ):
         assert hasattr(s, name)
     assert s.rule_enabled("DC101") and not s.rule_enabled("DC900", default_enabled=False)

@@ -1,11 +1,11 @@
 """Shapes flow across the files of a project: a model in one file, its blocks in others (followed imports).
 
 Each case is a small project written to a temporary directory. The truth is torch running it: the project is
-imported, its ``build()`` run on ``INPUT`` with densecheck's recorder (every Linear's real input shapes, by file and
-line). The static side is a normal run over the project directory (``runner.run``), where the shapes a file's calls
-give to another file's layers are merged into that file's report; as in real code, the model's own file has a
-caller that gives it its input (a ``__main__`` block). Every Linear must get torch's ranks -- from its
-own file's analysis or from its callers' -- and none may get a guessed one.
+imported, its ``build()`` run on ``INPUT`` with densecheck's recorder (every Linear's real input shapes, by
+file and line). The static side is a normal run over the project directory (``runner.run``), where the shapes
+a file's calls give to another file's layers are merged into that file's report; as in real code, the model's
+own file has a caller that gives it its input (a ``__main__`` block). Every Linear must get torch's ranks --
+from its own file's analysis or from its callers' -- and none may get a guessed one.
 """
 
 from __future__ import annotations
@@ -40,10 +40,11 @@ def mlp(dim, ratio=4):
 
 CASES = {
     # relative imports of a class and a factory function; the head sees a channels-last feature map
-    "relative": ({
-        "__init__.py": "",
-        "blocks.py": BLOCKS,
-        "model.py": """
+    "relative": (
+        {
+            "__init__.py": "",
+            "blocks.py": BLOCKS,
+            "model.py": """
 import torch
 from torch import nn
 
@@ -67,12 +68,16 @@ def build():
     return Net()
 
 INPUT = (2, 3, 8, 8)
-"""}, "model"),
+""",
+        },
+        "model",
+    ),
     # absolute imports, a re-export through the package's __init__, a module imported as a name
-    "absolute_reexport": ({
-        "__init__.py": "from .layers.ffn import FeedForward\n",
-        "layers/__init__.py": "",
-        "layers/ffn.py": """
+    "absolute_reexport": (
+        {
+            "__init__.py": "from .layers.ffn import FeedForward\n",
+            "layers/__init__.py": "",
+            "layers/ffn.py": """
 from torch import nn
 
 
@@ -85,7 +90,7 @@ class FeedForward(nn.Module):
     def forward(self, x):
         return self.down(self.up(x).relu())
 """,
-        "layers/pool.py": """
+            "layers/pool.py": """
 from torch import nn
 
 
@@ -97,7 +102,7 @@ class Classifier(nn.Module):
     def forward(self, x):
         return self.out(x.mean(dim=1))
 """,
-        "net.py": """
+            "net.py": """
 import torch
 from torch import nn
 
@@ -124,11 +129,15 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-"""}, "net"),
+""",
+        },
+        "net",
+    ),
     # a chain of three files: model -> stage (blocks built in a comprehension) -> block
-    "chain": ({
-        "__init__.py": "",
-        "block.py": """
+    "chain": (
+        {
+            "__init__.py": "",
+            "block.py": """
 from torch import nn
 
 
@@ -141,7 +150,7 @@ class Block(nn.Module):
     def forward(self, x):
         return x + self.proj(self.norm(x))
 """,
-        "stage.py": """
+            "stage.py": """
 from torch import nn
 
 from .block import Block
@@ -155,7 +164,7 @@ class Stage(nn.Module):
     def forward(self, x):
         return self.blocks(x)
 """,
-        "model.py": """
+            "model.py": """
 from torch import nn
 
 from .stage import Stage
@@ -176,15 +185,19 @@ def build():
     return Model()
 
 INPUT = (4, 5, 12)
-"""}, "model"),
+""",
+        },
+        "model",
+    ),
     # a small helper module (no layers of its own) and module constants, both from other files
-    "helpers_and_constants": ({
-        "__init__.py": "",
-        "config.py": """
+    "helpers_and_constants": (
+        {
+            "__init__.py": "",
+            "config.py": """
 WIDTH = 48
 CLASSES = 5
 """,
-        "ops.py": """
+            "ops.py": """
 import torch
 
 
@@ -195,7 +208,7 @@ def to_tokens(x):
 def pool_tokens(t):
     return t.mean(dim=1)
 """,
-        "net.py": """
+            "net.py": """
 import torch
 from torch import nn
 
@@ -219,7 +232,10 @@ def build():
     return Net()
 
 INPUT = (2, 3, 8, 8)
-"""}, "net"),
+""",
+        },
+        "net",
+    ),
 }
 
 
@@ -289,13 +305,16 @@ def test_without_follow_imports_other_files_get_no_shapes(tmp_path):
 
 
 def test_a_site_reached_with_two_ranks_reports_both(tmp_path):
-    """Two files use the same block: one on token sequences, one on pooled vectors. torch sees both ranks at the
-    one site; so must densecheck, and then it cannot say the layer is one thing."""
+    """Two files use the same block: one on token sequences, one on pooled vectors. torch sees both ranks at
+    the one site; so must densecheck, and then it cannot say the layer is one thing."""
     torch = pytest.importorskip("torch")
-    _write(tmp_path, "dcx_two", {
-        "__init__.py": "",
-        "blocks.py": BLOCKS,
-        "tokens.py": """
+    _write(
+        tmp_path,
+        "dcx_two",
+        {
+            "__init__.py": "",
+            "blocks.py": BLOCKS,
+            "tokens.py": """
 import torch
 from .blocks import Head
 
@@ -308,7 +327,7 @@ INPUT = (2, 5, 8)
 if __name__ == "__main__":
     build()(torch.zeros(INPUT))
 """,
-        "pooled.py": """
+            "pooled.py": """
 import torch
 from .blocks import Head
 
@@ -320,14 +339,16 @@ INPUT = (2, 8)
 
 if __name__ == "__main__":
     build()(torch.zeros(INPUT))
-"""})
+""",
+        },
+    )
     truth: dict = {}
     for main in ("tokens", "pooled"):
         mod = _import(tmp_path, f"dcx_two.{main}")
         for key, ranks in _torch_ranks(mod.build, mod.INPUT, torch.float32).items():
             truth[key] = sorted(set(truth.get(key, [])) | set(ranks))
     static = _static(tmp_path)
-    (key, ranks), = truth.items()
+    ((key, ranks),) = truth.items()
     assert ranks == [2, 3] and static[key].ranks == ranks
     assert static[key].behaves_as == "unknown" and static[key].input is None
 
@@ -377,14 +398,17 @@ def test_follow_imports_from_the_command_line_and_the_config(tmp_path):
 
 
 def test_keras_functional_blocks_from_another_file(tmp_path):
-    """A Keras functional model whose blocks (a function and a Layer subclass) live in another file: every Dense
-    gets the rank Keras builds it with."""
+    """A Keras functional model whose blocks (a function and a Layer subclass) live in another file: every
+    Dense gets the rank Keras builds it with."""
     pytest.importorskip("keras")
     from densecheck.trace.record import record_keras
 
-    _write(tmp_path, "dcx_keras", {
-        "__init__.py": "",
-        "blocks.py": """
+    _write(
+        tmp_path,
+        "dcx_keras",
+        {
+            "__init__.py": "",
+            "blocks.py": """
 import keras
 from keras import layers
 
@@ -403,7 +427,7 @@ class Head(keras.layers.Layer):
     def call(self, x):
         return self.out(self.pool(x))
 """,
-        "model.py": """
+            "model.py": """
 import keras
 from keras import layers
 
@@ -415,21 +439,27 @@ def build():
     x = layers.Conv2D(8, 3, padding="same")(inputs)
     x = mlp_block(x, 8)
     return keras.Model(inputs, Head(4)(x))
-"""})
+""",
+        },
+    )
     mod = _import(tmp_path, "dcx_keras.model")
     truth: dict = {}
     for rec in record_keras(mod.build):
-        truth.setdefault((os.path.realpath(rec.path), rec.line), set()).update(len(s) for s in rec.input_shapes)
+        truth.setdefault((os.path.realpath(rec.path), rec.line), set()).update(
+            len(s) for s in rec.input_shapes
+        )
     static = _static(tmp_path)
     assert truth and set(truth) == set(static)
     assert all(path.endswith("blocks.py") for path, _ in truth)
     for key, ranks in truth.items():
-        assert static[key].ranks == sorted(ranks), f"{key}: static {static[key].ranks} vs keras {sorted(ranks)}"
+        assert static[key].ranks == sorted(ranks), (
+            f"{key}: static {static[key].ranks} vs keras {sorted(ranks)}"
+        )
 
 
 def test_parallel_run_merges_exactly_as_a_serial_one(tmp_path):
-    """Files analysed in different worker processes still give each other their shapes, and the result does not
-    depend on the number of workers."""
+    """Files analysed in different worker processes still give each other their shapes, and the result does
+    not depend on the number of workers."""
     files, _ = CASES["relative"]
     files = dict(files)
     for i in range(runner.PARALLEL_MIN_FILES):  # enough files for worker processes
@@ -438,8 +468,11 @@ def test_parallel_run_merges_exactly_as_a_serial_one(tmp_path):
 
     def layers(jobs):
         run = runner.run([str(tmp_path)], Settings(root=str(tmp_path)), jobs=jobs)
-        return [(f.path, layer.to_json(), [d.to_json() for d in f.diagnostics]) for f in run.files
-                for layer in f.result.layers]
+        return [
+            (f.path, layer.to_json(), [d.to_json() for d in f.diagnostics])
+            for f in run.files
+            for layer in f.result.layers
+        ]
 
     serial = layers(1)
     assert serial == layers(2)

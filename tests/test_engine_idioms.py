@@ -1,9 +1,9 @@
 """Real-code idioms the static engine must get right, each checked against torch running the same source.
 
-Every case is a small module whose ``build()`` makes the model and whose ``INPUT`` is the input shape. The truth is
-what torch records when the model runs (densecheck's own recorder, on the meta device); the static report for the
-same file must give the same rank at every Linear — or no rank at all (``None`` is allowed only where a case says
-so: densecheck must never guess).
+Every case is a small module whose ``build()`` makes the model and whose ``INPUT`` is the input shape. The
+truth is what torch records when the model runs (densecheck's own recorder, on the meta device); the static
+report for the same file must give the same rank at every Linear — or no rank at all (``None`` is allowed only
+where a case says so: densecheck must never guess).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from densecheck import api
 
 CASES = {
     # iterating over a conv output keeps track of the channel axis (pixtral: p.flatten(1).T per image)
-    "iterate_conv_output": ("""
+    "iterate_conv_output": (
+        """
 import torch
 from torch import nn
 
@@ -38,9 +39,12 @@ def build():
     return Net()
 
 INPUT = (2, 3, 16, 16)
-""", {"proj": "pointwise"}),
+""",
+        {"proj": "pointwise"},
+    ),
     # RMSNorm scale: a 1-d parameter sized by an integer-named argument; residual add
-    "rmsnorm_residual": ("""
+    "rmsnorm_residual": (
+        """
 import torch
 from torch import nn
 
@@ -82,9 +86,12 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {}),
+""",
+        {},
+    ),
     # a subclass of a framework layer calling super().forward()
-    "scaled_embedding": ("""
+    "scaled_embedding": (
+        """
 import torch
 from torch import nn
 
@@ -110,9 +117,12 @@ def build():
 
 INPUT = (3, 5)
 DTYPE = "long"
-""", {}),
+""",
+        {},
+    ),
     # a view to a shape that is not visible statically must not become a 1-d shape
-    "opaque_reshape": ("""
+    "opaque_reshape": (
+        """
 import torch
 from torch import nn
 
@@ -132,9 +142,12 @@ def build():
     return Net()
 
 INPUT = (2, 5, 8)
-""", {}),
+""",
+        {},
+    ),
     # ViT-style: patch embedding, class token, pooled head
-    "vit_head": ("""
+    "vit_head": (
+        """
 import torch
 from torch import nn
 
@@ -156,10 +169,13 @@ def build():
     return ViT()
 
 INPUT = (2, 3, 16, 16)
-""", {"mlp": "pointwise", "head": "fully_connected"}),
-    # a sub-module created only when the config asks for it, used behind hasattr / a flag; a decoder-only branch
-    # (`self.is_decoder and encoder_hidden_states is not None`) that the default call never takes
-    "optional_submodules": ("""
+""",
+        {"mlp": "pointwise", "head": "fully_connected"},
+    ),
+    # a sub-module created only when the config asks for it, used behind hasattr / a flag; a decoder-only
+    # branch (`self.is_decoder and encoder_hidden_states is not None`) that the default call never takes
+    "optional_submodules": (
+        """
 import types
 import torch
 from torch import nn
@@ -200,10 +216,13 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {"ffn": "pointwise", "classifier": "pointwise"}),
+""",
+        {"ffn": "pointwise", "classifier": "pointwise"},
+    ),
     # a KV cache (here the model's own; in transformers a Cache object or an unknown argument) hands back the
     # keys and values it was given, grown along the sequence: same ranks
-    "kv_cache_update": ("""
+    "kv_cache_update": (
+        """
 import torch
 from torch import nn
 
@@ -245,9 +264,12 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {"head_proj": "pointwise"}),
+""",
+        {"head_proj": "pointwise"},
+    ),
     # hybrid stacks: each layer's class looked up in a registry by a per-layer type from the config
-    "layer_type_registry": ("""
+    "layer_type_registry": (
+        """
 import types
 import torch
 from torch import nn
@@ -291,9 +313,12 @@ def build():
 
 INPUT = (2, 6)
 DTYPE = "long"
-""", {"mix": "pointwise", "qkv": "pointwise"}),
+""",
+        {"mix": "pointwise", "qkv": "pointwise"},
+    ),
     # the activation named by the config: a registry entry for a string, else the callable itself
-    "activation_from_config": ("""
+    "activation_from_config": (
+        """
 import types
 import torch
 from torch import nn
@@ -327,9 +352,12 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {"out": "pointwise"}),
+""",
+        {"out": "pointwise"},
+    ),
     # a custom autograd function: ``Fn.apply(x)`` runs the static ``Fn.forward(ctx, x)`` (bloom's GeLU)
-    "autograd_function_apply": ("""
+    "autograd_function_apply": (
+        """
 import torch
 from torch import nn
 
@@ -357,10 +385,13 @@ def build():
     return MLP()
 
 INPUT = (2, 5, 16)
-""", {"down": "pointwise"}),
+""",
+        {"down": "pointwise"},
+    ),
     # the tuple form of a model's output: ``tuple(v for v in [...] if v is not None)`` and
     # ``(sequence_output, pooled_output) + outputs[1:]``, read by index in the heads
-    "tuple_outputs": ("""
+    "tuple_outputs": (
+        """
 import types
 import torch
 from torch import nn
@@ -408,10 +439,14 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {"classifier": "fully_connected", "tagger": "pointwise"}),
+""",
+        {"classifier": "fully_connected", "tagger": "pointwise"},
+    ),
     # calling or indexing a value that may be None, behind a test the engine cannot decide (bert's
-    # ``BertPooler(config) if add_pooling_layer else None``; an optional ``nn.Linear(...) if config.use_proj else None``)
-    "maybe_none_modules": ("""
+    # ``BertPooler(config) if add_pooling_layer else None``; an optional ``nn.Linear(...) if config.use_proj
+    # else None``)
+    "maybe_none_modules": (
+        """
 import types
 import torch
 from torch import nn
@@ -445,10 +480,13 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {"dense": "pointwise", "head": "fully_connected"}),
-    # wav2vec2's feature encoder: ``[first] + [ConvLayer(config, layer_id=i + 1) for i in range(n - 1)]`` of Conv1d
-    # on (batch, 1, samples), transposed to (batch, frames, channels) for the feature projection
-    "conv_feature_encoder": ("""
+""",
+        {"dense": "pointwise", "head": "fully_connected"},
+    ),
+    # wav2vec2's feature encoder: ``[first] + [ConvLayer(config, layer_id=i + 1) for i in range(n - 1)]`` of
+    # Conv1d on (batch, 1, samples), transposed to (batch, frames, channels) for the feature projection
+    "conv_feature_encoder": (
+        """
 import types
 import torch
 from torch import nn
@@ -489,10 +527,13 @@ def build():
     return Model(types.SimpleNamespace(conv_dim=[8, 8, 16], conv_kernel=[5, 3, 3], num_feat_extract_layers=3))
 
 INPUT = (2, 400)
-""", {"feature_projection": "pointwise"}),
-    # clip's text pooling at the EOS token (``h[torch.arange(b), (input_ids == eos).int().argmax(-1)]``); one_hot,
-    # gather, logical_and and all/any masks as in token-type and selection code
-    "eos_pooling_and_masks": ("""
+""",
+        {"feature_projection": "pointwise"},
+    ),
+    # clip's text pooling at the EOS token (``h[torch.arange(b), (input_ids == eos).int().argmax(-1)]``);
+    # one_hot, gather, logical_and and all/any masks as in token-type and selection code
+    "eos_pooling_and_masks": (
+        """
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -521,9 +562,12 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {"text_projection": "fully_connected", "type_proj": "pointwise", "token_proj": "pointwise"}),
+""",
+        {"text_projection": "fully_connected", "type_proj": "pointwise", "token_proj": "pointwise"},
+    ),
     # a sub-module kept in float32 / in eval mode: ``Block(config).to(torch.float32)``, ``.float().eval()``
-    "module_to_dtype": ("""
+    "module_to_dtype": (
+        """
 import torch
 from torch import nn
 
@@ -551,9 +595,12 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {"fc": "pointwise", "head": "fully_connected"}),
+""",
+        {"fc": "pointwise", "head": "fully_connected"},
+    ),
     # openai clip's ``class LayerNorm(nn.LayerNorm)``: no __init__, forward is ``super().forward(x.float())``
-    "layernorm_subclass_without_init": ("""
+    "layernorm_subclass_without_init": (
+        """
 import torch
 from torch import nn
 
@@ -577,10 +624,13 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {"proj": "pointwise"}),
+""",
+        {"proj": "pointwise"},
+    ),
     # lxmert: an output record built with its fields in another order than declared; ``out[i]`` indexes the
     # declaration order (a tiny ``__getitem__`` does what ModelOutput does at runtime)
-    "output_record_declaration_order": ("""
+    "output_record_declaration_order": (
+        """
 import dataclasses
 from dataclasses import dataclass
 from typing import Optional
@@ -593,7 +643,8 @@ class EncoderOutput:
     last_hidden_state: Optional[torch.Tensor] = None
 
     def to_tuple(self):
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not
+        None)
 
     def __getitem__(self, i):
         return self.to_tuple()[i]
@@ -625,9 +676,13 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {"classifier": "fully_connected", "tagger": "pointwise"}),
-    # causal LMs' ``logits_to_keep``: ``slice_indices = slice(-logits_to_keep, None)``, ``h[:, slice_indices, :]``
-    "logits_to_keep_slice": ("""
+""",
+        {"classifier": "fully_connected", "tagger": "pointwise"},
+    ),
+    # causal LMs' ``logits_to_keep``: ``slice_indices = slice(-logits_to_keep, None)``, ``h[:, slice_indices,
+    # :]``
+    "logits_to_keep_slice": (
+        """
 import torch
 from torch import nn
 
@@ -647,12 +702,15 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""", {"lm_head": "pointwise"}),
-    # fastspeech2_conformer's convolution module (``nn.functional.glu(x, dim=1)``) and data2vec-audio's TDNN layer
-    # (``nn.functional.conv1d(x, weight, ...)``), channels first, transposed back for a Linear
+""",
+        {"lm_head": "pointwise"},
+    ),
+    # fastspeech2_conformer's convolution module (``nn.functional.glu(x, dim=1)``) and data2vec-audio's TDNN
+    # layer (``nn.functional.conv1d(x, weight, ...)``), channels first, transposed back for a Linear
     # weight/spectral norm wrap a conv and return it (wav2vec2's positional conv, HiFi-GAN); ``.to(dtype)`` /
     # ``.float()`` of a framework layer is that layer
-    "weight_norm_and_layer_to": ("""
+    "weight_norm_and_layer_to": (
+        """
 import torch
 from torch import nn
 
@@ -671,8 +729,11 @@ def build():
     return Net()
 
 INPUT = (2, 16, 10)
-""", {"proj": "pointwise", "head": "pointwise"}),
-    "functional_conv_glu": ("""
+""",
+        {"proj": "pointwise", "head": "pointwise"},
+    ),
+    "functional_conv_glu": (
+        """
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -686,14 +747,16 @@ class ConvModule(nn.Module):
 
     def forward(self, hidden_states):
         hidden_states = F.glu(self.pointwise_conv1(hidden_states.transpose(1, 2)), dim=1)
-        hidden_states = F.conv1d(hidden_states, self.depthwise_weight, padding=1, groups=hidden_states.shape[1])
-        return self.proj(hidden_states.transpose(1, 2))
+        hidden_states = F.conv1d(hidden_states, self.depthwise_weight, padding=1,
+        groups=hidden_states.shape[1]) return self.proj(hidden_states.transpose(1, 2))
 
 def build():
     return ConvModule()
 
 INPUT = (2, 10, 16)
-""", {"proj": "pointwise"}),
+""",
+        {"proj": "pointwise"},
+    ),
 }
 
 
@@ -730,8 +793,8 @@ def test_idiom_matches_torch(name, tmp_path):
 
 
 def test_unpacking_a_shape_of_unknown_length_gives_no_rank(tmp_path):
-    """``x.view((*input_shape, heads, -1))`` where nothing says how many axes ``x`` has: the view's rank is not
-    known, so the Linear after it gets none -- not the rank of a 3-element tuple."""
+    """``x.view((*input_shape, heads, -1))`` where nothing says how many axes ``x`` has: the view's rank is
+    not known, so the Linear after it gets none -- not the rank of a 3-element tuple."""
     torch = pytest.importorskip("torch")
     from densecheck.trace.record import record_torch
 
@@ -756,7 +819,7 @@ def build():
     mod = load(path)
     records = record_torch(mod.build, lambda: torch.zeros(2, 5, 32))
     assert [sorted({len(s) for s in r.input_shapes}) for r in records] == [[4]]
-    layer, = api.analyze_file(str(path)).layers
+    (layer,) = api.analyze_file(str(path)).layers
     assert layer.ranks in ([], [4])
 
 
@@ -807,9 +870,9 @@ def build():
 
 
 def test_entry_point_of_an_encoder_decoder(tmp_path):
-    """An encoder-decoder run as an entry point: ``encoder_outputs`` (the encoder's own output, from an earlier
-    call) is taken as not passed, so the decoder's cross-attention sees the encoder's real output; a block that
-    returns a tensor is not a tuple (``out[0] if isinstance(out, tuple) else out``)."""
+    """An encoder-decoder run as an entry point: ``encoder_outputs`` (the encoder's own output, from an
+    earlier call) is taken as not passed, so the decoder's cross-attention sees the encoder's real output; a
+    block that returns a tensor is not a tuple (``out[0] if isinstance(out, tuple) else out``)."""
     torch = pytest.importorskip("torch")
     from densecheck.trace.record import record_torch
 
@@ -860,10 +923,10 @@ def build():
 
 
 def test_a_flag_named_like_an_activation_keeps_both_branches(tmp_path):
-    """t5's ``if config.is_gated_act:`` with the config unknown: the name looks like an activation's, but the test
-    is not taken as true -- both branches are possible, so the non-gated block (the one torch builds with
-    ``is_gated_act=False``) gets its ranks as well as the gated one, and the Linear after both gets the rank they
-    agree on. The truth is torch run once with each value of the flag."""
+    """t5's ``if config.is_gated_act:`` with the config unknown: the name looks like an activation's, but the
+    test is not taken as true -- both branches are possible, so the non-gated block (the one torch builds with
+    ``is_gated_act=False``) gets its ranks as well as the gated one, and the Linear after both gets the rank
+    they agree on. The truth is torch run once with each value of the flag."""
     torch = pytest.importorskip("torch")
     from densecheck.trace.record import record_torch
 
@@ -917,20 +980,25 @@ class Model(nn.Module):
     real: dict[int, set[int]] = {}
     for gated in (False, True):
         config = types.SimpleNamespace(vocab_size=50, d_model=16, d_ff=32, is_gated_act=gated)
-        for rec in record_torch(functools.partial(mod.Model, config), lambda: torch.zeros(2, 7, dtype=torch.long)):
+        for rec in record_torch(
+            functools.partial(mod.Model, config), lambda: torch.zeros(2, 7, dtype=torch.long)
+        ):
             real.setdefault(rec.line, set()).update(len(s) for s in rec.input_shapes)
     static = {layer.line: layer for layer in api.analyze_file(str(path)).layers}
     assert len(static) == len(real) == 6
     for line, ranks in real.items():
-        assert static[line].ranks == sorted(ranks) == [3], f"{line}: static {static[line].ranks} vs torch {ranks}"
+        assert static[line].ranks == sorted(ranks) == [3], (
+            f"{line}: static {static[line].ranks} vs torch {ranks}"
+        )
 
 
 def test_from_config_and_input_embeddings_of_a_pretrained_model(tmp_path):
-    """A text tower built with ``TextModel._from_config(config)`` (clip: ``CLIPTextModel._from_config(text_config)``)
-    that embeds through ``self.get_input_embeddings()(input_ids)``, both inherited from transformers'
-    ``PreTrainedModel`` (not installed in CI: that source is only analysed, never run). Its runnable twin, line for
-    line the same, calls ``TextModel(config)`` and ``self.embed_tokens(input_ids)`` on ``nn.Module``: the static ranks
-    of the real form must be torch's ranks of the twin."""
+    """A text tower built with ``TextModel._from_config(config)`` (clip:
+    ``CLIPTextModel._from_config(text_config)``) that embeds through
+    ``self.get_input_embeddings()(input_ids)``, both inherited from transformers' ``PreTrainedModel`` (not
+    installed in CI: that source is only analysed, never run). Its runnable twin, line for line the same,
+    calls ``TextModel(config)`` and ``self.embed_tokens(input_ids)`` on ``nn.Module``: the static ranks of the
+    real form must be torch's ranks of the twin."""
     torch = pytest.importorskip("torch")
     from densecheck.trace.record import record_torch
 
@@ -959,10 +1027,12 @@ class Wrapper(PreTrainedModel):
         return self.head(self.text_model(input_ids)[:, 0])
 """
     twin = real_form
-    for old, new in [("from transformers import PreTrainedModel", "PreTrainedModel = nn.Module"),
-                     ("super().__init__(config)", "super().__init__()"),
-                     ("TextModel._from_config(config)", "TextModel(config)"),
-                     ("self.get_input_embeddings()(input_ids)", "self.embed_tokens(input_ids)")]:
+    for old, new in [
+        ("from transformers import PreTrainedModel", "PreTrainedModel = nn.Module"),
+        ("super().__init__(config)", "super().__init__()"),
+        ("TextModel._from_config(config)", "TextModel(config)"),
+        ("self.get_input_embeddings()(input_ids)", "self.embed_tokens(input_ids)"),
+    ]:
         assert old in twin
         twin = twin.replace(old, new)
     assert twin.count("\n") == real_form.count("\n")
@@ -976,6 +1046,10 @@ class Wrapper(PreTrainedModel):
     assert len(records) == len(static) == 2
     for rec in records:
         real_ranks = sorted({len(s) for s in rec.input_shapes})
-        assert static[rec.line].ranks == real_ranks, f"{rec.line}: static {static[rec.line].ranks} vs torch {real_ranks}"
+        assert static[rec.line].ranks == real_ranks, (
+            f"{rec.line}: static {static[rec.line].ranks} vs torch {real_ranks}"
+        )
     assert {layer.name: layer.behaves_as for layer in static.values()} == {
-        "self.dense": "pointwise", "self.head": "fully_connected"}
+        "self.dense": "pointwise",
+        "self.head": "fully_connected",
+    }

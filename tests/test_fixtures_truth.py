@@ -1,11 +1,11 @@
 """densecheck's static report on fixtures/ checked against torch / keras building the same files.
 
 For every fixture the framework builds the model (torch on the meta device, keras symbolically) and
-``densecheck.trace.record`` notes, for each Dense/Linear constructor call site, the real input shapes and parameter
-count. The static report (``api.analyze_file``, which never executes anything) must agree site by site: same sites,
-same rank, same known dims, same params; ``params_if_flattened`` equals the params of a layer the framework builds on
-the flattened size. The article's numbers (48 / 112, VGG16's 102,764,544 / 16,781,312 / 4,097,000 ≈ 123.64M) must come
-out of densecheck *and* equal the framework's counts.
+``densecheck.trace.record`` notes, for each Dense/Linear constructor call site, the real input shapes and
+parameter count. The static report (``api.analyze_file``, which never executes anything) must agree site by
+site: same sites, same rank, same known dims, same params; ``params_if_flattened`` equals the params of a
+layer the framework builds on the flattened size. The article's numbers (48 / 112, VGG16's 102,764,544 /
+16,781,312 / 4,097,000 ≈ 123.64M) must come out of densecheck *and* equal the framework's counts.
 
 Torch / keras tests skip cleanly when the framework is absent (CI installs both).
 """
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import math
 import os
-from functools import lru_cache
+from functools import cache
 
 import pytest
-
-from densecheck import api
 from truth_helpers import (
     BEHAVIOURS,
     CHECKED_CODES,
@@ -32,11 +30,14 @@ from truth_helpers import (
     torch_linear_flops,
 )
 
+from densecheck import api
+
 FIXTURE_FILES = sorted(str(p) for p in FIXTURES.glob("*/*.py"))
 TORCH_FILES = [p for p in FIXTURE_FILES if framework_of(p) == "torch"]
 KERAS_FILES = [p for p in FIXTURE_FILES if framework_of(p) == "keras"]
 
-# the article (and older code) passes input_shape= to the first layer; Keras 3 warns but builds it the same way
+# the article (and older code) passes input_shape= to the first layer; Keras 3 warns but builds it the same
+# way
 pytestmark = pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning")
 
 #: fixtures whose forward pass must fail in the framework itself
@@ -52,7 +53,7 @@ def need(path: str):
     return require(framework_of(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def static(path: str) -> api.FileResult:
     return api.analyze_file(path)
 
@@ -82,7 +83,9 @@ def pairs(path: str):
     st = static_layers(path)
     out = []
     for rec in real(path):
-        assert rec.line in st, f"{fid(path)}:{rec.line}: {rec.layer} built by the framework, not reported statically"
+        assert rec.line in st, (
+            f"{fid(path)}:{rec.line}: {rec.layer} built by the framework, not reported statically"
+        )
         out.append((rec, st[rec.line]))
     return out
 
@@ -96,14 +99,25 @@ def single_shape(path, rec) -> list[int | None]:
 all_fixtures = pytest.mark.parametrize("path", FIXTURE_FILES, ids=fid)
 
 
-# -- the fixtures themselves --------------------------------------------------------------------------------------
+# -- the fixtures themselves
+# --------------------------------------------------------------------------------------
+
 
 def test_every_case_has_a_fixture():
     names = {fid(p) for p in FIXTURE_FILES}
-    for required in ["keras/article_dense_rank3.py", "keras/article_flatten.py", "keras/vgg16.py",
-                     "torch/vgg16.py", "keras/image_fusion_160.py", "torch/linear_after_conv2d.py",
-                     "torch/convnext_block.py", "torch/transformer_mlp.py", "torch/in_features_mismatch.py",
-                     "torch/sequential_ordereddict.py", "torch/local_linear_not_a_layer.py"]:
+    for required in [
+        "keras/article_dense_rank3.py",
+        "keras/article_flatten.py",
+        "keras/vgg16.py",
+        "torch/vgg16.py",
+        "keras/image_fusion_160.py",
+        "torch/linear_after_conv2d.py",
+        "torch/convnext_block.py",
+        "torch/transformer_mlp.py",
+        "torch/in_features_mismatch.py",
+        "torch/sequential_ordereddict.py",
+        "torch/local_linear_not_a_layer.py",
+    ]:
         assert required in names
 
 
@@ -133,7 +147,9 @@ def test_torch_fixture_runs_on_cpu(path):
                 model(mod.example_input())
 
 
-# -- site by site against the framework ----------------------------------------------------------------------------
+# -- site by site against the framework
+# ----------------------------------------------------------------------------
+
 
 @all_fixtures
 def test_no_parse_or_internal_error(path):
@@ -143,8 +159,8 @@ def test_no_parse_or_internal_error(path):
 
 @all_fixtures
 def test_same_sites_as_the_framework(path):
-    """Every Dense/Linear the framework builds from this file is reported, at the same position, and nothing else
-    (in particular no local class that merely shares the name)."""
+    """Every Dense/Linear the framework builds from this file is reported, at the same position, and nothing
+    else (in particular no local class that merely shares the name)."""
     records = real(path)
     st = static_layers(path)
     assert sorted(st) == sorted(r.line for r in records)
@@ -160,7 +176,9 @@ def test_same_sites_as_the_framework(path):
 def test_input_rank(path):
     for rec, j in pairs(path):
         real_ranks = sorted({len(s) for s in rec.input_shapes})
-        assert j["input_ranks"] == real_ranks, f"{fid(path)}:{rec.line} static {j['input_ranks']} real {real_ranks}"
+        assert j["input_ranks"] == real_ranks, (
+            f"{fid(path)}:{rec.line} static {j['input_ranks']} real {real_ranks}"
+        )
         assert j["input_rank"] == len(single_shape(path, rec)), f"{fid(path)}:{rec.line}"
 
 
@@ -174,14 +192,15 @@ def test_input_shape_known_dims_agree(path):
         for i, (a, b) in enumerate(zip(s[1:], shape[1:]), 1):
             if a is not None:
                 assert a == b, f"{fid(path)}:{rec.line} axis {i}: static {s} real {shape}"
-        # the batch too, when densecheck knows it (torch: the literal in the fixture's __main__ block, which must
-        # agree with INPUT_SHAPE / example_input() the framework ran)
+        # the batch too, when densecheck knows it (torch: the literal in the fixture's __main__ block, which
+        # must agree with INPUT_SHAPE / example_input() the framework ran)
         assert s[0] is None or s[0] == shape[0], f"{fid(path)}:{rec.line} batch: static {s} real {shape}"
 
 
 @all_fixtures
 def test_input_shape_fully_known(path):
-    """Every fixture's shapes are knowable from its source (literal inputs, constants): densecheck gives them all."""
+    """Every fixture's shapes are knowable from its source (literal inputs, constants): densecheck gives them
+    all."""
     for rec, j in pairs(path):
         shape = single_shape(path, rec)
         s = j["input_shape"]
@@ -201,20 +220,25 @@ def test_params(path):
 
 @all_fixtures
 def test_behaves_as(path):
-    """Rank <= 2: fully connected. Rank > 2: the real rank cannot tell pointwise from spatial mixing (layout), so
-    the fixture says which on the constructor's line."""
+    """Rank <= 2: fully connected. Rank > 2: the real rank cannot tell pointwise from spatial mixing (layout),
+    so the fixture says which on the constructor's line."""
     exp = expectations(path)
     for rec, j in pairs(path):
         rank = len(single_shape(path, rec))
         want = exp.get(rec.line)
         if rank <= 2:
-            assert want is None or want.behaves_as in (None, "fully_connected"), f"fixture {fid(path)}:{rec.line}"
+            assert want is None or want.behaves_as in (None, "fully_connected"), (
+                f"fixture {fid(path)}:{rec.line}"
+            )
             expected = "fully_connected"
         else:
             assert want is not None and want.behaves_as in BEHAVIOURS - {"fully_connected"}, (
-                f"fixture {fid(path)}:{rec.line}: rank-{rank} site needs '# expect: pointwise|spatial_mixing'")
+                f"fixture {fid(path)}:{rec.line}: rank-{rank} site needs '# expect: pointwise|spatial_mixing'"
+            )
             expected = want.behaves_as
-        assert j["behaves_as"] == expected, f"{fid(path)}:{rec.line} static {j['behaves_as']} expected {expected}"
+        assert j["behaves_as"] == expected, (
+            f"{fid(path)}:{rec.line} static {j['behaves_as']} expected {expected}"
+        )
 
 
 @all_fixtures
@@ -252,7 +276,8 @@ def test_params_if_flattened(path):
             continue
         truth = flattened_params(fw, shape, rec.out_features, rec.bias)
         assert j["params_if_flattened"] == truth, (
-            f"{fid(path)}:{rec.line} static {j['params_if_flattened']} framework {truth}")
+            f"{fid(path)}:{rec.line} static {j['params_if_flattened']} framework {truth}"
+        )
 
 
 @all_fixtures
@@ -267,10 +292,14 @@ def test_diagnostics(path):
         e = exp.get(line)
         want, maybe = (e.codes, e.optional) if e else (set(), set())
         have = got.get(line, set())
-        assert want <= have <= want | maybe, f"{fid(path)}:{line} diagnostics {sorted(have)}, expected {sorted(want)}"
+        assert want <= have <= want | maybe, (
+            f"{fid(path)}:{line} diagnostics {sorted(have)}, expected {sorted(want)}"
+        )
 
 
-# -- the cases the issue names ------------------------------------------------------------------------------------
+# -- the cases the issue names
+# ------------------------------------------------------------------------------------
+
 
 def _one(path: str, line_text: str) -> tuple:
     """(record, static json) of the site whose source line contains ``line_text``."""
@@ -315,7 +344,9 @@ def test_article_flatten_first():
 VGG_HEAD = [102_764_544, 16_781_312, 4_097_000]  # the article's table
 
 
-@pytest.mark.parametrize("path", [str(FIXTURES / "keras/vgg16.py"), str(FIXTURES / "torch/vgg16.py")], ids=fid)
+@pytest.mark.parametrize(
+    "path", [str(FIXTURES / "keras/vgg16.py"), str(FIXTURES / "torch/vgg16.py")], ids=fid
+)
 def test_vgg16_head_is_the_articles_table(path):
     need(path)
     ps = sorted(pairs(path), key=lambda p: p[0].line)
@@ -404,8 +435,11 @@ def test_local_class_sharing_the_name_is_not_a_layer(name):
     need(path)
     local = "Linear(" if name.startswith("torch") else "Dense("
     with open(path, encoding="utf-8") as fh:
-        local_lines = {i for i, t in enumerate(fh.read().splitlines(), 1)
-                       if local in t and "nn.Linear" not in t and "layers.Dense" not in t and "class " not in t}
+        local_lines = {
+            i
+            for i, t in enumerate(fh.read().splitlines(), 1)
+            if local in t and "nn.Linear" not in t and "layers.Dense" not in t and "class " not in t
+        }
     assert local_lines, "the fixture uses its local class"
     reported = {layer.line for layer in static(path).layers}
     assert not reported & local_lines

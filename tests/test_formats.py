@@ -37,13 +37,33 @@ z = layers.Dense(8)(y)
 
 
 def layer(line=4, call="layers.Dense(16)", out=16, shape=(None, 160, 160, 64), model="y", path="src/m.py"):
-    return LayerReport(path, line, 5, line, 5 + len(call), "keras", "keras.layers.Dense", call, model=model,
-                       out_features=out, shapes=[Shape.channels_last(shape)])
+    return LayerReport(
+        path,
+        line,
+        5,
+        line,
+        5 + len(call),
+        "keras",
+        "keras.layers.Dense",
+        call,
+        model=model,
+        out_features=out,
+        shapes=[Shape.channels_last(shape)],
+    )
 
 
-def diag(line=4, code="DC101", severity="warning", message="Dense on a feature map", path="src/m.py", cell=None,
-         fix="pool first"):
-    return Diagnostic(path, line, 5, line, 21, code, severity, message, "dense-over-spatial-positions", fix, cell)
+def diag(
+    line=4,
+    code="DC101",
+    severity="warning",
+    message="Dense on a feature map",
+    path="src/m.py",
+    cell=None,
+    fix="pool first",
+):
+    return Diagnostic(
+        path, line, 5, line, 21, code, severity, message, "dense-over-spatial-positions", fix, cell
+    )
 
 
 def make_run(tmp_path, diagnostics=None, layers=None, internal_error=False) -> Run:
@@ -69,7 +89,8 @@ def render(fmt, run, **kw):
     return get(fmt)(Context(run, Settings(), **kw))
 
 
-# -- concise / full / report ----------------------------------------------------------------------------------------
+# -- concise / full / report
+# ----------------------------------------------------------------------------------------
 def test_concise(cwd):
     out = render("concise", make_run(cwd)).splitlines()
     assert out[0] == "src/m.py:4:5: DC101 Dense on a feature map"
@@ -118,17 +139,33 @@ def test_report_lists_every_layer_per_model(cwd):
     assert header[:2] == ["location", "call"]
     for col in ("input shape", "behaves as", "positions", "params", "if flattened"):
         assert col in lines[2]
-    assert re.search(r"4:5\s+layers\.Dense\(16\)\s+\(None, 160, 160, 64\)\s+pointwise\s+25,600\s+1,040\s+26,214,416",
-                     out)
+    assert re.search(
+        r"4:5\s+layers\.Dense\(16\)\s+\(None, 160, 160, 64\)\s+pointwise\s+25,600\s+1,040\s+26,214,416", out
+    )
     assert "layers.Dense(8) on (None, 160, 160, 16): acts as a 1x1 convolution at 25,600 positions" in out
     assert "src/m.py:4:5: DC101 Dense on a feature map" in out
     assert "Layers: 2 pointwise." in out
 
 
-# -- json ------------------------------------------------------------------------------------------------------
-CONTRACT_LAYER_FIELDS = {"path", "line", "column", "framework", "layer", "input_shape", "input_rank", "behaves_as",
-                         "positions", "in_features", "out_features", "params", "params_if_flattened", "macs",
-                         "source"}
+# -- json
+# ------------------------------------------------------------------------------------------------------
+CONTRACT_LAYER_FIELDS = {
+    "path",
+    "line",
+    "column",
+    "framework",
+    "layer",
+    "input_shape",
+    "input_rank",
+    "behaves_as",
+    "positions",
+    "in_features",
+    "out_features",
+    "params",
+    "params_if_flattened",
+    "macs",
+    "source",
+}
 CONTRACT_DIAG_FIELDS = {"path", "line", "column", "end_line", "end_column", "code", "severity", "message"}
 
 
@@ -139,7 +176,9 @@ def test_json_contract(cwd):
     assert CONTRACT_DIAG_FIELDS <= set(doc["diagnostics"][0])
     first = doc["layers"][0]
     assert first["input_shape"] == [None, 160, 160, 64] and first["behaves_as"] == "pointwise"
-    assert first["params"] == 1040 and first["params_if_flattened"] == 26214416 and first["positions"] == 25600
+    assert (
+        first["params"] == 1040 and first["params_if_flattened"] == 26214416 and first["positions"] == 25600
+    )
     assert doc["summary"]["layers"] == 2 and doc["summary"]["warnings"] == 1
     assert doc["summary"]["behaves_as"] == {"pointwise": 2}
     assert "cell" not in doc["diagnostics"][0]
@@ -155,11 +194,18 @@ def test_json_notebook_cell_fields(cwd):
     assert render("concise", run).startswith("nb.ipynb:cell 3:4:5: DC101 ")
 
 
-# -- sarif --------------------------------------------------------------------------------------------------------
+# -- sarif
+# --------------------------------------------------------------------------------------------------------
 def test_sarif_is_valid_and_complete(cwd):
     (cwd / ".git").mkdir()
-    doc = json.loads(render("sarif", make_run(cwd, [diag(), diag(5, "DC102", "error", "mixes width"),
-                                                    diag(5, "DC900", "info", "unused")])))
+    doc = json.loads(
+        render(
+            "sarif",
+            make_run(
+                cwd, [diag(), diag(5, "DC102", "error", "mixes width"), diag(5, "DC900", "info", "unused")]
+            ),
+        )
+    )
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(doc)
     run = doc["runs"][0]
     rules = run["tool"]["driver"]["rules"]
@@ -194,27 +240,37 @@ def test_sarif_uris_relative_to_the_git_root_from_a_subdirectory(cwd):
     make_run(cwd)
     sub = cwd / "src"
     os.chdir(sub)
-    run = Run([CheckedFile(str(cwd / "src" / "m.py"), FileResult(str(cwd / "src" / "m.py"), [],
-                                                                  [diag(path=str(cwd / "src" / "m.py"))]),
-                           SOURCE.encode())])
+    run = Run(
+        [
+            CheckedFile(
+                str(cwd / "src" / "m.py"),
+                FileResult(str(cwd / "src" / "m.py"), [], [diag(path=str(cwd / "src" / "m.py"))]),
+                SOURCE.encode(),
+            )
+        ]
+    )
     doc = json.loads(get("sarif")(Context(run, Settings(), cwd=str(sub))))
     loc = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
     assert loc["uri"] == "src/m.py"
 
 
 def test_sarif_with_an_internal_error(cwd):
-    doc = json.loads(render("sarif", make_run(cwd, [diag(1, "DC002", "error", "internal error")],
-                                              internal_error=True)))
+    doc = json.loads(
+        render("sarif", make_run(cwd, [diag(1, "DC002", "error", "internal error")], internal_error=True))
+    )
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(doc)
     assert doc["runs"][0]["invocations"][0]["executionSuccessful"] is False
 
 
-# -- github ---------------------------------------------------------------------------------------------------
+# -- github
+# ---------------------------------------------------------------------------------------------------
 def test_github_annotations(cwd):
     out = render("github", make_run(cwd, [diag(), diag(5, "DC102", "error"), diag(5, "DC900", "info")]))
     lines = out.splitlines()
-    assert lines[0] == ("::warning title=densecheck (DC101),file=src/m.py,line=4,col=5,endLine=4,endColumn=21::"
-                        "src/m.py:4:5: DC101 Dense on a feature map")
+    assert lines[0] == (
+        "::warning title=densecheck (DC101),file=src/m.py,line=4,col=5,endLine=4,endColumn=21::"
+        "src/m.py:4:5: DC101 Dense on a feature map"
+    )
     assert lines[1].startswith("::error ") and lines[2].startswith("::notice ")
 
 
@@ -235,8 +291,14 @@ def test_github_paths_relative_to_workspace_from_a_subdirectory(cwd, monkeypatch
     sub = cwd / "src"
     sub.mkdir()
     monkeypatch.chdir(sub)
-    abs_run = Run([CheckedFile(str(cwd / "src/m.py"), FileResult(str(cwd / "src/m.py"), [],
-                                                                  [diag(path=str(cwd / "src/m.py"))]))])
+    abs_run = Run(
+        [
+            CheckedFile(
+                str(cwd / "src/m.py"),
+                FileResult(str(cwd / "src/m.py"), [], [diag(path=str(cwd / "src/m.py"))]),
+            )
+        ]
+    )
     out = get("github")(Context(abs_run, Settings(), cwd=str(sub)))
     assert "file=src/m.py," in out
     assert "::m.py:4:5: DC101" in out  # the message shows the path as the user sees it (relative to cwd)
@@ -247,7 +309,8 @@ def test_github_uses_git_root_without_workspace(cwd):
     assert repo_root(str(cwd / "src")) == str(cwd)
 
 
-# -- gitlab / junit ------------------------------------------------------------------------------------------------
+# -- gitlab / junit
+# ------------------------------------------------------------------------------------------------
 def test_gitlab_code_quality(cwd):
     doc = json.loads(render("gitlab", make_run(cwd, [diag(), diag(4, "DC101"), diag(5, "DC102", "error")])))
     assert [d["severity"] for d in doc] == ["minor", "minor", "major"]
@@ -274,10 +337,16 @@ def test_junit(cwd):
 def test_statistics(cwd):
     run = make_run(cwd, [diag(), diag(5), diag(5, "DC102", "error")])
     text = statistics.render(Context(run, Settings()))
-    assert text.splitlines() == ["2\tDC101\t[warning] dense-over-spatial-positions",
-                                 "1\tDC102\t[error] linear-on-channels-first-axis"]
+    assert text.splitlines() == [
+        "2\tDC101\t[warning] dense-over-spatial-positions",
+        "1\tDC102\t[error] linear-on-channels-first-axis",
+    ]
     assert json.loads(statistics.render(Context(run, Settings()), as_json=True))[0] == {
-        "code": "DC101", "name": "dense-over-spatial-positions", "severity": "warning", "count": 2}
+        "code": "DC101",
+        "name": "dense-over-spatial-positions",
+        "severity": "warning",
+        "count": 2,
+    }
 
 
 def test_located_identity_ignores_line_numbers(cwd):
@@ -286,9 +355,12 @@ def test_located_identity_ignores_line_numbers(cwd):
     assert path == "src/m.py" and "y = layers.Dense(16)(x)" in identity and "|4|" not in identity
 
 
-# -- problem matchers -------------------------------------------------------------------------------------------------
+# -- problem matchers
+# -------------------------------------------------------------------------------------------------
 def test_shipped_matchers_are_current():
-    hint = "a rule was added or its severity changed: run `python -m densecheck.matchers` and commit the result"
+    hint = (
+        "a rule was added or its severity changed: run `python -m densecheck.matchers` and commit the result"
+    )
     assert Path(matchers.GITHUB).read_text() == matchers.dumps(matchers.github_matcher()), hint
     assert Path(matchers.VSCODE).read_text() == matchers.dumps(matchers.vscode_matcher()), hint
 
@@ -299,16 +371,19 @@ def _parse_with(matcher_entries, pattern_key, line):
         m = re.match(pattern["regexp"], line)
         if m:
             return {k: m.group(pattern[k]) for k in ("file", "line", "column", "code", "message")} | {
-                "severity": entry["severity"]}
+                "severity": entry["severity"]
+            }
     return None
 
 
 MODELS = {
     "m.py": SOURCE,
-    "net.py": ("import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
-               "        super().__init__()\n        self.conv = nn.Conv2d(3, 16, 3, padding=1)\n"
-               "        self.fc = nn.Linear(32, 10)\n\n    def forward(self, x):\n"
-               "        return self.fc(self.conv(x))\n"),
+    "net.py": (
+        "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.conv = nn.Conv2d(3, 16, 3, padding=1)\n"
+        "        self.fc = nn.Linear(32, 10)\n\n    def forward(self, x):\n"
+        "        return self.fc(self.conv(x))\n"
+    ),
 }
 
 
@@ -316,19 +391,32 @@ MODELS = {
 def test_matchers_parse_real_concise_output(tmp_path, which):
     for name, text in MODELS.items():
         (tmp_path / name).write_text(text)
-    out = subprocess.run([sys.executable, "-m", "densecheck", "--isolated", "-q", "."], cwd=tmp_path,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "densecheck", "--isolated", "-q", "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     lines = out.stdout.splitlines()
     assert lines, out.stderr
-    entries = (json.loads(Path(matchers.GITHUB).read_text())["problemMatcher"] if which == "github"
-               else json.loads(Path(matchers.VSCODE).read_text()))
+    entries = (
+        json.loads(Path(matchers.GITHUB).read_text())["problemMatcher"]
+        if which == "github"
+        else json.loads(Path(matchers.VSCODE).read_text())
+    )
     parsed = [_parse_with(entries, "pattern", ln) for ln in lines]
     assert all(parsed), lines
     by_code = {}
     for p in parsed:
         by_code.setdefault(p["code"], p)
-    assert by_code["DC101"] == {"file": "m.py", "line": "4", "column": "5", "code": "DC101",
-                                "message": by_code["DC101"]["message"], "severity": "warning"}
+    assert by_code["DC101"] == {
+        "file": "m.py",
+        "line": "4",
+        "column": "5",
+        "code": "DC101",
+        "message": by_code["DC101"]["message"],
+        "severity": "warning",
+    }
     assert by_code["DC101"]["message"].startswith("layers.Dense(16) on a rank-4 input")
     assert by_code["DC102"]["file"] == "net.py" and by_code["DC102"]["severity"] == "error"
 

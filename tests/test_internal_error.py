@@ -1,10 +1,11 @@
-"""An internal error on one file (issue 7, item 5): reported as such, the other files still analysed, exit code 2.
+"""An internal error on one file (issue 7, item 5): reported as such, the other files still analysed, exit
+code 2.
 
 The engine entry (``densecheck.engine.analyze_module``) is made to fail for one file only: in-process with a
-monkeypatch (API, and the click command through CliRunner), and in subprocesses -- including the worker processes
-of a parallel run -- through tests/data/fail_hook/sitecustomize.py. Every time: one DC002 for that file, with a
-pointer to the issue tracker; every finding of the other files still in the output; exit code 2, also with
-``--exit-zero``; a one-line note on stderr; never a traceback.
+monkeypatch (API, and the click command through CliRunner), and in subprocesses -- including the worker
+processes of a parallel run -- through tests/data/fail_hook/sitecustomize.py. Every time: one DC002 for that
+file, with a pointer to the issue tracker; every finding of the other files still in the output; exit code 2,
+also with ``--exit-zero``; a one-line note on stderr; never a traceback.
 """
 
 from __future__ import annotations
@@ -24,18 +25,21 @@ from densecheck.api import ISSUES_URL
 
 HOOK = Path(__file__).resolve().parent / "data" / "fail_hook"
 
-KERAS_DC101 = ("import keras\nfrom keras import layers\n"
-               "x = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n")  # DC101 at 4:5
-TORCH_DC102 = ("import torch\nfrom torch import nn\n\n"
-               "class Net(nn.Module):\n"
-               "    def __init__(self):\n"
-               "        super().__init__()\n"
-               "        self.conv = nn.Conv2d(3, 16, 3, padding=1)\n"
-               "        self.fc = nn.Linear(32, 10)\n\n"
-               "    def forward(self, x):\n"
-               "        return self.fc(self.conv(x))\n")  # DC102 at 8:19
-TORCH_OK = ("import torch\nfrom torch import nn\n"
-            "head = nn.Sequential(nn.Flatten(), nn.Linear(512, 10))\n")
+KERAS_DC101 = (
+    "import keras\nfrom keras import layers\n"
+    "x = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n"
+)  # DC101 at 4:5
+TORCH_DC102 = (
+    "import torch\nfrom torch import nn\n\n"
+    "class Net(nn.Module):\n"
+    "    def __init__(self):\n"
+    "        super().__init__()\n"
+    "        self.conv = nn.Conv2d(3, 16, 3, padding=1)\n"
+    "        self.fc = nn.Linear(32, 10)\n\n"
+    "    def forward(self, x):\n"
+    "        return self.fc(self.conv(x))\n"
+)  # DC102 at 8:19
+TORCH_OK = "import torch\nfrom torch import nn\nhead = nn.Sequential(nn.Flatten(), nn.Linear(512, 10))\n"
 
 
 @pytest.fixture
@@ -65,13 +69,19 @@ def assert_reported(dc002_line: str, what: str) -> None:
 
 
 # -- API -----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("exc, what", [
-    (ValueError("boom"), "ValueError: boom"),
-    (KeyError("shape"), "KeyError"),
-    (AssertionError("invariant"), "AssertionError: invariant"),
-    (RecursionError("loop"), "RecursionError: loop"),  # not explained by the tree's depth: a bug
-    (SystemExit(3), "SystemExit: 3"),  # only densecheck itself could raise it: the checked code never runs
-])
+@pytest.mark.parametrize(
+    "exc, what",
+    [
+        (ValueError("boom"), "ValueError: boom"),
+        (KeyError("shape"), "KeyError"),
+        (AssertionError("invariant"), "AssertionError: invariant"),
+        (RecursionError("loop"), "RecursionError: loop"),  # not explained by the tree's depth: a bug
+        (
+            SystemExit(3),
+            "SystemExit: 3",
+        ),  # only densecheck itself could raise it: the checked code never runs
+    ],
+)
 def test_api_reports_the_failing_file_and_analyses_the_others(three, monkeypatch, exc, what):
     fail_on(monkeypatch, "b.py", exc)
     results = {os.path.basename(r.path): r for r in api.analyze_paths(["a.py", "b.py", "c.py"])}
@@ -87,7 +97,8 @@ def test_api_reports_the_failing_file_and_analyses_the_others(three, monkeypatch
 
 
 def test_api_out_of_memory_is_over_budget_not_a_bug(three, monkeypatch):
-    """Running out of memory on one file is that file's DC003 (over its memory budget), the others analysed."""
+    """Running out of memory on one file is that file's DC003 (over its memory budget), the others
+    analysed."""
     fail_on(monkeypatch, "b.py", MemoryError())
     results = {os.path.basename(r.path): r for r in api.analyze_paths(["a.py", "b.py", "c.py"])}
     b = results["b.py"]
@@ -201,7 +212,8 @@ def test_cli_main_entry_point(three, monkeypatch, capsys):
 
 
 def test_an_error_outside_any_file_is_one_line_and_exit_2(three, monkeypatch, capsys):
-    """A bug outside the per-file guard (here: in the output format) still ends with exit 2 and no traceback."""
+    """A bug outside the per-file guard (here: in the output format) still ends with exit 2 and no
+    traceback."""
     from densecheck import formats
     from densecheck.cli import main
 
@@ -219,10 +231,20 @@ def test_an_error_outside_any_file_is_one_line_and_exit_2(three, monkeypatch, ca
 
 # -- subprocesses and worker processes -----------------------------------------------------------------------
 def run_hooked(cwd: Path, *args: str, fail_on: str, mode: str = "raise") -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HOOK), os.environ.get("PYTHONPATH", "")]),
-           "DENSECHECK_TEST_FAIL_ON": fail_on, "DENSECHECK_TEST_FAIL_MODE": mode}
-    return subprocess.run([sys.executable, "-m", "densecheck", "--isolated", "--no-cache", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HOOK), os.environ.get("PYTHONPATH", "")]),
+        "DENSECHECK_TEST_FAIL_ON": fail_on,
+        "DENSECHECK_TEST_FAIL_MODE": mode,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "densecheck", "--isolated", "--no-cache", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
 
 
 def many(tmp_path: Path, n: int = 24) -> Path:
@@ -254,12 +276,14 @@ def test_worker_process_exception(tmp_path):
 
 @pytest.mark.parametrize("mode", ["exit", "kill"])
 def test_worker_process_death(tmp_path, mode):
-    """A worker that dies on one file (a native crash, the out-of-memory killer): that file is reported (DC002),
-    the 23 others keep their findings, exit code 2 -- the run itself must not die with it."""
+    """A worker that dies on one file (a native crash, the out-of-memory killer): that file is reported
+    (DC002), the 23 others keep their findings, exit code 2 -- the run itself must not die with it."""
     root = many(tmp_path)
     r = run_hooked(root, "-j", "2", "--format", "json", ".", fail_on="f07.py", mode=mode)
-    assert r.returncode == 2, (f"exit code {r.returncode}: the run died with the worker; stdout={r.stdout[-500:]!r} "
-                               f"stderr={r.stderr[-1000:]!r}")
+    assert r.returncode == 2, (
+        f"exit code {r.returncode}: the run died with the worker; stdout={r.stdout[-500:]!r} "
+        f"stderr={r.stderr[-1000:]!r}"
+    )
     doc = json.loads(r.stdout)
     dc002 = [d for d in doc["diagnostics"] if d["code"] == "DC002"]
     assert [os.path.basename(d["path"]) for d in dc002] == ["f07.py"], doc["diagnostics"]

@@ -1,9 +1,9 @@
 """Model forms and name-resolution forms, as small inline sources through ``api.analyze_source``.
 
 Each source is a complete little model file (``build()``, and for torch ``example_input()`` plus the
-``__main__`` block densecheck reads the input shape from). The static report is checked for the number of layers,
-their canonical ``layer`` names and ranks; ranks, shapes and params are cross-checked against the framework
-building the same source (cheap: tiny models, torch on the meta device, keras symbolic).
+``__main__`` block densecheck reads the input shape from). The static report is checked for the number of
+layers, their canonical ``layer`` names and ranks; ranks, shapes and params are cross-checked against the
+framework building the same source (cheap: tiny models, torch on the meta device, keras symbolic).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from truth_helpers import record_fixture, require
 
 from densecheck import api
-from truth_helpers import record_fixture, require
 
 DENSE = "keras.layers.Dense"
 LINEAR = "torch.nn.Linear"
@@ -56,12 +56,24 @@ def check(src: str, tmp_path, framework: str, names: list[str], ranks: list[int 
     return layers
 
 
-# ==================================================================================================================
-# Keras model forms
-# ==================================================================================================================
+#
+#
+#
+#
+#
+#
+# ========================================================================================== Keras model forms
+#
+#
+#
+#
+#
+#
+# ============================================================================================================
 
 KERAS_FORMS = {
-    "sequential_list": ("""
+    "sequential_list": (
+        """
         import keras
         from keras import layers
 
@@ -72,8 +84,11 @@ KERAS_FORMS = {
                 layers.Flatten(),
                 layers.Dense(3),
             ])
-        """, [3, 2]),
-    "sequential_add": ("""
+        """,
+        [3, 2],
+    ),
+    "sequential_add": (
+        """
         import keras
         from keras import layers
 
@@ -84,8 +99,11 @@ KERAS_FORMS = {
             model.add(layers.Dropout(0.5))
             model.add(layers.Dense(2))
             return model
-        """, [2, 2]),
-    "sequential_input_shape_kwarg": ("""
+        """,
+        [2, 2],
+    ),
+    "sequential_input_shape_kwarg": (
+        """
         from keras.models import Sequential
         from keras.layers import Dense, Activation
 
@@ -95,8 +113,11 @@ KERAS_FORMS = {
             model.add(Activation("relu"))
             model.add(Dense(4))
             return model
-        """, [3, 3]),
-    "functional": ("""
+        """,
+        [3, 3],
+    ),
+    "functional": (
+        """
         import keras
         from keras import layers
 
@@ -107,8 +128,11 @@ KERAS_FORMS = {
             x = layers.GlobalAveragePooling1D()(x)
             outputs = layers.Dense(1)(x)
             return keras.Model(inputs=inputs, outputs=outputs)
-        """, [3, 2]),
-    "subclassed_model": ("""
+        """,
+        [3, 2],
+    ),
+    "subclassed_model": (
+        """
         import keras
         from keras import layers
 
@@ -124,8 +148,11 @@ KERAS_FORMS = {
         def build():
             inputs = keras.Input(shape=(6,))
             return keras.Model(inputs, Net()(inputs))
-        """, [2, 2]),
-    "subclassed_layer": ("""
+        """,
+        [2, 2],
+    ),
+    "subclassed_layer": (
+        """
         import keras
         from keras import layers
 
@@ -143,7 +170,9 @@ KERAS_FORMS = {
             x = TokenMLP()(inputs)
             x = layers.Flatten()(x)
             return keras.Model(inputs, layers.Dense(2)(x))
-        """, [3, 3, 2]),
+        """,
+        [3, 3, 2],
+    ),
 }
 
 
@@ -153,9 +182,21 @@ def test_keras_model_forms(form, tmp_path):
     check(src, tmp_path, "keras", [DENSE] * len(ranks), ranks)
 
 
-# ==================================================================================================================
-# Keras name resolution
-# ==================================================================================================================
+#
+#
+#
+#
+#
+#
+# ====================================================================================== Keras name resolution
+#
+#
+#
+#
+#
+#
+# ============================================================================================================
+
 
 def _keras_one(imports: str, ctor: str) -> str:
     return f"""
@@ -170,10 +211,15 @@ def _keras_one(imports: str, ctor: str) -> str:
 
 KERAS_NAMES = {
     "keras.layers.Dense": _keras_one("import keras", "keras.layers.Dense"),
-    "tf.keras.layers.Dense": _keras_one("import keras\n        import tensorflow as tf", "tf.keras.layers.Dense"),
+    "tf.keras.layers.Dense": _keras_one(
+        "import keras\n        import tensorflow as tf", "tf.keras.layers.Dense"
+    ),
     "from tensorflow.keras.layers import Dense as D": _keras_one(
-        "import keras\n        from tensorflow.keras.layers import Dense as D", "D"),
-    "from keras.layers import Dense": _keras_one("import keras\n        from keras.layers import Dense", "Dense"),
+        "import keras\n        from tensorflow.keras.layers import Dense as D", "D"
+    ),
+    "from keras.layers import Dense": _keras_one(
+        "import keras\n        from keras.layers import Dense", "Dense"
+    ),
     "from keras import layers": _keras_one("import keras\n        from keras import layers", "layers.Dense"),
     "import keras.layers as kl": _keras_one("import keras\n        import keras.layers as kl", "kl.Dense"),
     "from tensorflow import keras": _keras_one("from tensorflow import keras", "keras.layers.Dense"),
@@ -221,12 +267,24 @@ def test_keras_local_class_shadowing_an_import_is_not_a_layer(tmp_path):
     check(src, tmp_path, "keras", [DENSE], [2])
 
 
-# ==================================================================================================================
-# PyTorch model forms
-# ==================================================================================================================
+#
+#
+#
+#
+#
+#
+# ======================================================================================== PyTorch model forms
+#
+#
+#
+#
+#
+#
+# ============================================================================================================
 
 TORCH_FORMS = {
-    "sequential_positional": ("""
+    "sequential_positional": (
+        """
         import torch
         from torch import nn
 
@@ -242,8 +300,12 @@ TORCH_FORMS = {
             model = build()
             x = torch.randn(2, 3, 4)
             model(x)
-        """, [LINEAR, LINEAR], [2, 2]),
-    "sequential_ordereddict": ("""
+        """,
+        [LINEAR, LINEAR],
+        [2, 2],
+    ),
+    "sequential_ordereddict": (
+        """
         from collections import OrderedDict
 
         import torch
@@ -265,8 +327,12 @@ TORCH_FORMS = {
             model = build()
             x = torch.randn(2, 5, 6)
             model(x)
-        """, [LINEAR, LINEAR], [3, 3]),
-    "module": ("""
+        """,
+        [LINEAR, LINEAR],
+        [3, 3],
+    ),
+    "module": (
+        """
         import torch
         import torch.nn.functional as F
         from torch import nn
@@ -293,8 +359,12 @@ TORCH_FORMS = {
             model = Net()
             x = torch.randn(2, 1, 8, 8)
             model(x)
-        """, [LINEAR], [2]),
-    "module_with_sequential_attribute": ("""
+        """,
+        [LINEAR],
+        [2],
+    ),
+    "module_with_sequential_attribute": (
+        """
         import torch
         from torch import nn
 
@@ -318,7 +388,10 @@ TORCH_FORMS = {
             model = MLP()
             x = torch.randn(2, 10)
             model(x)
-        """, [LINEAR, LINEAR], [2, 2]),
+        """,
+        [LINEAR, LINEAR],
+        [2, 2],
+    ),
 }
 
 
@@ -328,9 +401,21 @@ def test_torch_model_forms(form, tmp_path):
     check(src, tmp_path, "torch", names, ranks)
 
 
-# ==================================================================================================================
-# PyTorch name resolution
-# ==================================================================================================================
+#
+#
+#
+#
+#
+#
+# ==================================================================================== PyTorch name resolution
+#
+#
+#
+#
+#
+#
+# ============================================================================================================
+
 
 def _torch_one(imports: str, ctor: str) -> str:
     return f"""
@@ -361,17 +446,31 @@ def _torch_one(imports: str, ctor: str) -> str:
 
 TORCH_NAMES = {
     "torch.nn.Linear": (_torch_one("import torch", "torch.nn.Linear(6, 3)"), LINEAR),
-    "from torch import nn": (_torch_one("import torch\n        from torch import nn", "nn.Linear(6, 3)"), LINEAR),
-    "import torch.nn as nn": (_torch_one("import torch\n        import torch.nn as nn", "nn.Linear(6, 3)"), LINEAR),
+    "from torch import nn": (
+        _torch_one("import torch\n        from torch import nn", "nn.Linear(6, 3)"),
+        LINEAR,
+    ),
+    "import torch.nn as nn": (
+        _torch_one("import torch\n        import torch.nn as nn", "nn.Linear(6, 3)"),
+        LINEAR,
+    ),
     "nn.LazyLinear": (_torch_one("import torch\n        from torch import nn", "nn.LazyLinear(3)"), LAZY),
     "from torch.nn import Linear as L": (
-        _torch_one("import torch\n        from torch.nn import Linear as L", "L(6, 3)"), LINEAR),
+        _torch_one("import torch\n        from torch.nn import Linear as L", "L(6, 3)"),
+        LINEAR,
+    ),
     "from torch.nn import LazyLinear": (
-        _torch_one("import torch\n        from torch.nn import LazyLinear", "LazyLinear(3)"), LAZY),
+        _torch_one("import torch\n        from torch.nn import LazyLinear", "LazyLinear(3)"),
+        LAZY,
+    ),
     "torch.nn.modules.linear.Linear": (
-        _torch_one("import torch\n        from torch.nn.modules.linear import Linear", "Linear(6, 3)"), LINEAR),
+        _torch_one("import torch\n        from torch.nn.modules.linear import Linear", "Linear(6, 3)"),
+        LINEAR,
+    ),
     "keyword arguments": (
-        _torch_one("import torch", "torch.nn.Linear(in_features=6, out_features=3, bias=False)"), LINEAR),
+        _torch_one("import torch", "torch.nn.Linear(in_features=6, out_features=3, bias=False)"),
+        LINEAR,
+    ),
 }
 
 

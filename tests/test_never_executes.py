@@ -2,13 +2,13 @@
 
 The files in tests/data/unsafe/ write a marker file when imported or run, then exit the interpreter
 (``sys.exit``, ``os._exit``), kill their own process or raise -- at the top level, under ``if __name__ ==
-"__main__"``, in class bodies, metaclasses, ``__init_subclass__``, decorators, default arguments and annotations, and
-in the sibling modules and the package they import. densecheck is run over them through the API and the command
-line (every output format); the marker must never appear, the run must end normally with the files' findings, and
-none of the checked modules may be left in ``sys.modules``.
+"__main__"``, in class bodies, metaclasses, ``__init_subclass__``, decorators, default arguments and
+annotations, and in the sibling modules and the package they import. densecheck is run over them through the
+API and the command line (every output format); the marker must never appear, the run must end normally with
+the files' findings, and none of the checked modules may be left in ``sys.modules``.
 
-Trace mode is the one place that runs model code, when asked to: always in a child process, so whatever the code
-does (exit, kill itself) becomes a DC106 diagnostic and the run goes on.
+Trace mode is the one place that runs model code, when asked to: always in a child process, so whatever the
+code does (exit, kill itself) becomes a DC106 diagnostic and the run goes on.
 """
 
 from __future__ import annotations
@@ -26,8 +26,17 @@ from densecheck import api
 
 UNSAFE = Path(__file__).resolve().parent / "data" / "unsafe"
 FILES = sorted(p for p in UNSAFE.rglob("*.py") if "shadow" not in p.parts)
-MODELS = ["hog.py", "top_level.py", "main_guard.py", "class_body.py", "decorators.py", "default_args.py", "raises.py",
-          "uses_sibling.py", "pkg/__init__.py"]  # the files that define a Linear/Dense
+MODELS = [
+    "hog.py",
+    "top_level.py",
+    "main_guard.py",
+    "class_body.py",
+    "decorators.py",
+    "default_args.py",
+    "raises.py",
+    "uses_sibling.py",
+    "pkg/__init__.py",
+]  # the files that define a Linear/Dense
 
 
 @pytest.fixture
@@ -45,13 +54,21 @@ def unsafe(tmp_path, monkeypatch):
 def test_the_fixtures_really_do_what_they_say(unsafe, tmp_path):
     """Sanity check of the test itself: importing a fixture does write the marker and exit."""
     root, marker = unsafe
-    r = subprocess.run([sys.executable, "top_level.py"], cwd=root, capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "PYTHONPATH": str(root)})
+    r = subprocess.run(
+        [sys.executable, "top_level.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     if "No module named 'torch'" in r.stderr:
         pytest.skip("torch is not installed")
     assert r.returncode == 3
     assert marker.read_text() == "top_level.py: module body\n"
-    r = subprocess.run([sys.executable, "-c", "import evil_helper"], cwd=root, capture_output=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", "import evil_helper"], cwd=root, capture_output=True, timeout=60
+    )
     assert r.returncode == 6
     marker.unlink()
 
@@ -92,8 +109,14 @@ def _formats() -> list[str]:
 def test_cli_never_runs_the_files(unsafe, fmt):
     root, marker = unsafe
     env = {**os.environ, "PYTHONPATH": str(root)}  # even with the files importable
-    r = subprocess.run([sys.executable, "-m", "densecheck", "--isolated", "--format", fmt, "."], cwd=root,
-                       capture_output=True, text=True, timeout=300, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "densecheck", "--isolated", "--format", fmt, "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert r.returncode in (0, 1), (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
     assert "Traceback" not in r.stdout + r.stderr
     if fmt == "sarif":
@@ -109,9 +132,24 @@ def test_cli_never_runs_the_files(unsafe, fmt):
 
 def test_cli_json_reports_the_models_findings(unsafe):
     root, marker = unsafe
-    r = subprocess.run([sys.executable, "-m", "densecheck", "--isolated", "--format", "json", "top_level.py",
-                        "main_guard.py", "default_args.py", "raises.py"], cwd=root, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "densecheck",
+            "--isolated",
+            "--format",
+            "json",
+            "top_level.py",
+            "main_guard.py",
+            "default_args.py",
+            "raises.py",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 1, r.stderr
     doc = json.loads(r.stdout)
     codes = {(os.path.basename(d["path"]), d["code"]) for d in doc["diagnostics"]}
@@ -131,40 +169,73 @@ def test_console_script_ignores_modules_in_the_current_directory(unsafe):
     exe = shutil.which("densecheck")
     if exe is None:
         pytest.skip("densecheck is not installed as a console script")
-    r = subprocess.run([exe, "--isolated", "--format", "json", "."], cwd=root / "shadow", capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [exe, "--isolated", "--format", "json", "."],
+        cwd=root / "shadow",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode in (0, 1), (r.returncode, r.stderr)
     assert json.loads(r.stdout)["layers"], r.stdout
 
 
 def test_python_dash_m_ignores_modules_in_the_current_directory(unsafe):
     """``python -m densecheck`` puts the current directory first on sys.path, so a pull request adding
-    ``json.py`` or ``click.py`` next to the code would run it in CI unless densecheck's ``__main__`` drops that
-    entry before importing anything (Python 3.11's ``-P`` does the same)."""
+    ``json.py`` or ``click.py`` next to the code would run it in CI unless densecheck's ``__main__`` drops
+    that entry before importing anything (Python 3.11's ``-P`` does the same)."""
     root, marker = unsafe
-    r = subprocess.run([sys.executable, "-m", "densecheck", "--isolated", "--format", "json", "."],
-                       cwd=root / "shadow", capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "densecheck", "--isolated", "--format", "json", "."],
+        cwd=root / "shadow",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     ran = marker.read_text().strip() if marker.exists() else ""
     marker.unlink(missing_ok=True)
-    assert not ran, f"python -m densecheck imported a module from the checked directory: {ran} " \
-                    f"(exit code {r.returncode})"
+    assert not ran, (
+        f"python -m densecheck imported a module from the checked directory: {ran} (exit code {r.returncode})"
+    )
     assert r.returncode in (0, 1), (r.returncode, r.stderr)
     assert json.loads(r.stdout)["layers"]
 
 
 # -- trace mode: runs the code, when asked, in a child process -----------------------------------------------
-@pytest.mark.parametrize("target, what", [
-    ("top_level.py:Net", "sys.exit(3) at import"),
-    ("uses_sibling.py:Net", "os._exit(6) in an imported module"),
-    ("class_body.py:Head", "SIGKILL of its own process"),
-    ("decorators.py:MLP", "SystemExit from a decorator"),
-])
+@pytest.mark.parametrize(
+    "target, what",
+    [
+        ("top_level.py:Net", "sys.exit(3) at import"),
+        ("uses_sibling.py:Net", "os._exit(6) in an imported module"),
+        ("class_body.py:Head", "SIGKILL of its own process"),
+        ("decorators.py:MLP", "SystemExit from a decorator"),
+    ],
+)
 def test_trace_failures_are_diagnostics(unsafe, target, what):
     pytest.importorskip("torch")
     root, marker = unsafe
-    r = subprocess.run([sys.executable, "-m", "densecheck", "--isolated", "--format", "json", "--trace", target,
-                        "--trace-input", "1,3,32,32", "--trace-timeout", "120", target.split(":")[0]], cwd=root,
-                       capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(root)})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "densecheck",
+            "--isolated",
+            "--format",
+            "json",
+            "--trace",
+            target,
+            "--trace-input",
+            "1,3,32,32",
+            "--trace-timeout",
+            "120",
+            target.split(":")[0],
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     # the code did run -- in the trace child, as asked: the marker may exist; the parent went on
     if marker.exists():
         marker.unlink()
@@ -187,10 +258,16 @@ def test_trace_timeout_and_memory_cap_are_diagnostics(unsafe):
         "[tool.densecheck]\n"
         "[[tool.densecheck.trace]]\ntarget = 'hog.py:Spin'\ninputs = ['1,8']\ntimeout = 5\n"
         "[[tool.densecheck.trace]]\ntarget = 'hog.py:Eat'\ninputs = ['1,8']\nmemory-limit-mb = 400\n"
-        "timeout = 120\n")
-    r = subprocess.run([sys.executable, "-m", "densecheck", "--format", "json", "--trace", "config", "hog.py"],
-                       cwd=root, capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "PYTHONPATH": str(root)})
+        "timeout = 120\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "densecheck", "--format", "json", "--trace", "config", "hog.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     # the traced code did run, as asked, in its child process -- which sees no DENSECHECK_UNSAFE_MARKER (the
     # child's environment is an allow-list), so it wrote its fallback marker next to the file
     marker.unlink(missing_ok=True)

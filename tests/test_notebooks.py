@@ -19,8 +19,9 @@ def notebook(*cells, language="python") -> str:
         if kind == "code":
             cell.update(execution_count=None, outputs=[])
         out.append(cell)
-    return json.dumps({"cells": out, "metadata": {"language_info": {"name": language}}, "nbformat": 4,
-                       "nbformat_minor": 5})
+    return json.dumps(
+        {"cells": out, "metadata": {"language_info": {"name": language}}, "nbformat": 4, "nbformat_minor": 5}
+    )
 
 
 NB = notebook(
@@ -71,7 +72,9 @@ def test_suppression_inside_a_cell():
 
 
 def test_syntax_error_is_mapped():
-    result, _ = analyze_notebook(notebook(("markdown", "hi"), ("code", "x = 1\n"), ("code", "y = (\n")), "nb.ipynb")
+    result, _ = analyze_notebook(
+        notebook(("markdown", "hi"), ("code", "x = 1\n"), ("code", "y = (\n")), "nb.ipynb"
+    )
     (d,) = result.diagnostics
     assert d.code == "DC001" and d.cell == 3
 
@@ -103,7 +106,9 @@ def test_cli_concise_and_json(in_tmp):
     (in_tmp / "nb.ipynb").write_text(NB)
     r = CliRunner().invoke(cli, ["nb.ipynb"])
     assert r.exit_code == 1
-    assert r.output.splitlines()[0].startswith("nb.ipynb:cell 3:2:5: DC101 layers.Dense(16) on a rank-4 input")
+    assert r.output.splitlines()[0].startswith(
+        "nb.ipynb:cell 3:2:5: DC101 layers.Dense(16) on a rank-4 input"
+    )
     r = CliRunner().invoke(cli, ["--format", "json", "."])
     doc = json.loads(r.output)
     assert doc["layers"][0]["cell"] == 3 and doc["layers"][0]["line"] == 2

@@ -58,8 +58,9 @@ def test_check_files_keeps_the_given_order(tree, monkeypatch):
     serial = runner.check_files(files, Settings(), jobs=1)
     parallel = runner.check_files(files, Settings(), jobs=2)
     assert [f.path for f in serial] == [f.path for f in parallel] == files
-    assert [[x.to_json() for x in f.result.layers] for f in serial] == \
-        [[x.to_json() for x in f.result.layers] for f in parallel]
+    assert [[x.to_json() for x in f.result.layers] for f in serial] == [
+        [x.to_json() for x in f.result.layers] for f in parallel
+    ]
     assert [f.diagnostics for f in serial] == [f.diagnostics for f in parallel]
 
 

@@ -3,13 +3,16 @@
 Each input is checked through the API (``densecheck.api``) and through the command line in a subprocess
 (``python -m densecheck``): the expected exit code, the message, and never a traceback. The outcomes:
 
-* decodable source (PEP 263 cookie, BOM, CRLF or CR line ends, form feeds, 3.12 syntax) is analysed, positions right;
-* undecodable, NUL bytes, binary, Python 2, a syntax error: one DC001 with the reason and, when known, the line;
-* nesting deeper than CPython itself accepts, or deeper than the analysis can recurse: DC001 "too deeply nested"
-  (never a segfault of libcst's native parser, never an internal error);
-* a file over ``api.MAX_FILE_BYTES`` (4 MiB; libcst needs ~700 bytes of memory per source byte): DC001 "too large",
-  without reading it;
-* unreadable, a FIFO or a symlink loop named ``x.py``: DC001 "cannot read"; a directory named ``x.py`` is a directory;
+* decodable source (PEP 263 cookie, BOM, CRLF or CR line ends, form feeds, 3.12 syntax) is analysed, positions
+  right;
+* undecodable, NUL bytes, binary, Python 2, a syntax error: one DC001 with the reason and, when known, the
+  line;
+* nesting deeper than CPython itself accepts, or deeper than the analysis can recurse: DC001 "too deeply
+  nested" (never a segfault of libcst's native parser, never an internal error);
+* a file over ``api.MAX_FILE_BYTES`` (4 MiB; libcst needs ~700 bytes of memory per source byte): DC001 "too
+  large", without reading it;
+* unreadable, a FIFO or a symlink loop named ``x.py``: DC001 "cannot read"; a directory named ``x.py`` is a
+  directory;
 * a missing path or an invalid configuration: exit code 2 and a one-line message naming it.
 """
 
@@ -53,8 +56,14 @@ HEAD = "import torch\nfrom torch import nn\nfc = nn.Linear(4, 5)\n"  # one layer
 # -- helpers -------------------------------------------------------------------------------------------------
 def cli(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
     """``python -m densecheck ARGS`` in ``cwd``; never a traceback, never killed by a signal."""
-    r = subprocess.run([sys.executable, "-m", "densecheck", *args], cwd=cwd, capture_output=True, text=True,
-                       timeout=timeout, errors="replace")
+    r = subprocess.run(
+        [sys.executable, "-m", "densecheck", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        errors="replace",
+    )
     assert r.returncode >= 0, f"densecheck died from signal {-r.returncode}\n{r.stderr}"
     assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
     return r
@@ -108,8 +117,10 @@ LATIN1 = ("# -*- coding: latin-1 -*-\n# caf\xe9 cr\xe8me\n" + TORCH_MODEL.split(
 
 def test_latin1_with_cookie_is_analysed(tmp_path):
     p = write(tmp_path, "latin1.py", "")
-    p.write_bytes(b"# -*- coding: latin-1 -*-\n# caf\xe9 cr\xe8me\nimport torch\n" + TORCH_MODEL.split("\n", 1)[1]
-                  .encode())
+    p.write_bytes(
+        b"# -*- coding: latin-1 -*-\n# caf\xe9 cr\xe8me\nimport torch\n"
+        + TORCH_MODEL.split("\n", 1)[1].encode()
+    )
     res = api.analyze_file(str(p))
     analysed_ok(res, layers=1)
     assert (res.layers[0].line, res.layers[0].column) == (LINEAR_AT[0] + 2, LINEAR_AT[1])
@@ -133,11 +144,14 @@ def test_invalid_utf8_in_first_line_is_cannot_decode(tmp_path):
     cli_dc001(tmp_path, "bad_first.py", "cannot decode", line=1)
 
 
-@pytest.mark.parametrize("cookie, needle", [
-    (b"# -*- coding: klingon -*-\n", "unknown encoding: klingon"),
-    (b"# coding: rot13\n", "not a text encoding"),
-    (b"\xef\xbb\xbf# coding: latin-1\n", "cannot decode"),  # a BOM says utf-8, the cookie disagrees
-])
+@pytest.mark.parametrize(
+    "cookie, needle",
+    [
+        (b"# -*- coding: klingon -*-\n", "unknown encoding: klingon"),
+        (b"# coding: rot13\n", "not a text encoding"),
+        (b"\xef\xbb\xbf# coding: latin-1\n", "cannot decode"),  # a BOM says utf-8, the cookie disagrees
+    ],
+)
 def test_bad_encoding_declaration_is_cannot_decode(tmp_path, cookie, needle):
     p = write(tmp_path, "cookie.py", cookie + b"x = 1\n")
     only_dc001(api.analyze_file(str(p)), "cannot decode", needle)
@@ -180,19 +194,26 @@ def test_crlf_and_cr_line_ends_keep_positions(tmp_path, newline):
 
 
 def test_python2_style_except_is_python_314_syntax():
-    # `except A, B:` is Python 2's `except A as B` -- and, since PEP 758, valid Python 3.14 (two exception types)
+    # `except A, B:` is Python 2's `except A as B` -- and, since PEP 758, valid Python 3.14 (two exception
+    # types)
     res = api.analyze_source("try:\n    pass\nexcept Exception, e:\n    pass\n", "x.py")
     analysed_ok(res, layers=0)
 
 
-@pytest.mark.parametrize("src, at", [
-    ("\x0cimport torch\nfrom torch import nn\n\x0c\n# ünïcödé\nschicht_ä = nn.Linear(4, 5)\n", (5, 13, 28)),
-    ("import torch\nfrom torch import nn\n\x0c\nschicht_ä = nn.Linear(4, 5)\n", (4, 13, 28)),
-    ("import torch\nfrom torch import nn\nx = '\x1c'; y = 'ä'; fc = nn.Linear(4, 5)\n", (3, 24, 39)),
-])
+@pytest.mark.parametrize(
+    "src, at",
+    [
+        (
+            "\x0cimport torch\nfrom torch import nn\n\x0c\n# ünïcödé\nschicht_ä = nn.Linear(4, 5)\n",
+            (5, 13, 28),
+        ),
+        ("import torch\nfrom torch import nn\n\x0c\nschicht_ä = nn.Linear(4, 5)\n", (4, 13, 28)),
+        ("import torch\nfrom torch import nn\nx = '\x1c'; y = 'ä'; fc = nn.Linear(4, 5)\n", (3, 24, 39)),
+    ],
+)
 def test_form_feed_and_non_ascii_keep_columns(src, at):
-    """A form feed (or \\x1c-\\x1e, \\x85, \\u2028) is not a line end for Python, but str.splitlines() splits there:
-    columns of the lines after it must still count characters of the right line."""
+    """A form feed (or \\x1c-\\x1e, \\x85, \\u2028) is not a line end for Python, but str.splitlines() splits
+    there: columns of the lines after it must still count characters of the right line."""
     res = api.analyze_source(src.encode(), "ff.py")
     analysed_ok(res, layers=1)
     assert (res.layers[0].line, res.layers[0].column, res.layers[0].end_column) == at
@@ -210,13 +231,16 @@ def test_nul_bytes_in_text_given_as_str():
     only_dc001(api.analyze_source("x = 1\x00\n", "nul.py"), "NUL")
 
 
-@pytest.mark.parametrize("name, data", [
-    ("random.py", bytes((i * 197 + 13) % 256 for i in range(4096))),
-    ("pyc.py", b"\xa7\r\r\n\x00\x00\x00\x00" + bytes(range(256)) * 8),  # a .pyc header
-    ("zip.py", b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256))),
-    ("elf.py", b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 64),
-    ("png.py", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
-])
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("random.py", bytes((i * 197 + 13) % 256 for i in range(4096))),
+        ("pyc.py", b"\xa7\r\r\n\x00\x00\x00\x00" + bytes(range(256)) * 8),  # a .pyc header
+        ("zip.py", b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256))),
+        ("elf.py", b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 64),
+        ("png.py", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+    ],
+)
 def test_binary_file_named_py_is_dc001(tmp_path, name, data):
     p = write(tmp_path, name, data)
     only_dc001(api.analyze_file(str(p)))
@@ -313,7 +337,8 @@ TOO_DEEP = {
     # Python accepts it, libcst's grammar stops at ~3,500 implicitly concatenated strings
     "strings_5000": "x = " + " ".join(["'a'"] * 5000) + "\n",
 }
-#: deep, and Python accepts them: the analysis recurses deeper than the default recursion limit allows, so it runs
+#: deep, and Python accepts them: the analysis recurses deeper than the default recursion limit allows, so it
+# runs
 #: again in a thread with a large stack
 DEEP_BUT_VALID = {
     "lists_150": "x = " + "[" * 150 + "]" * 150 + "\n",
@@ -326,8 +351,8 @@ DEEP_BUT_VALID = {
 
 
 def _in_child(src: str) -> str:
-    """analyze_source in a child process: a native stack overflow would kill the interpreter (a negative return
-    code) instead of failing the test."""
+    """analyze_source in a child process: a native stack overflow would kill the interpreter (a negative
+    return code) instead of failing the test."""
     code = (
         "import sys\nfrom densecheck import api\n"
         "r = api.analyze_source(sys.stdin.buffer.read(), 'deep.py')\n"
@@ -355,10 +380,11 @@ def test_deep_but_valid_nesting_is_analysed(name):
 
 @pytest.fixture
 def recursive_analysis(monkeypatch):
-    """The engine walks trees iteratively and its interpreter bounds its own depth, so no file of ``DEEP_BUT_VALID``
-    makes it recurse past Python's limit any more; the fallback for an analysis that does (a deep thread, or
-    DC001) is exercised with an analysis that recurses once per level of the tree, as libcst's visitors do, under
-    a recursion limit too low for ``lists_150`` (304 levels) but high enough for the deep thread's fresh stack."""
+    """The engine walks trees iteratively and its interpreter bounds its own depth, so no file of
+    ``DEEP_BUT_VALID`` makes it recurse past Python's limit any more; the fallback for an analysis that does
+    (a deep thread, or DC001) is exercised with an analysis that recurses once per level of the tree, as
+    libcst's visitors do, under a recursion limit too low for ``lists_150`` (304 levels) but high enough for
+    the deep thread's fresh stack."""
     import densecheck.engine as analysis
 
     real = analysis.analyze_module
@@ -380,13 +406,19 @@ def recursive_analysis(monkeypatch):
 @pytest.mark.usefixtures("recursive_analysis")
 def test_deep_analysis_runs_in_a_thread_with_room():
     res = api.analyze_source(HEAD + DEEP_BUT_VALID["lists_150"], "deep.py")
-    assert not res.internal_error and not res.diagnostics and [r.layer for r in res.layers] == ["torch.nn.Linear"]
+    assert (
+        not res.internal_error
+        and not res.diagnostics
+        and [r.layer for r in res.layers] == ["torch.nn.Linear"]
+    )
 
 
 @pytest.mark.usefixtures("recursive_analysis")
 def test_deeper_than_the_analysis_goes_is_dc001(monkeypatch):
     monkeypatch.setattr(api, "MAX_ANALYSED_DEPTH", 100)
-    d = only_dc001(api.analyze_source(HEAD + DEEP_BUT_VALID["lists_150"], "deep.py"), "too deeply nested to analyse")
+    d = only_dc001(
+        api.analyze_source(HEAD + DEEP_BUT_VALID["lists_150"], "deep.py"), "too deeply nested to analyse"
+    )
     assert "304 levels" in d.message
 
 
@@ -398,7 +430,9 @@ def test_no_thread_for_the_deep_analysis_is_dc001(monkeypatch):
         raise RuntimeError("can't start new thread")
 
     monkeypatch.setattr(threading.Thread, "start", no_thread)
-    only_dc001(api.analyze_source(HEAD + DEEP_BUT_VALID["lists_150"], "deep.py"), "too deeply nested to analyse")
+    only_dc001(
+        api.analyze_source(HEAD + DEEP_BUT_VALID["lists_150"], "deep.py"), "too deeply nested to analyse"
+    )
 
 
 def test_recursion_the_depth_does_not_explain_is_an_internal_error(monkeypatch):
@@ -423,54 +457,81 @@ def test_deep_nesting_through_cli(tmp_path, name):
 
 @pytest.mark.parametrize("depth", [20, 100])
 def test_moderate_nesting_is_analysed(depth):
-    res = api.analyze_source(HEAD + "y = " + "fc(" * depth + "x" + ")" * depth + "\n"
-                             + "z = " + "a+(" * depth + "a" + ")" * depth + "\n"
-                             + "w = " + "-" * (depth * 3) + "a\n", "ok.py")
+    res = api.analyze_source(
+        HEAD
+        + "y = "
+        + "fc(" * depth
+        + "x"
+        + ")" * depth
+        + "\n"
+        + "z = "
+        + "a+(" * depth
+        + "a"
+        + ")" * depth
+        + "\n"
+        + "w = "
+        + "-" * (depth * 3)
+        + "a\n",
+        "ok.py",
+    )
     analysed_ok(res, layers=1)
 
 
-@pytest.mark.parametrize("prefix", [
-    "type X = int\n",  # valid for libcst (3.12 syntax) but rejected by CPython 3.11: libcst gets the file
-    'print "x"\n',  # a syntax error for both
-])
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "type X = int\n",  # valid for libcst (3.12 syntax) but rejected by CPython 3.11: libcst gets the file
+        'print "x"\n',  # a syntax error for both
+    ],
+)
 def test_deep_nesting_behind_a_syntax_cpython_rejects(prefix):
     src = prefix + "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n" + "y = " + "-" * 100_000 + "a\n"
-    code = ("import sys\nfrom densecheck import api\n"
-            "r = api.analyze_source(sys.stdin.buffer.read(), 'deep.py')\n"
-            "print(r.internal_error, [(d.code, d.message) for d in r.diagnostics])\n")
+    code = (
+        "import sys\nfrom densecheck import api\n"
+        "r = api.analyze_source(sys.stdin.buffer.read(), 'deep.py')\n"
+        "print(r.internal_error, [(d.code, d.message) for d in r.diagnostics])\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], input=src.encode(), capture_output=True, timeout=300)
     assert r.returncode == 0, f"died (return code {r.returncode})"
     assert r.stdout.decode().startswith("False [('DC001'"), r.stdout
 
 
 def test_valid_python_that_libcst_cannot_parse_is_dc001():
-    """libcst has gaps: a parenthesised annotated target (CPython's test_grammar.py, typinganndata/ann_module.py)."""
-    d = only_dc001(api.analyze_source("import torch\n(pars): bool = True\n", "ann.py"),
-                   "(libcst) rejects this valid Python")
+    """libcst has gaps: a parenthesised annotated target (CPython's test_grammar.py,
+    typinganndata/ann_module.py)."""
+    d = only_dc001(
+        api.analyze_source("import torch\n(pars): bool = True\n", "ann.py"),
+        "(libcst) rejects this valid Python",
+    )
     assert d.line == 2
 
 
 def test_newer_syntax_than_the_running_python_is_analysed():
-    src = ("import torch\nfrom torch import nn\n"
-           "type Shape = tuple[int, ...]\n"
-           "def make[T](n: T) -> nn.Linear:\n    return nn.Linear(n, 4)\n"
-           "fc = nn.Linear(8, 4)\n")
+    src = (
+        "import torch\nfrom torch import nn\n"
+        "type Shape = tuple[int, ...]\n"
+        "def make[T](n: T) -> nn.Linear:\n    return nn.Linear(n, 4)\n"
+        "fc = nn.Linear(8, 4)\n"
+    )
     res = api.analyze_source(src, "new.py")
     analysed_ok(res)
     assert sorted(lyr.line for lyr in res.layers) == [5, 6]
 
 
 # -- syntax errors -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("src, line, needle", [
-    ('import torch\nprint "hello"\n', 2, "Missing parentheses in call to 'print'"),
-    ("exec 'x = 1'\n", 1, "Missing parentheses in call to 'exec'"),
-    ("f = lambda (x, y): x\n", 1, "syntax error"),
-    ("x = 0777\n", 1, "syntax error"),
-    ("x = `1`\n", 1, "syntax error"),
-    ("x = ur'abc'\n", 1, "syntax error"),
-    ("def f((a, b)):\n    pass\n", 1, "syntax error"),
-    ("raise E, 'msg'\n", 1, "syntax error"),
-])
+@pytest.mark.parametrize(
+    "src, line, needle",
+    [
+        ('import torch\nprint "hello"\n', 2, "Missing parentheses in call to 'print'"),
+        ("exec 'x = 1'\n", 1, "Missing parentheses in call to 'exec'"),
+        ("f = lambda (x, y): x\n", 1, "syntax error"),
+        ("x = 0777\n", 1, "syntax error"),
+        ("x = `1`\n", 1, "syntax error"),
+        ("x = ur'abc'\n", 1, "syntax error"),
+        ("def f((a, b)):\n    pass\n", 1, "syntax error"),
+        ("raise E, 'msg'\n", 1, "syntax error"),
+    ],
+)
 def test_python2_syntax_is_dc001(tmp_path, src, line, needle):
     p = write(tmp_path, "py2.py", src)
     d = only_dc001(api.analyze_file(str(p)), "syntax error", needle)
@@ -478,15 +539,18 @@ def test_python2_syntax_is_dc001(tmp_path, src, line, needle):
     cli_dc001(tmp_path, "py2.py", needle, line=line)
 
 
-@pytest.mark.parametrize("src, line, column", [
-    (TORCH_MODEL.replace("def forward(self, x):", "def forward(self, x)"), 10, 25),
-    ("import torch\n\nx = (1,\ny = 2\n", 3, 5),
-    ("def f():\nreturn 1\n", 2, 1),
-    ("if True:\n        x = 1\n    y = 2\n", 3, 10),
-    ("x = 'unterminated\n", 1, 5),
-    ('x = """never closed\n\n\n', 1, 5),
-    ("class A:\n\tif x:\n        pass\n", 3, 9),
-])
+@pytest.mark.parametrize(
+    "src, line, column",
+    [
+        (TORCH_MODEL.replace("def forward(self, x):", "def forward(self, x)"), 10, 25),
+        ("import torch\n\nx = (1,\ny = 2\n", 3, 5),
+        ("def f():\nreturn 1\n", 2, 1),
+        ("if True:\n        x = 1\n    y = 2\n", 3, 10),
+        ("x = 'unterminated\n", 1, 5),
+        ('x = """never closed\n\n\n', 1, 5),
+        ("class A:\n\tif x:\n        pass\n", 3, 9),
+    ],
+)
 def test_syntax_error_is_dc001_with_its_line(tmp_path, src, line, column):
     p = write(tmp_path, "syntax.py", src)
     d = only_dc001(api.analyze_file(str(p)), "syntax error")
@@ -602,7 +666,9 @@ def test_fifo_named_py_does_not_hang(tmp_path):
     try:
         r = cli("--isolated", "pipe.py", "model.py", cwd=tmp_path, timeout=60)
     except subprocess.TimeoutExpired:
-        pytest.fail("densecheck blocked reading a FIFO named pipe.py (runner.check_file opens it with open())")
+        pytest.fail(
+            "densecheck blocked reading a FIFO named pipe.py (runner.check_file opens it with open())"
+        )
     assert r.returncode == 1
     assert "pipe.py:1:1: DC001 cannot read" in r.stdout
     assert f"model.py:{LINEAR_AT[0]}:{LINEAR_AT[1]}: DC102" in r.stdout
@@ -630,15 +696,18 @@ def test_missing_path_api():
     only_dc001(api.analyze_file("/nonexistent/dir/model.py"), "cannot read", "no such file")
 
 
-@pytest.mark.parametrize("table, needles", [
-    ('[tool.densecheck]\nselekt = ["DC101"]\n', ["selekt", "pyproject.toml"]),
-    ('[tool.densecheck]\nfail-level = "fatal"\n', ["fail-level", "pyproject.toml"]),
-    ('[tool.densecheck]\nselect = "DC101"\n', ["select", "pyproject.toml"]),
-    ('[tool.densecheck]\nselect = ["DC999"]\n', ["DC999", "pyproject.toml"]),
-    ("[tool.densecheck\nselect = 1\n", ["pyproject.toml", "TOML"]),
-    ("[tool]\ndensecheck = 3\n", ["pyproject.toml", "densecheck"]),
-    (b"[tool.densecheck]\n\xff\xfe = 1\n", ["pyproject.toml"]),
-])
+@pytest.mark.parametrize(
+    "table, needles",
+    [
+        ('[tool.densecheck]\nselekt = ["DC101"]\n', ["selekt", "pyproject.toml"]),
+        ('[tool.densecheck]\nfail-level = "fatal"\n', ["fail-level", "pyproject.toml"]),
+        ('[tool.densecheck]\nselect = "DC101"\n', ["select", "pyproject.toml"]),
+        ('[tool.densecheck]\nselect = ["DC999"]\n', ["DC999", "pyproject.toml"]),
+        ("[tool.densecheck\nselect = 1\n", ["pyproject.toml", "TOML"]),
+        ("[tool]\ndensecheck = 3\n", ["pyproject.toml", "densecheck"]),
+        (b"[tool.densecheck]\n\xff\xfe = 1\n", ["pyproject.toml"]),
+    ],
+)
 def test_invalid_config_exits_2_naming_key_and_file(tmp_path, table, needles):
     (tmp_path / "pyproject.toml").write_bytes(table if isinstance(table, bytes) else table.encode())
     write(tmp_path, "model.py", TORCH_MODEL)
@@ -661,16 +730,19 @@ def test_config_given_with_config_flag_missing_or_invalid(tmp_path):
 
 
 # -- notebooks -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("data", [
-    b"{not json",
-    b"",
-    b"[1, 2, 3]",
-    b'{"cells": 5}',
-    b'{"cells": [{"cell_type": "code", "source": 7}]}',
-    b'{"cells": [{"cell_type": "code", "source": ["def f(:\\n"]}]}',
-    b"\xff\xfe\x00binary",
-    json.dumps({"cells": [{"cell_type": "code", "source": "x = 1\x00\n"}]}).encode(),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"{not json",
+        b"",
+        b"[1, 2, 3]",
+        b'{"cells": 5}',
+        b'{"cells": [{"cell_type": "code", "source": 7}]}',
+        b'{"cells": [{"cell_type": "code", "source": ["def f(:\\n"]}]}',
+        b"\xff\xfe\x00binary",
+        json.dumps({"cells": [{"cell_type": "code", "source": "x = 1\x00\n"}]}).encode(),
+    ],
+)
 def test_bad_notebooks_are_reported_cleanly(tmp_path, data):
     write(tmp_path, "nb.ipynb", data)
     r = cli("--isolated", "nb.ipynb", cwd=tmp_path)
@@ -707,30 +779,44 @@ def test_a_tree_of_odd_files_is_all_reported(tmp_path):
 
 
 def test_the_checked_codes_own_warnings_are_not_printed(tmp_path, recwarn):
-    """Invalid escapes and literals in the checked code make CPython warn (SyntaxWarning; DeprecationWarning before
-    3.12) when densecheck compiles it: that is the code's business, not noise for densecheck's stderr."""
+    """Invalid escapes and literals in the checked code make CPython warn (SyntaxWarning; DeprecationWarning
+    before 3.12) when densecheck compiles it: that is the code's business, not noise for densecheck's
+    stderr."""
     src = HEAD + 's = "\\d+\\e"\nb = b"\\q"\nt = 1if True else 2\n'
     api.analyze_source(src, "w.py")
-    assert not [w for w in recwarn.list if issubclass(w.category, (SyntaxWarning, DeprecationWarning))], \
-        [str(w.message) for w in recwarn.list]
+    assert not [w for w in recwarn.list if issubclass(w.category, (SyntaxWarning, DeprecationWarning))], [
+        str(w.message) for w in recwarn.list
+    ]
     write(tmp_path, "w.py", src)
     r = subprocess.run(
-        [sys.executable, "-W", "always", "-m", "densecheck", "--isolated", "w.py"], cwd=tmp_path,
-        capture_output=True, text=True, timeout=180)
+        [sys.executable, "-W", "always", "-m", "densecheck", "--isolated", "w.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Warning" not in r.stderr, r.stderr
 
 
-@pytest.mark.parametrize("data, code, needle", [
-    (b"", 0, None),
-    (bytes(range(256)), 1, "cannot decode"),
-    (b"x = 1\x00\n", 1, "NUL"),
-    (b'print "x"\n', 1, "Missing parentheses"),
-    (b"\xef\xbb\xbf" + TORCH_MODEL.encode().replace(b"\n", b"\r\n"), 1, "DC102"),
-])
+@pytest.mark.parametrize(
+    "data, code, needle",
+    [
+        (b"", 0, None),
+        (bytes(range(256)), 1, "cannot decode"),
+        (b"x = 1\x00\n", 1, "NUL"),
+        (b'print "x"\n', 1, "Missing parentheses"),
+        (b"\xef\xbb\xbf" + TORCH_MODEL.encode().replace(b"\n", b"\r\n"), 1, "DC102"),
+    ],
+)
 def test_standard_input(tmp_path, data, code, needle):
-    r = subprocess.run([sys.executable, "-m", "densecheck", "--isolated", "--stdin-filename", "m.py", "-"],
-                       cwd=tmp_path, input=data, capture_output=True, timeout=180)
+    r = subprocess.run(
+        [sys.executable, "-m", "densecheck", "--isolated", "--stdin-filename", "m.py", "-"],
+        cwd=tmp_path,
+        input=data,
+        capture_output=True,
+        timeout=180,
+    )
     out = r.stdout.decode("utf-8", "replace") + r.stderr.decode("utf-8", "replace")
     assert r.returncode == code, out
     assert "Traceback" not in out
@@ -750,17 +836,28 @@ def test_odd_file_names(tmp_path, fmt):
     """Names that are not UTF-8, or hold a newline or spaces: reported, never a crash while printing them."""
     root = os.fsencode(tmp_path / "names")
     os.makedirs(root)
-    for name, data in ((b"caf\xe9.py", TORCH_MODEL.encode()), (b"new\nline.py", b"def f(:\n"),
-                       (b"sp ace.py", b"x = 1\n"), (b"-dash.py", b"x = 1\n")):
+    for name, data in (
+        (b"caf\xe9.py", TORCH_MODEL.encode()),
+        (b"new\nline.py", b"def f(:\n"),
+        (b"sp ace.py", b"x = 1\n"),
+        (b"-dash.py", b"x = 1\n"),
+    ):
         with open(os.path.join(root, name), "wb") as fh:
             fh.write(data)
-    r = subprocess.run([sys.executable, "-m", "densecheck", "--isolated", "--format", fmt, "names"], cwd=tmp_path,
-                       capture_output=True, timeout=180)
+    r = subprocess.run(
+        [sys.executable, "-m", "densecheck", "--isolated", "--format", fmt, "names"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=180,
+    )
     out = r.stdout.decode("utf-8", "replace") + r.stderr.decode("utf-8", "replace")
     assert r.returncode == 1, out
     if fmt == "sarif":  # the document carries every rule's documentation: look at the results only
         results = json.loads(r.stdout)["runs"][0]["results"]
         out = "\n".join(res["ruleId"] + " " + res["message"]["text"] for res in results) + r.stderr.decode()
-    assert "Traceback" not in out and "DC002" not in r.stdout.decode("utf-8", "replace").replace('"DC002"', "") \
-        if fmt != "sarif" else "Traceback" not in out and "DC002" not in out
+    assert (
+        "Traceback" not in out and "DC002" not in r.stdout.decode("utf-8", "replace").replace('"DC002"', "")
+        if fmt != "sarif"
+        else "Traceback" not in out and "DC002" not in out
+    )
     assert "DC102" in out and "DC001" in out

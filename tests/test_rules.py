@@ -12,8 +12,9 @@ SECTIONS = ("## What it does", "## Why it matters", "## Example", "## Use instea
 
 #: trace rules' snippets need trace mode (they run in tests/test_trace.py); every other rule's run statically
 STATIC_RULES = [r for r in ALL_RULES if not getattr(r, "requires_trace", False)]
-CASES = [(r.code, "INVALID", i, src) for r in STATIC_RULES for i, src in enumerate(r.INVALID)] + \
-        [(r.code, "VALID", i, src) for r in STATIC_RULES for i, src in enumerate(r.VALID)]
+CASES = [(r.code, "INVALID", i, src) for r in STATIC_RULES for i, src in enumerate(r.INVALID)] + [
+    (r.code, "VALID", i, src) for r in STATIC_RULES for i, src in enumerate(r.VALID)
+]
 
 
 def settings_for(code: str) -> Settings:
@@ -39,7 +40,7 @@ def test_documentation(rule):
     assert all(p >= 0 for p in positions), f"{rule.code} documentation lacks {SECTIONS}"
     assert positions == sorted(positions), "sections out of order"
     for section, start in zip(SECTIONS, positions):
-        body = doc[start + len(section):].split("\n## ", 1)[0]
+        body = doc[start + len(section) :].split("\n## ", 1)[0]
         assert body.strip(), f"{rule.code}: empty {section}"
 
 
@@ -59,13 +60,18 @@ def test_codes_and_names_are_unique():
 
 
 def test_fc_param_budget_flags_vgg16_with_the_default_budget():
-    source = ("import keras\nfrom keras import layers\nx = keras.Input(shape=(7, 7, 512))\n"
-              "x = layers.Flatten()(x)\nx = layers.Dense(4096)(x)\nx = layers.Dense(4096)(x)\n"
-              "y = layers.Dense(1000)(x)\n")
+    source = (
+        "import keras\nfrom keras import layers\nx = keras.Input(shape=(7, 7, 512))\n"
+        "x = layers.Flatten()(x)\nx = layers.Dense(4096)(x)\nx = layers.Dense(4096)(x)\n"
+        "y = layers.Dense(1000)(x)\n"
+    )
     result = api.analyze_source(source, "vgg.py")
     flagged = [d for d in result.diagnostics if d.code == "DC104"]
     assert [d.line for d in flagged] == [5]
     assert "102,764,544" in flagged[0].message
     assert Settings().fc_param_budget == 25_000_000
-    assert [d.line for d in api.analyze_source(source, "vgg.py", Settings(fc_param_budget=10_000_000)).diagnostics
-            if d.code == "DC104"] == [5, 6]
+    assert [
+        d.line
+        for d in api.analyze_source(source, "vgg.py", Settings(fc_param_budget=10_000_000)).diagnostics
+        if d.code == "DC104"
+    ] == [5, 6]

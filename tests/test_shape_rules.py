@@ -1,8 +1,8 @@
 """The shape rules in densecheck/frameworks/ checked against the frameworks themselves.
 
-Each case is a layer constructor (source text, evaluated by the framework) and an input shape. The expected output
-shape is whatever torch / keras produce when the layer is built and applied; the static rule must agree (on every
-dimension it claims to know).
+Each case is a layer constructor (source text, evaluated by the framework) and an input shape. The expected
+output shape is whatever torch / keras produce when the layer is built and applied; the static rule must agree
+(on every dimension it claims to know).
 """
 
 from __future__ import annotations
@@ -134,4 +134,3 @@ def test_keras_rule_matches_keras(ctor, shape):
     static = static_output("keras", ctor, shape)
     assert_agrees(static, real)
     assert static.json()[1:] == list(real[1:]), f"{ctor}: static {static} vs real {real}"
-

@@ -14,25 +14,28 @@ def diag(code="DC101", line=1, end_line=None, path="m.py", severity="warning"):
     return Diagnostic(path, line, 1, end_line or line, 5, code, severity, "msg", "rule")
 
 
-@pytest.mark.parametrize("comment, suppressed", [
-    ("# noqa", {"DC101", "DC102"}),
-    ("# NOQA", {"DC101", "DC102"}),
-    ("#noqa:DC101", {"DC101"}),
-    ("# noqa: DC101,DC102", {"DC101", "DC102"}),
-    ("# noqa: DC101, DC102", {"DC101", "DC102"}),
-    ("# noqa: DC101 DC102", {"DC101", "DC102"}),
-    ("# noqa: dc102", {"DC102"}),
-    ("# noqa: DC101 -- the per-pixel head is deliberate", {"DC101"}),
-    ("# noqa: E501", set()),
-    ("# noqa:", set()),  # malformed: suppresses nothing rather than everything
-    ("# noqa-ish comment", set()),
-    ("# type: ignore  # noqa: DC102", {"DC102"}),
-    ("# densecheck: ignore", {"DC101", "DC102"}),
-    ("# densecheck: ignore[DC101]", {"DC101"}),
-    ("# densecheck:ignore[DC101, DC102]", {"DC101", "DC102"}),
-    ("# densecheck: ignore[DC103]", set()),
-    ("# some comment", set()),
-])
+@pytest.mark.parametrize(
+    "comment, suppressed",
+    [
+        ("# noqa", {"DC101", "DC102"}),
+        ("# NOQA", {"DC101", "DC102"}),
+        ("#noqa:DC101", {"DC101"}),
+        ("# noqa: DC101,DC102", {"DC101", "DC102"}),
+        ("# noqa: DC101, DC102", {"DC101", "DC102"}),
+        ("# noqa: DC101 DC102", {"DC101", "DC102"}),
+        ("# noqa: dc102", {"DC102"}),
+        ("# noqa: DC101 -- the per-pixel head is deliberate", {"DC101"}),
+        ("# noqa: E501", set()),
+        ("# noqa:", set()),  # malformed: suppresses nothing rather than everything
+        ("# noqa-ish comment", set()),
+        ("# type: ignore  # noqa: DC102", {"DC102"}),
+        ("# densecheck: ignore", {"DC101", "DC102"}),
+        ("# densecheck: ignore[DC101]", {"DC101"}),
+        ("# densecheck:ignore[DC101, DC102]", {"DC101", "DC102"}),
+        ("# densecheck: ignore[DC103]", set()),
+        ("# some comment", set()),
+    ],
+)
 def test_line_directives(comment, suppressed):
     source = f"x = f()  {comment}\n"
     kept = {d.code for d in apply([diag("DC101"), diag("DC102")], source)}
@@ -84,7 +87,8 @@ def test_directive_positions():
     assert (dv.line, dv.column, dv.kind, dv.codes) == (1, 8, "noqa", ("DC101",))
 
 
-# -- DC900 unused-noqa ---------------------------------------------------------------------------------------------
+# -- DC900 unused-noqa
+# ---------------------------------------------------------------------------------------------
 ON = Settings(extend_select=["DC900"])
 
 
@@ -121,7 +125,8 @@ def test_unused_severity_override():
     assert d.severity == "error"
 
 
-# -- end to end, through the engine ---------------------------------------------------------------------------------
+# -- end to end, through the engine
+# ---------------------------------------------------------------------------------
 MODEL = """import torch
 from torch import nn
 

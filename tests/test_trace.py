@@ -1,8 +1,8 @@
 """Trace mode: attribution, shapes, MACs, the subprocess sandbox, merging into the static report, DC105/DC106.
 
 In-process recording (fast: one torch and one keras import for the whole file) covers attribution and the
-fixtures; a handful of subprocess runs cover isolation (exception, timeout, offline environment) and the end-to-end
-merge for each framework.
+fixtures; a handful of subprocess runs cover isolation (exception, timeout, offline environment) and the
+end-to-end merge for each framework.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def _models_on_path():
 
 
 def call_starts(path) -> dict[tuple[int, int], str]:
-    """(line, 1-based column) -> source text of every Call node in the file, by libcst (as the static pass)."""
+    """(line, 1-based column) -> source text of every Call node in the file, by libcst (as the static
+    pass)."""
     module = cst.parse_module(Path(path).read_text(encoding="utf-8"))
     wrapper = MetadataWrapper(module)
     out = {}
@@ -73,7 +74,8 @@ def assert_attributed(records):
         assert (r.line, r.column) in calls, f"{r.path}:{r.line}:{r.column} is not the start of a call"
 
 
-# -- torch, in process ------------------------------------------------------------------------------------------------
+# -- torch, in process
+# ------------------------------------------------------------------------------------------------
 @pytest.mark.torch
 def test_torch_multilevel_attribution_shapes_and_params():
     pytest.importorskip("torch")
@@ -142,8 +144,19 @@ def test_macs_for_rank_4_input():
     assert rec.macs == [64 * 32 * 32 * 10]
     # whole batch, bias included (torchinfo's counting, without its bug: it reports 660 = 2 x 330)
     assert rec.mult_adds == 1_351_680 == 2 * 64 * 32 * (32 * 10 + 10)
-    report = LayerReport("m.py", 1, 1, 1, 1, "torch", "torch.nn.Linear", "nn.Linear(32, 10)", in_features=32,
-                         out_features=10, shapes=[Shape.of(rec.input_shapes[0])])
+    report = LayerReport(
+        "m.py",
+        1,
+        1,
+        1,
+        1,
+        "torch",
+        "torch.nn.Linear",
+        "nn.Linear(32, 10)",
+        in_features=32,
+        out_features=10,
+        shapes=[Shape.of(rec.input_shapes[0])],
+    )
     assert report.macs == rec.macs[0]
     # torch's own FLOP counter agrees: 2 FLOPs per multiply-accumulate over the batch
     from torch.utils.flop_counter import FlopCounterMode
@@ -179,11 +192,13 @@ def test_torch_fixtures_merge_without_surprises(path):
 
 
 def _ok(records, target="t.py:build") -> TraceResult:
-    return TraceResult(TraceTarget(target), ok=True, framework=records[0].framework if records else None,
-                       records=records)
+    return TraceResult(
+        TraceTarget(target), ok=True, framework=records[0].framework if records else None, records=records
+    )
 
 
-# -- keras, in process ------------------------------------------------------------------------------------------------
+# -- keras, in process
+# ------------------------------------------------------------------------------------------------
 @pytest.mark.keras
 def test_keras_multilevel_subclassed_functional_sequential():
     pytest.importorskip("keras")
@@ -241,15 +256,36 @@ def test_keras_fixtures_merge_without_surprises(path):
     assert not [d for d in added if d.code == "DC105"], [d.message for d in added]
 
 
-# -- merge, DC105 ------------------------------------------------------------------------------------------------
+# -- merge, DC105
+# ------------------------------------------------------------------------------------------------
 def _static_layer(path="m.py", line=5, column=9, shape=(None, 16, 32, 32), ca=1) -> LayerReport:
-    return LayerReport(path, line, column, line, column + 17, "torch", "torch.nn.Linear", "nn.Linear(32, 10)",
-                       in_features=32, out_features=10, shapes=[Shape.of(shape, ca)])
+    return LayerReport(
+        path,
+        line,
+        column,
+        line,
+        column + 17,
+        "torch",
+        "torch.nn.Linear",
+        "nn.Linear(32, 10)",
+        in_features=32,
+        out_features=10,
+        shapes=[Shape.of(shape, ca)],
+    )
 
 
 def _record(path, line=5, column=9, shapes=([8, 32],), **kw) -> SiteRecord:
-    fields = {"in_features": 32, "out_features": 10, "params": 330, "calls": 1, "instances": 1,
-              "params_total": 330, "bias": True, "macs": [320], "mult_adds": 8 * 330}
+    fields = {
+        "in_features": 32,
+        "out_features": 10,
+        "params": 330,
+        "calls": 1,
+        "instances": 1,
+        "params_total": 330,
+        "bias": True,
+        "macs": [320],
+        "mult_adds": 8 * 330,
+    }
     fields.update(kw)
     return SiteRecord(path, line, column, "torch", "torch.nn.Linear", [list(s) for s in shapes], **fields)
 
@@ -277,8 +313,9 @@ def test_merge_agreement_keeps_static_layout(tmp_path):
     f.write_text("\n" * 4 + "fc = nn.Linear(32, 10)\n")
     layer = _static_layer(str(f))
     res = api.FileResult(str(f), layers=[layer], diagnostics=api.run_rules([layer], Settings()))
-    added = merge_results([_ok([_record(str(f), shapes=([2, 16, 32, 32],), macs=[16 * 32 * 320])])], [res],
-                          Settings())
+    added = merge_results(
+        [_ok([_record(str(f), shapes=([2, 16, 32, 32],), macs=[16 * 32 * 320])])], [res], Settings()
+    )
     assert added == []
     assert layer.trace["agrees"] is True and layer.source == "trace"
     assert layer.input.channel_axis == 1 and layer.behaves_as == "spatial_mixing"  # NCHW: a static fact
@@ -300,11 +337,14 @@ def test_merge_trace_only_site_becomes_a_report(tmp_path):
     helper = tmp_path / "outside.py"
     helper.write_text("from torch import nn\n\n\ndef make():\n    return nn.Linear(32, 10, bias=False)\n")
     results: list = []
-    merge_results([_ok([_record(str(helper), 5, 12, bias=False, params=320)])], results, Settings(),
-                  root=str(tmp_path))
+    merge_results(
+        [_ok([_record(str(helper), 5, 12, bias=False, params=320)])], results, Settings(), root=str(tmp_path)
+    )
     (res,) = results
     (layer,) = res.layers
-    assert res.path == "outside.py" and layer.source == "trace" and layer.call == "nn.Linear(32, 10, bias=False)"
+    assert (
+        res.path == "outside.py" and layer.source == "trace" and layer.call == "nn.Linear(32, 10, bias=False)"
+    )
     assert (layer.line, layer.column, layer.end_line, layer.end_column) == (5, 12, 5, 41)
     assert layer.params == 320 and layer.trace["agrees"] is None
     assert res.diagnostics == []  # a file outside the analysed paths is listed, not linted
@@ -325,14 +365,18 @@ def test_dc105_rule_snippets_with_real_trace(tmp_path):
         static = api.analyze_file(str(f))
         static_ranks = {lay.line: lay.ranks for lay in static.layers}
         added = merge_results([_ok(recs, f"{f}:build")], [static], Settings())
-        differ = any(static_ranks.get(r.line) and static_ranks[r.line] != sorted({len(s) for s in r.input_shapes})
-                     for r in recs if r.input_shapes)
+        differ = any(
+            static_ranks.get(r.line) and static_ranks[r.line] != sorted({len(s) for s in r.input_shapes})
+            for r in recs
+            if r.input_shapes
+        )
         assert bool([d for d in added if d.code == "DC105"]) == differ, (kind, [d.message for d in added])
         if kind == "INVALID":
             assert differ, "the INVALID example should fool the static pass"
 
 
-# -- specs and config ---------------------------------------------------------------------------------------------
+# -- specs and config
+# ---------------------------------------------------------------------------------------------
 def test_parse_inputs_and_targets():
     assert parse_input("1,3,224,224").shape == (1, 3, 224, 224)
     assert parse_input("2,128:int64") == parse_input("2x128:long")
@@ -348,12 +392,18 @@ def test_parse_inputs_and_targets():
 
 
 def test_parse_trace_config():
-    targets = parse_trace_config([
-        {"target": "pkg.models:build", "inputs": ["2,128"], "dtype": "int64", "timeout": 60},
-        {"target": "src/vision.py:ResNet", "inputs": [[1, 3, 224, 224]], "framework": "torch",
-         "memory_limit_mb": 2048},
-        {"target": "keras_app.py:build"},
-    ])
+    targets = parse_trace_config(
+        [
+            {"target": "pkg.models:build", "inputs": ["2,128"], "dtype": "int64", "timeout": 60},
+            {
+                "target": "src/vision.py:ResNet",
+                "inputs": [[1, 3, 224, 224]],
+                "framework": "torch",
+                "memory_limit_mb": 2048,
+            },
+            {"target": "keras_app.py:build"},
+        ]
+    )
     assert [t.target for t in targets] == ["pkg.models:build", "src/vision.py:ResNet", "keras_app.py:build"]
     assert targets[0].inputs[0].dtype == "int64" and targets[0].timeout == 60
     assert targets[1].inputs[0].shape == (1, 3, 224, 224) and targets[1].memory_limit_mb == 2048
@@ -372,12 +422,19 @@ def test_parse_trace_config():
             parse_trace_config([value] if isinstance(value, dict) else value)
 
 
-# -- subprocess: isolation and end to end ------------------------------------------------------------------------
+# -- subprocess: isolation and end to end
+# ------------------------------------------------------------------------
 def test_subprocess_exception_is_dc106_at_the_user_frame_and_sandboxed(tmp_path):
     static = api.analyze_file(str(MODELS / "failing.py"))
     files = [static]
-    targets = parse_trace_cli(["tests/trace_models/failing.py:build", "tests/trace_models/failing.py:not_a_model",
-                               "tests/trace_models/nowhere.py:build", "tests.trace_models.failing:missing"])
+    targets = parse_trace_cli(
+        [
+            "tests/trace_models/failing.py:build",
+            "tests/trace_models/failing.py:not_a_model",
+            "tests/trace_models/nowhere.py:build",
+            "tests.trace_models.failing:missing",
+        ]
+    )
     out: list = []
     diags = run_trace(targets, files, Settings(), timeout=60, root=str(ROOT), results_out=out)
     assert [d.code for d in diags] == ["DC106"] * 4
@@ -400,8 +457,14 @@ def test_subprocess_exception_is_dc106_at_the_user_frame_and_sandboxed(tmp_path)
 def test_subprocess_timeout_names_the_user_frame():
     files: list = []
     out: list = []
-    (d,) = run_trace(parse_trace_cli(["tests/trace_models/failing.py:build_slowly"]), files, Settings(),
-                     timeout=4, root=str(ROOT), results_out=out)
+    (d,) = run_trace(
+        parse_trace_cli(["tests/trace_models/failing.py:build_slowly"]),
+        files,
+        Settings(),
+        timeout=4,
+        root=str(ROOT),
+        results_out=out,
+    )
     assert d.code == "DC106" and "timed out after 4 s" in d.message
     assert out[0].error["kind"] == "timeout" and out[0].stats["total_s"] < 15
     src = (MODELS / "failing.py").read_text().splitlines()
@@ -422,8 +485,13 @@ def test_subprocess_torch_end_to_end_merge():
     pytest.importorskip("torch")
     files = [api.analyze_file(str(MODELS / n)) for n in ("torch_multilevel.py", "torch_helpers.py")]
     out: list = []
-    diags = run_trace(parse_trace_cli(["tests/trace_models/torch_multilevel.py:build"], ["2,3,8,8"]), files,
-                      Settings(), root=str(ROOT), results_out=out)
+    diags = run_trace(
+        parse_trace_cli(["tests/trace_models/torch_multilevel.py:build"], ["2,3,8,8"]),
+        files,
+        Settings(),
+        root=str(ROOT),
+        results_out=out,
+    )
     assert out[0].ok, out[0].error
     assert out[0].stats["peak_rss_mb"] > 0 and out[0].stats["wall_s"] > 0
     assert not [d for d in diags if d.code == "DC106"]
@@ -440,8 +508,13 @@ def test_subprocess_keras_end_to_end_merge():
     path = FIXTURES / "keras" / "subclassed.py"
     files = [api.analyze_file(str(path))]
     out: list = []
-    diags = run_trace(parse_trace_cli(["fixtures/keras/subclassed.py:build"]), files, Settings(), root=str(ROOT),
-                      results_out=out)
+    diags = run_trace(
+        parse_trace_cli(["fixtures/keras/subclassed.py:build"]),
+        files,
+        Settings(),
+        root=str(ROOT),
+        results_out=out,
+    )
     assert out[0].ok and out[0].framework == "keras", out[0].error
     assert diags == []
     layers = files[0].layers
@@ -453,9 +526,9 @@ def test_subprocess_keras_end_to_end_merge():
 
 @pytest.mark.keras
 def test_trace_never_hides_a_finding(tmp_path):
-    """Findings are computed once, from the final facts: a trace that confirms a static DC101 keeps it, cold or
-    from the cache (a warm run once turned two DC101 and exit 1 into "All checks passed!" and exit 0: the cache
-    dropped a shape's ``spatial`` fact and the trace re-ran the rules on what was left)."""
+    """Findings are computed once, from the final facts: a trace that confirms a static DC101 keeps it, cold
+    or from the cache (a warm run once turned two DC101 and exit 1 into "All checks passed!" and exit 0: the
+    cache dropped a shape's ``spatial`` fact and the trace re-ran the rules on what was left)."""
     import json
     import subprocess
 
@@ -465,7 +538,9 @@ def test_trace_never_hides_a_finding(tmp_path):
     cmd = [sys.executable, "-m", "densecheck", "--isolated", target]
 
     def run(*extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run(cmd + list(extra), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            cmd + list(extra), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
 
     def codes(proc: subprocess.CompletedProcess) -> list[str]:
         return [line.split()[1] for line in proc.stdout.splitlines() if line.startswith(target)]

@@ -1,8 +1,8 @@
 """Helpers for the tests that check densecheck's static report against torch / keras building the same code.
 
-Truth comes from the frameworks: the fixture (or an inline source written to a file) is imported and built, and
-``densecheck.trace.record`` records, for every Dense/Linear constructor call site, the real input shapes and
-parameter counts. Nothing here types an expected number.
+Truth comes from the frameworks: the fixture (or an inline source written to a file) is imported and built,
+and ``densecheck.trace.record`` records, for every Dense/Linear constructor call site, the real input shapes
+and parameter counts. Nothing here types an expected number.
 
 Fixture files annotate the sites whose behaviour the real rank cannot decide, on the constructor's line::
 
@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
 BEHAVIOURS = {"fully_connected", "pointwise", "spatial_mixing"}
-#: the diagnostics whose presence/absence the fixtures pin down exactly (others, e.g. info-level budgets, are free)
+#: the diagnostics whose presence/absence the fixtures pin down exactly (others, e.g. info-level budgets, are
+# free)
 CHECKED_CODES = {"DC101", "DC102", "DC103"}
 
 
@@ -85,7 +86,8 @@ def load_module(path: str | os.PathLike):
 
 def require(framework: str):
     """Import the framework, or skip the test cleanly when it is absent — except in CI (``CI`` set), where the
-    frameworks are installed and a missing one must fail loudly instead of silently skipping the truth tests."""
+    frameworks are installed and a missing one must fail loudly instead of silently skipping the truth
+    tests."""
     import pytest
 
     names = ("torch",) if framework == "torch" else ("tensorflow", "keras")
@@ -105,6 +107,7 @@ def framework_of(path: str | os.PathLike) -> str:
 
 
 # -- framework truth for params_if_flattened ---------------------------------------------------------------
+
 
 def torch_linear_params(in_features: int, out_features: int, bias: bool) -> int:
     """Parameters of an nn.Linear as torch builds it (meta device: no memory)."""
@@ -137,14 +140,17 @@ def layer_params(framework: str, in_features: int, out_features: int, bias: bool
     return keras_dense_params(in_features, out_features, bias)
 
 
-# -- real sites ------------------------------------------------------------------------------------------------
+# -- real sites
+# ------------------------------------------------------------------------------------------------
 
-def record_fixture(path: str | os.PathLike, *, expect_error: type[BaseException] | None = None,
-                   framework: str | None = None):
+
+def record_fixture(
+    path: str | os.PathLike, *, expect_error: type[BaseException] | None = None, framework: str | None = None
+):
     """Build (and for torch run, on the meta device) the fixture; its SiteRecords, restricted to the file.
 
-    The file defines ``build()`` (and for torch ``example_input()``). With ``expect_error`` the forward pass must
-    raise it; the shapes recorded before the failure are kept.
+    The file defines ``build()`` (and for torch ``example_input()``). With ``expect_error`` the forward pass
+    must raise it; the shapes recorded before the failure are kept.
     """
     path = os.path.abspath(os.fspath(path))
     mod = load_module(path)
@@ -164,6 +170,7 @@ def _record_torch(mod, expect_error):
     if expect_error is None:
         return record_torch(mod.build, mod.example_input, device="meta")
     import torch
+
     from densecheck.trace import record as rec_mod
 
     with rec_mod.torch_sites() as rec, torch.device("meta"):
@@ -184,10 +191,11 @@ def _record_torch(mod, expect_error):
 
 
 def torch_linear_flops(path: str | os.PathLike) -> dict[int, tuple[int, int, int]]:
-    """line -> (FLOPs counted by ``torch.utils.flop_counter`` for every Linear built at that site, calls, batch).
+    """line -> (FLOPs counted by ``torch.utils.flop_counter`` for every Linear built at that site, calls,
+    batch).
 
-    torch's own counter (2 FLOPs per multiply-accumulate over the whole batch) is the truth for the MACs column —
-    the column torchinfo 1.8.0 gets wrong for rank > 2 inputs. Runs on the meta device.
+    torch's own counter (2 FLOPs per multiply-accumulate over the whole batch) is the truth for the MACs
+    column — the column torchinfo 1.8.0 gets wrong for rank > 2 inputs. Runs on the meta device.
     """
     import torch
     from torch.utils.flop_counter import FlopCounterMode

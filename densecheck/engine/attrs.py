@@ -1,5 +1,5 @@
-"""Member access: attributes of instances, classes, records, layers and containers; tensor attributes and methods
-(the methods' shape rules come from the plugins)."""
+"""Member access: attributes of instances, classes, records, layers and containers; tensor attributes and
+methods (the methods' shape rules come from the plugins)."""
 
 from __future__ import annotations
 
@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 
 
 #: what every tensor has, whatever its framework: its shape, rank and size, and the shape-only methods
-TENSOR_INTRINSICS = frozenset({"size", "shape", "dim", "ndim", "view_as", "reshape_as", "unbind", "expand_as",
-                               "numel"})
+TENSOR_INTRINSICS = frozenset(
+    {"size", "shape", "dim", "ndim", "view_as", "reshape_as", "unbind", "expand_as", "numel"}
+)
 
 
 def _tensor_method(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
@@ -64,7 +65,9 @@ class AttributesMixin:
             a = hook(self, v, name)
             if a is not None:
                 return a
-        if isinstance(v, Tensor) or (v is UNKNOWN and (name in reg.tensor_methods or name in TENSOR_INTRINSICS)):
+        if isinstance(v, Tensor) or (
+            v is UNKNOWN and (name in reg.tensor_methods or name in TENSOR_INTRINSICS)
+        ):
             t = v if isinstance(v, Tensor) else Tensor(UNKNOWN_SHAPE)
             return self.tensor_attr(t, name)
         if isinstance(v, Instance):
@@ -92,7 +95,7 @@ class AttributesMixin:
             return v.fields.get(name, Const(None))
         if isinstance(v, Super):
             mro = v.instance.cls.mro() if isinstance(v.instance, Instance) else []
-            after = mro[mro.index(v.cls) + 1:] if v.cls in mro else []
+            after = mro[mro.index(v.cls) + 1 :] if v.cls in mro else []
             for c in after:
                 if name in c.attrs:
                     f = c.attrs[name]
@@ -119,8 +122,8 @@ class AttributesMixin:
         return UNKNOWN
 
     def _inherited(self: Interpreter, v: Value, name: str) -> Value:
-        """A name a model's instance or class does not define: a plugin may know it from the library's base class
-        (``self.get_input_embeddings()``, ``MyFn.apply(x)``); else unknown."""
+        """A name a model's instance or class does not define: a plugin may know it from the library's base
+        class (``self.get_input_embeddings()``, ``MyFn.apply(x)``); else unknown."""
         for hook in registry().inherited_hooks:
             a = hook(self, v, name)
             if a is not None:
@@ -144,8 +147,10 @@ class AttributesMixin:
             if s.rank is None:
                 return Tensor(UNKNOWN_SHAPE)
             from densecheck.shapes import transpose
-            return Tensor(transpose(s, -2, -1) if name == "mT" or s.rank == 2 else
-                          Shape.of(tuple(reversed(s.dims))))
+
+            return Tensor(
+                transpose(s, -2, -1) if name == "mT" or s.rank == 2 else Shape.of(tuple(reversed(s.dims)))
+            )
         if name in ("data", "real", "imag"):
             return t
         return Builtin("tensor." + name, t, _tensor_method)
@@ -171,14 +176,19 @@ class AttributesMixin:
             if not args and "dim" not in kwargs:
                 return full
             d = pyvalue(args[0] if args else kwargs["dim"])
-            if isinstance(d, int) and isinstance(full, Seq) and not full.repeated and -len(full.items) <= d < len(
-                    full.items):
+            if (
+                isinstance(d, int)
+                and isinstance(full, Seq)
+                and not full.repeated
+                and -len(full.items) <= d < len(full.items)
+            ):
                 return full.items[d]
             return DimV(Sym("?"))
         if name in ("dim", "ndimension"):
             return Const(s.rank) if s.rank is not None else UNKNOWN
         if name == "numel":
             from densecheck.shapes import dim_product
+
             n = dim_product(s.dims) if s.dims is not None else None
             return Const(n) if n is not None else UNKNOWN
         if name == "item":
@@ -191,9 +201,12 @@ class AttributesMixin:
             if s.rank is not None and isinstance(dim, int):
                 a = s.axis(dim)
                 if a is not None:
-                    dims = s.dims[:a] + s.dims[a + 1:]
-                    ca = s.channel_axis if s.channel_axis is None or s.channel_axis < a else (
-                        None if s.channel_axis == a else s.channel_axis - 1)
+                    dims = s.dims[:a] + s.dims[a + 1 :]
+                    ca = (
+                        s.channel_axis
+                        if s.channel_axis is None or s.channel_axis < a
+                        else (None if s.channel_axis == a else s.channel_axis - 1)
+                    )
                     return Seq([Tensor(Shape(dims, ca, s.explicit_layout))], repeated=True)
             return Seq([Tensor(UNKNOWN_SHAPE)], repeated=True)
         spec = registry().tensor_methods.get(name)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -71,7 +72,13 @@ class CallsMixin:
                 args.append(v)
         return self.call(func, args, kwargs, node)
 
-    def call(self: Interpreter, fn: Value, args: list[Value], kwargs: dict[str, Value], node: cst.Call | None = None) -> Value:
+    def call(
+        self: Interpreter,
+        fn: Value,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        node: cst.Call | None = None,
+    ) -> Value:
         if isinstance(fn, Union):
             out: Value | None = None
             for f in feasible(fn.options):  # calling ``None`` raises: that path gives no value
@@ -102,8 +109,8 @@ class CallsMixin:
 
     # --- external names: layers, containers, functions ----------------------------------------------------
     def call_ref(self: Interpreter, q: str, args, kwargs, node) -> Value:
-        """A call of an external name: a plugin's layer, callable or function, the standard library's, a plugin hook
-        for a family of names, or else the project's own definition of it."""
+        """A call of an external name: a plugin's layer, callable or function, the standard library's, a
+        plugin hook for a family of names, or else the project's own definition of it."""
         reg = registry()
         spec = reg.layers.get(q)
         if spec is not None:
@@ -125,14 +132,20 @@ class CallsMixin:
             if self._is_module_class(target):
                 return self.call(target, args, kwargs, node)  # a model block: as much budget as local code
             # another file's plain class (a cache, a config, a data holder): machinery, whose state would only
-            # stand in for what the model's own code says (a cache's flags steer branches the model code guards)
+            # stand in for what the model's own code says (a cache's flags steer branches the model code
+            # guards)
             return UNKNOWN
         # a function of the project's (a shape helper, a decorator factory) gets a bounded number of steps: a
         # helper fits, library-sized machinery returns unknown instead of costing seconds
         return self.bounded(lambda: self.call(target, args, kwargs, node), MAX_FOLLOWED_STEPS)
 
-    def bind(self: Interpreter, params: Sequence[str], args: list[Value], kwargs: dict[str, Value],
-             varargs: str | None = None) -> dict[str, Value]:
+    def bind(
+        self: Interpreter,
+        params: Sequence[str],
+        args: list[Value],
+        kwargs: dict[str, Value],
+        varargs: str | None = None,
+    ) -> dict[str, Value]:
         bound: dict[str, Value] = {}
         if varargs is not None and params and params[0] == varargs:
             if len(args) == 1 and isinstance(args[0], (Seq, VarArgs)):
@@ -157,7 +170,9 @@ class CallsMixin:
             bound[k] = v
         return bound
 
-    def layer_args(self: Interpreter, spec_params, defaults, bound: dict[str, Value], keep_syms: bool = False) -> Args:
+    def layer_args(
+        self: Interpreter, spec_params, defaults, bound: dict[str, Value], keep_syms: bool = False
+    ) -> Args:
         vals: dict[str, Any] = dict(defaults)
         shapes: dict[str, Any] = {}
         for k, v in bound.items():
@@ -172,8 +187,14 @@ class CallsMixin:
         return Args(vals, shapes)
 
     # --- user code --------------------------------------------------------------------------------------
-    def invoke(self: Interpreter, fn: Function, args: list[Value], kwargs: dict[str, Value], self_value: Value | None = None,
-               entry: bool = False) -> Value:
+    def invoke(
+        self: Interpreter,
+        fn: Function,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        self_value: Value | None = None,
+        entry: bool = False,
+    ) -> Value:
         self.invoked.add(id(fn))
         if self.depth >= MAX_DEPTH or sum(1 for f in self.frames if f.func is fn) >= 2:
             return UNKNOWN
@@ -189,8 +210,14 @@ class CallsMixin:
             self.call_cache[key] = result
         return result
 
-    def _invoke(self: Interpreter, fn: Function, args: list[Value], kwargs: dict[str, Value], self_value: Value | None,
-                entry: bool) -> Value:
+    def _invoke(
+        self: Interpreter,
+        fn: Function,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        self_value: Value | None,
+        entry: bool,
+    ) -> Value:
         node = fn.node
         scope = Scope(parent=fn.scope)
         frame = Frame(scope, self_value, fn)
@@ -222,7 +249,12 @@ class CallsMixin:
             if n not in scope.vars:
                 if n in fn.defaults:
                     d = fn.defaults[n]
-                    if tensor_default and isinstance(d, Const) and d.value is None and n not in registry().entry_omitted:
+                    if (
+                        tensor_default
+                        and isinstance(d, Const)
+                        and d.value is None
+                        and n not in registry().entry_omitted
+                    ):
                         # an optional input of an entry point: None, or a tensor the caller passes
                         d = Union([d, Tensor(self.guess.entry_input(n))])
                     scope.vars[n] = d
@@ -235,8 +267,9 @@ class CallsMixin:
                     else:
                         scope.vars[n] = self.guess.int_name(n)
         if isinstance(params.star_arg, cst.Param):
-            scope.vars[params.star_arg.name.value] = Seq(extra) if not any(
-                isinstance(a, VarArgs) for a in args) else Seq([UNKNOWN], repeated=True)
+            scope.vars[params.star_arg.name.value] = (
+                Seq(extra) if not any(isinstance(a, VarArgs) for a in args) else Seq([UNKNOWN], repeated=True)
+            )
         if params.star_kwarg is not None:
             scope.vars[params.star_kwarg.name.value] = Dict(dict(extra_kw))
         self.depth += 1
@@ -253,7 +286,8 @@ class CallsMixin:
         return self.join_all(frame.returns)
 
     def annotation_value(self: Interpreter, ann: cst.BaseExpression, frame: Frame) -> Value | None:
-        """Shape hints from annotations: a plugin's ``Head[Tensor, spec]`` (jaxtyping) and a plain tensor type."""
+        """Shape hints from annotations: a plugin's ``Head[Tensor, spec]`` (jaxtyping) and a plain tensor
+        type."""
         if isinstance(ann, cst.Subscript) and len(ann.slice) == 2:
             head = self.eval(ann.value, frame)
             spec = ann.slice[1].slice
@@ -277,9 +311,13 @@ class CallsMixin:
                 if spec is not None and not spec.dense:
                     return self.make_layer(spec, args, kwargs, None)
         if cls.lookup("__init__") is None and (
-                any(b.startswith(registry().record_bases) for b in cls.external_bases()) or
-                any("dataclass" in (dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
-                                    or "") for d in cls.node.decorators)):
+            any(b.startswith(registry().record_bases) for b in cls.external_bases())
+            or any(
+                "dataclass"
+                in (dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "")
+                for d in cls.node.decorators
+            )
+        ):
             return self.make_record(cls, args, kwargs)
         key = signature((cls,), args, kwargs)
         if key is not None and key in self.instance_cache:
@@ -297,13 +335,17 @@ class CallsMixin:
         return inst
 
     def declared_fields(self: Interpreter, cls: ClassV) -> list[str] | None:
-        """A dataclass's fields in declaration order, its bases' first (as ``dataclasses`` orders them); None when
-        a base's fields cannot be read (a library output class the project does not include)."""
+        """A dataclass's fields in declaration order, its bases' first (as ``dataclasses`` orders them); None
+        when a base's fields cannot be read (a library output class the project does not include)."""
         out: list[str] = []
         for c in reversed(cls.mro()):
             for b in c.bases:
-                if isinstance(b, Ref) and b.qualname.startswith(registry().record_bases) and \
-                        not b.qualname.endswith(registry().record_roots) and self.depth < MAX_DEPTH:
+                if (
+                    isinstance(b, Ref)
+                    and b.qualname.startswith(registry().record_bases)
+                    and not b.qualname.endswith(registry().record_roots)
+                    and self.depth < MAX_DEPTH
+                ):
                     base = self.project_value(b.qualname)
                     if not isinstance(base, ClassV):
                         return None
@@ -316,14 +358,18 @@ class CallsMixin:
                         return None
                     out.extend(f for f in inherited if f not in out)
             for st in c.node.body.body:
-                if isinstance(st, cst.SimpleStatementLine) and isinstance(st.body[0], cst.AnnAssign) \
-                        and isinstance(st.body[0].target, cst.Name) and st.body[0].target.value not in out:
+                if (
+                    isinstance(st, cst.SimpleStatementLine)
+                    and isinstance(st.body[0], cst.AnnAssign)
+                    and isinstance(st.body[0].target, cst.Name)
+                    and st.body[0].target.value not in out
+                ):
                     out.append(st.body[0].target.value)
         return out
 
     def make_record(self: Interpreter, cls: ClassV, args, kwargs) -> Record:
-        """An output record of ``cls``: its fields in declaration order (what ``out[i]`` / ``to_tuple()`` index),
-        whatever order the call gave them in; a field not given keeps its default, None."""
+        """An output record of ``cls``: its fields in declaration order (what ``out[i]`` / ``to_tuple()``
+        index), whatever order the call gave them in; a field not given keeps its default, None."""
         fields = self.declared_fields(cls)
         if fields is None:
             return Record(dict(kwargs))
@@ -340,8 +386,11 @@ class CallsMixin:
         if isinstance(build, Function) and not inst.built:
             inst.built = True
             x = args[0] if args else UNKNOWN
-            shape_v = Seq([Const(d) if known(d) else UNKNOWN for d in x.shape.dims]) \
-                if isinstance(x, Tensor) and x.shape.dims is not None else UNKNOWN
+            shape_v = (
+                Seq([Const(d) if known(d) else UNKNOWN for d in x.shape.dims])
+                if isinstance(x, Tensor) and x.shape.dims is not None
+                else UNKNOWN
+            )
             self.invoke(build, [shape_v], {}, self_value=inst)
         if isinstance(method, Function):
             return self.invoke(method, args, kwargs, self_value=inst, entry=entry)

@@ -1,12 +1,13 @@
 """Abstract interpreter: runs model code over abstract values instead of tensors.
 
 It never imports or executes the analysed code. It walks libcst trees: module-level statements first (so a
-``model = Sequential([...])`` or an ``if __name__ == "__main__": model(torch.randn(2, 3, 32, 32))`` block feeds real
-shapes in), then every class that was never instantiated and every function never called, with their parameter
-defaults and unknown inputs. Framework knowledge comes only from the plugins (:mod:`densecheck.plugins.registry`).
+``model = Sequential([...])`` or an ``if __name__ == "__main__": model(torch.randn(2, 3, 32, 32))`` block
+feeds real shapes in), then every class that was never instantiated and every function never called, with
+their parameter defaults and unknown inputs. Framework knowledge comes only from the plugins
+(:mod:`densecheck.plugins.registry`).
 
-Each Dense/Linear constructor call site becomes a :class:`~densecheck.layers.LayerReport`; every time an abstract
-value built at that site is applied to a tensor, the tensor's shape is recorded on the report.
+Each Dense/Linear constructor call site becomes a :class:`~densecheck.layers.LayerReport`; every time an
+abstract value built at that site is applied to a tensor, the tensor's shape is recorded on the report.
 """
 
 from __future__ import annotations
@@ -41,17 +42,23 @@ from densecheck.plugins.registry import lookup_layer, registry
 
 
 class AnalysisResult(list):
-    """The analysed file's LayerReports, then those of the project's other files its code reached (their shapes as
-    seen from this file's calls: ``path`` tells them apart); ``dependencies``: every other file the analysis
-    read."""
+    """The analysed file's LayerReports, then those of the project's other files its code reached (their
+    shapes as seen from this file's calls: ``path`` tells them apart); ``dependencies``: every other file the
+    analysis read."""
 
     dependencies: list[str]
 
 
-
 class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, AttributesMixin, ImportsMixin):
-    def __init__(self, module: cst.Module, path: str, source: str | None = None, tree: Any = None,
-                 follow_imports: bool = True, heuristics: Heuristics | None = None) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        path: str,
+        source: str | None = None,
+        tree: Any = None,
+        follow_imports: bool = True,
+        heuristics: Heuristics | None = None,
+    ) -> None:
         self.main = ModuleContext(path, module, source, tree)
         self.guess = heuristics or Heuristics()  # the name-based guesses this analysis may make
         self.module = module
@@ -59,7 +66,9 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
         self.project = Project.of(path) if follow_imports else None
         self.modules: dict[str, ModuleContext | None] = {}  # followed imports, by dotted name
         self.sites: dict[cst.Call, LayerReport] = {}
-        self.owners: dict[int, ModuleContext] = {}  # id(Call node) -> its module, for sites found while running
+        self.owners: dict[
+            int, ModuleContext
+        ] = {}  # id(Call node) -> its module, for sites found while running
         self.steps = 0
         self.limit = MAX_STEPS
         self.depth = 0
@@ -72,8 +81,9 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
         self.context: dict[cst.Call, tuple[str | None, str | None]] = {}
         self.globals = self.main.globals
         self.entries: list[ClassV] = []  # the classes run as entry points, innermost last
-        # memo tables: the same class built with the same abstract arguments is the same abstract instance, and a
-        # method called with the same abstract arguments returns the same thing (observations are already recorded)
+        # memo tables: the same class built with the same abstract arguments is the same abstract instance,
+        # and a method called with the same abstract arguments returns the same thing (observations are
+        # already recorded)
         self.instance_cache: dict[tuple, Instance] = {}
         self.call_cache: dict[tuple, Value] = {}
 
@@ -114,20 +124,22 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
 
     def _entry_order(self) -> list[ClassV]:
         """The classes to run as entry points: first those no other class names (the models: the blocks they
-        build are then run with their real shapes, and not again as entry points with conventional inputs), then
-        the rest; each group last-defined first."""
+        build are then run with their real shapes, and not again as entry points with conventional inputs),
+        then the rest; each group last-defined first."""
         tree = self.main.tree  # parsed by find_sites
         named: set[str] = set()  # the names used inside another class (``self.head = Head(config)``)
         for cls in ast.walk(tree) if tree is not None else ():
             if isinstance(cls, ast.ClassDef):
                 named.update(n.id for n in ast.walk(cls) if isinstance(n, ast.Name) and n.id != cls.name)
         last_first = list(reversed(self.classes))
-        return [c for c in last_first if c.node.name.value not in named] + \
-               [c for c in last_first if c.node.name.value in named]
+        return [c for c in last_first if c.node.name.value not in named] + [
+            c for c in last_first if c.node.name.value in named
+        ]
 
     def _register_sites(self, ctx: ModuleContext, finder: SiteFinder, report: bool = True) -> None:
         """Note ``ctx``'s Dense/Linear call sites; ``report`` them all now (the analysed file: every site is
-        reported, called or not) or only once reached (a followed module: only what this file's code reaches)."""
+        reported, called or not) or only once reached (a followed module: only what this file's code
+        reaches)."""
         for node, canon, model, name in finder.found:
             self.context[node] = (model, name)
             self.owners[id(node)] = ctx
@@ -145,17 +157,32 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
             return rep
         ctx = self.owners.get(id(node))
         if ctx is None:  # a Dense/Linear only known as such while running (``getattr(nn, "Linear")(...)``)
-            ctx = next((c for c in (self.main, *self.modules.values())
-                        if c is not None and c.positions is not None and node in c.positions), None)
+            ctx = next(
+                (
+                    c
+                    for c in (self.main, *self.modules.values())
+                    if c is not None and c.positions is not None and node in c.positions
+                ),
+                None,
+            )
         pos = ctx.positions.get(node) if ctx is not None else None
         if pos is None:
             return None
         model, name = self.context.get(node, (None, None))
         rep = LayerReport(
-            path=ctx.path, line=pos.start.line, column=pos.start.column + 1, end_line=pos.end.line,
-            end_column=pos.end.column + 1, framework=spec.framework, layer=spec.name,
-            call=short_call(ctx.module.code_for_node(node)), model=model, name=name,
-            in_features=None, out_features=None, bias=None,
+            path=ctx.path,
+            line=pos.start.line,
+            column=pos.start.column + 1,
+            end_line=pos.end.line,
+            end_column=pos.end.column + 1,
+            framework=spec.framework,
+            layer=spec.name,
+            call=short_call(ctx.module.code_for_node(node)),
+            model=model,
+            name=name,
+            in_features=None,
+            out_features=None,
+            bias=None,
         )
         rep._configs = 0  # type: ignore[attr-defined]
         self.sites[node] = rep
@@ -188,7 +215,7 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
         return self.frames[-1]
 
 
-def analyze(module: cst.Module, path: str, source: str | None = None, tree: Any = None,
-            follow_imports: bool = True) -> AnalysisResult:
+def analyze(
+    module: cst.Module, path: str, source: str | None = None, tree: Any = None, follow_imports: bool = True
+) -> AnalysisResult:
     return Interpreter(module, path, source, tree, follow_imports).run()
-

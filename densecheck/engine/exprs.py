@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -99,7 +100,8 @@ class ExpressionsMixin:
     def eval_Name(self: Interpreter, node: cst.Name, frame: Frame) -> Value:
         name = node.value
         v = frame.scope.lookup(name)
-        # a followed module's globals are defined when first read; misses elsewhere (builtins, None) stay cheap
+        # a followed module's globals are defined when first read; misses elsewhere (builtins, None) stay
+        # cheap
         if isinstance(v, GlobalRef) or (v is None and self.modules):
             ctx = module_of(frame.scope)
             v = self.module_global(ctx, name) if ctx.pending else ctx.globals.vars.get(name)
@@ -128,8 +130,8 @@ class ExpressionsMixin:
         return self.elements(node.elements, frame, "list")
 
     def elements(self: Interpreter, elts: Sequence[cst.BaseElement], frame: Frame, kind: str) -> Seq:
-        """A display's items; unpacking something of unknown length (``(*shape, -1, d)`` with ``shape`` unknown)
-        makes the whole sequence one of unknown length -- never a guessed length."""
+        """A display's items; unpacking something of unknown length (``(*shape, -1, d)`` with ``shape``
+        unknown) makes the whole sequence one of unknown length -- never a guessed length."""
         out: list[Value] = []
         known_length = True
         for e in elts:
@@ -160,7 +162,9 @@ class ExpressionsMixin:
         return Dict(items)
 
     def eval_Lambda(self: Interpreter, node: cst.Lambda, frame: Frame) -> Value:
-        defaults = {p.name.value: self.eval(p.default, frame) for p in node.params.params if p.default is not None}
+        defaults = {
+            p.name.value: self.eval(p.default, frame) for p in node.params.params if p.default is not None
+        }
         return Function(node, frame.scope, defaults, "<lambda>")
 
     def eval_NamedExpr(self: Interpreter, node: cst.NamedExpr, frame: Frame) -> Value:
@@ -211,9 +215,14 @@ class ExpressionsMixin:
         result: bool | None = True
         for comp in node.comparisons:
             right = self.eval(comp.comparator, frame)
-            if len(node.comparisons) == 1 and type(comp.operator) in CMPOPS and (
-                    isinstance(left, Tensor) or isinstance(right, Tensor)):
-                return self.binop(cst.Add, left, right)  # ``x == y`` of tensors: element-wise, broadcast like ``+``
+            if (
+                len(node.comparisons) == 1
+                and type(comp.operator) in CMPOPS
+                and (isinstance(left, Tensor) or isinstance(right, Tensor))
+            ):
+                return self.binop(
+                    cst.Add, left, right
+                )  # ``x == y`` of tensors: element-wise, broadcast like ``+``
             r = self.compare(comp.operator, left, right)
             if r is False:
                 return Const(False)
@@ -291,32 +300,49 @@ class ExpressionsMixin:
         if isinstance(a, Tensor) or isinstance(b, Tensor):
             if isinstance(a, Tensor) and isinstance(b, Tensor):
                 from densecheck.shapes import broadcast
+
                 return Tensor(broadcast(a.shape, b.shape))
             t = a if isinstance(a, Tensor) else b
             other = b if t is a else a
             if isinstance(other, (Const, DimV)):
                 return Tensor(t.shape)
             return Tensor(t.shape) if other is UNKNOWN else UNKNOWN
-        if isinstance(a, Seq) and isinstance(b, Seq) and opcls is cst.Add and not a.repeated and not b.repeated:
+        if (
+            isinstance(a, Seq)
+            and isinstance(b, Seq)
+            and opcls is cst.Add
+            and not a.repeated
+            and not b.repeated
+        ):
             if len(a.items) + len(b.items) > MAX_ITEMS:  # ``s = s + s`` in a loop: bounded, of unknown length
-                return Seq([self.join_all(a.items[:MAX_UNROLL] + b.items[:MAX_UNROLL])], a.kind, repeated=True)
+                return Seq(
+                    [self.join_all(a.items[:MAX_UNROLL] + b.items[:MAX_UNROLL])], a.kind, repeated=True
+                )
             return Seq(a.items + b.items, a.kind)
         if opcls is cst.Add and (is_tuple(a) or isinstance(a, Record)) and not isinstance(b, (Const, DimV)):
-            # ``(sequence_output, pooled_output) + encoder_outputs[1:]``: a tuple known up to where the part of
-            # unknown length starts -- indexed like a ModelOutput (a Record), whose fields that may be None end
-            # the known prefix (a None kept in a tuple is a present item, unknown here rather than dropped)
+            # ``(sequence_output, pooled_output) + encoder_outputs[1:]``: a tuple known up to where the part
+            # of unknown length starts -- indexed like a ModelOutput (a Record), whose fields that may be None
+            # end the known prefix (a None kept in a tuple is a present item, unknown here rather than
+            # dropped)
             def fields(v: Value) -> list[Value]:
                 if isinstance(v, Record):
                     return list(v.fields.values())
                 if is_tuple(v):
                     return [UNKNOWN if is_none(x) else x for x in v.items]
                 return [Union([UNKNOWN, Const(None)])]  # more items, how many unknown
+
             return Record({f"[{i}]": v for i, v in enumerate(fields(a) + fields(b))})
         if isinstance(a, Seq) and isinstance(b, Seq) and opcls is cst.Add and a.kind == b.kind:
             # ``[first] + [block(i) for i in range(n)]``: of unknown length, each item one of either side's
             return Seq([self.join_all(a.items + b.items)], a.kind, repeated=True) if a.items or b.items else a
-        if isinstance(a, Seq) and isinstance(b, Const) and opcls is cst.Multiply and isinstance(b.value, int) \
-                and not a.repeated and 0 <= b.value * len(a.items) <= 256:
+        if (
+            isinstance(a, Seq)
+            and isinstance(b, Const)
+            and opcls is cst.Multiply
+            and isinstance(b.value, int)
+            and not a.repeated
+            and 0 <= b.value * len(a.items) <= 256
+        ):
             return Seq(a.items * b.value, a.kind)
         fn = BINOPS.get(opcls)
         if fn is None:
@@ -328,7 +354,12 @@ class ExpressionsMixin:
             if opcls in (cst.LeftShift,) and isinstance(y, int) and y > 64:
                 return UNKNOWN
             if isinstance(x, str) or isinstance(y, str):
-                if opcls is cst.Add and isinstance(x, str) and isinstance(y, str) and len(x) + len(y) < 10_000:
+                if (
+                    opcls is cst.Add
+                    and isinstance(x, str)
+                    and isinstance(y, str)
+                    and len(x) + len(y) < 10_000
+                ):
                     return Const(x + y)
                 return UNKNOWN
             try:
@@ -361,7 +392,9 @@ class ExpressionsMixin:
         if isinstance(base, Tensor):
             return self.index_tensor(base, elems, frame)
         if isinstance(base, Ref):
-            make = registry().subscripts.get(canonical(base.qualname))  # a library's registry: ``ACT2FN[name]``
+            make = registry().subscripts.get(
+                canonical(base.qualname)
+            )  # a library's registry: ``ACT2FN[name]``
             return make() if make is not None else UNKNOWN
         if len(elems) != 1:
             return UNKNOWN
@@ -386,15 +419,23 @@ class ExpressionsMixin:
                     return base.items[k] if -len(base.items) <= k < len(base.items) else UNKNOWN
                 return self.join_all(base.items) if base.items else UNKNOWN
             if isinstance(s, cst.Slice):
-                parts = [pyvalue(self.eval(p, frame)) if p is not None else None for p in (s.lower, s.upper, s.step)]
+                parts = [
+                    pyvalue(self.eval(p, frame)) if p is not None else None
+                    for p in (s.lower, s.upper, s.step)
+                ]
                 if all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in parts):
                     return Seq(base.items[slice(*parts)], base.kind)
             return UNKNOWN
         if isinstance(base, Dict) and isinstance(s, cst.Index):
             k = pyvalue(self.eval(s.value, frame))
             if k is None or isinstance(k, Sym):
-                # a key not known here (``LAYER_TYPES[config.layer_types[i]]``): one of the values, or a KeyError
-                return self.join_all(list(base.items.values())) if 0 < len(base.items) <= MAX_DICT_JOIN else UNKNOWN
+                # a key not known here (``LAYER_TYPES[config.layer_types[i]]``): one of the values, or a
+                # KeyError
+                return (
+                    self.join_all(list(base.items.values()))
+                    if 0 < len(base.items) <= MAX_DICT_JOIN
+                    else UNKNOWN
+                )
             try:
                 return base.items.get(k, UNKNOWN)
             except TypeError:
@@ -402,16 +443,21 @@ class ExpressionsMixin:
         return UNKNOWN
 
     def _known_prefix(self: Interpreter, items: list[Value], s, frame: Frame) -> Value:
-        """``seq[k]`` / ``seq[a:b]`` when only ``items`` are known to start the sequence (what follows them may
-        shift): a non-negative index or slice that stays inside them, else unknown."""
+        """``seq[k]`` / ``seq[a:b]`` when only ``items`` are known to start the sequence (what follows them
+        may shift): a non-negative index or slice that stays inside them, else unknown."""
         if isinstance(s, cst.Index):
             k = pyvalue(self.eval(s.value, frame))
             return items[k] if type(k) is int and 0 <= k < len(items) else UNKNOWN
         if isinstance(s, cst.Slice):  # ``outputs[:2]``
-            lower, upper, step = (pyvalue(self.eval(p, frame)) if p is not None else None
-                                  for p in (s.lower, s.upper, s.step))
-            if all(p is None or (type(p) is int and p >= 0) for p in (lower, upper, step)) and upper is not None \
-                    and upper <= len(items) and step in (None, 1):
+            lower, upper, step = (
+                pyvalue(self.eval(p, frame)) if p is not None else None for p in (s.lower, s.upper, s.step)
+            )
+            if (
+                all(p is None or (type(p) is int and p >= 0) for p in (lower, upper, step))
+                and upper is not None
+                and upper <= len(items)
+                and step in (None, 1)
+            ):
                 return Seq(items[lower:upper], "tuple")
         return UNKNOWN
 
@@ -421,7 +467,10 @@ class ExpressionsMixin:
         for el in elems:
             sl = el.slice
             if isinstance(sl, cst.Slice):
-                parts = [pyvalue(self.eval(p, frame)) if p is not None else None for p in (sl.lower, sl.upper, sl.step)]
+                parts = [
+                    pyvalue(self.eval(p, frame)) if p is not None else None
+                    for p in (sl.lower, sl.upper, sl.step)
+                ]
                 kinds.append(("slice", parts))
                 continue
             v = self.eval(sl.value, frame)
@@ -484,10 +533,17 @@ class ExpressionsMixin:
             dims.append(s.dims[axis])
             src_axes.append(axis)
             axis += 1
-        ca = src_axes.index(s.channel_axis) if s.channel_axis is not None and s.channel_axis in src_axes else None
+        ca = (
+            src_axes.index(s.channel_axis)
+            if s.channel_axis is not None and s.channel_axis in src_axes
+            else None
+        )
         if advs and (advs != list(range(advs[0], advs[-1] + 1)) or any(k == "int" for k, _ in kinds)):
-            ca = None  # index tensors (integers too, then) apart: their axis goes first -- the same rank, not order
-        return Tensor(Shape(tuple(dims), ca, s.explicit_layout, s.spatial and len(dims) == s.rank and not advs))
+            # index tensors (integers too, then) apart: their axis goes first -- the same rank, not order
+            ca = None
+        return Tensor(
+            Shape(tuple(dims), ca, s.explicit_layout, s.spatial and len(dims) == s.rank and not advs)
+        )
 
     def comprehension(self: Interpreter, node, frame: Frame) -> tuple[list[Value], bool, list[bool] | None]:
         """Evaluate a comprehension: (items, exact, maybe). ``exact``: the items are all of them, in order.
@@ -502,8 +558,11 @@ class ExpressionsMixin:
         finally:
             self.frames.pop()
 
-    def _comp_for(self: Interpreter, comp: cst.CompFor, elt, frame: Frame, out: list, maybe: list) -> tuple[bool, bool]:
-        """(exact, looped): ``looped`` when the loop ran over all its known items (only filters may be unsure)."""
+    def _comp_for(
+        self: Interpreter, comp: cst.CompFor, elt, frame: Frame, out: list, maybe: list
+    ) -> tuple[bool, bool]:
+        """(exact, looped): ``looped`` when the loop ran over all its known items (only filters may be
+        unsure)."""
         items, exact = self.iteration(self.eval(comp.iter, frame))
         looped = exact
         for item in items:
@@ -535,7 +594,9 @@ class ExpressionsMixin:
         if kind == "tuple" and maybe is not None and not any(is_none(v) for v in items):
             # ``tuple(v for v in [hidden, cache, attentions] if v is not None)``, the tuple form of a model's
             # output: like a ModelOutput, known up to the first item a filter might drop
-            return Record({f"[{i}]": Union([v, Const(None)]) if m else v for i, (v, m) in enumerate(zip(items, maybe))})
+            return Record(
+                {f"[{i}]": Union([v, Const(None)]) if m else v for i, (v, m) in enumerate(zip(items, maybe))}
+            )
         return Seq([self.join_all(items)], kind, repeated=True)
 
     def eval_ListComp(self: Interpreter, node: cst.ListComp, frame: Frame) -> Value:
@@ -549,5 +610,3 @@ class ExpressionsMixin:
 
     def eval_DictComp(self: Interpreter, node: cst.DictComp, frame: Frame) -> Value:
         return UNKNOWN
-
-

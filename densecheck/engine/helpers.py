@@ -30,16 +30,27 @@ from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 from densecheck.shapes import Shape, Sym, known
 
 BINOPS = {
-    cst.Add: operator.add, cst.Subtract: operator.sub, cst.Multiply: operator.mul, cst.Divide: operator.truediv,
-    cst.FloorDivide: operator.floordiv, cst.Modulo: operator.mod, cst.Power: operator.pow,
-    cst.LeftShift: operator.lshift, cst.RightShift: operator.rshift, cst.BitOr: operator.or_,
-    cst.BitAnd: operator.and_, cst.BitXor: operator.xor,
+    cst.Add: operator.add,
+    cst.Subtract: operator.sub,
+    cst.Multiply: operator.mul,
+    cst.Divide: operator.truediv,
+    cst.FloorDivide: operator.floordiv,
+    cst.Modulo: operator.mod,
+    cst.Power: operator.pow,
+    cst.LeftShift: operator.lshift,
+    cst.RightShift: operator.rshift,
+    cst.BitOr: operator.or_,
+    cst.BitAnd: operator.and_,
+    cst.BitXor: operator.xor,
 }
 CMPOPS = {
-    cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt, cst.LessThanEqual: operator.le,
-    cst.GreaterThan: operator.gt, cst.GreaterThanEqual: operator.ge,
+    cst.Equal: operator.eq,
+    cst.NotEqual: operator.ne,
+    cst.LessThan: operator.lt,
+    cst.LessThanEqual: operator.le,
+    cst.GreaterThan: operator.gt,
+    cst.GreaterThanEqual: operator.ge,
 }
-
 
 
 class GlobalRef(Value):
@@ -69,7 +80,8 @@ def drop_first_axis(s: Shape) -> Shape:
 
 
 def feasible(opts: list[Value]) -> list[Value]:
-    """Drop ``None`` from alternatives used as a tensor: that path would raise at run time, so it does not exist."""
+    """Drop ``None`` from alternatives used as a tensor: that path would raise at run time, so it does not
+    exist."""
     rest = [o for o in opts if not (isinstance(o, Const) and o.value is None)]
     return rest or opts
 
@@ -84,8 +96,14 @@ def sig(v: Value):
     """A hashable summary of an abstract value for the memo tables; None when it must not be memoised."""
     if isinstance(v, Tensor):
         s = v.shape
-        return ("T", tuple(d if known(d) else (id(d) if isinstance(d, Sym) else None) for d in s.dims)
-                if s.dims is not None else None, s.channel_axis, s.explicit_layout)
+        return (
+            "T",
+            tuple(d if known(d) else (id(d) if isinstance(d, Sym) else None) for d in s.dims)
+            if s.dims is not None
+            else None,
+            s.channel_axis,
+            s.explicit_layout,
+        )
     if isinstance(v, Const):
         try:
             hash(v.value)
@@ -146,7 +164,6 @@ def strip_syms(v: Any) -> Any:
     return v
 
 
-
 def is_none(v: Value) -> bool:
     return isinstance(v, Const) and v.value is None
 
@@ -163,4 +180,3 @@ def module_of(scope: Scope) -> ModuleContext:
     while scope.parent is not None:
         scope = scope.parent
     return scope.module
-

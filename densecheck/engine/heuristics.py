@@ -1,19 +1,22 @@
 """Every name-based guess the engine makes, in one place, each one switchable.
 
 Model code is full of values the analysis cannot compute (a config's ``hidden_size``, an ``act_fn`` chosen by
-string); their names still say what they are. The guesses below turn a name into a value; everything else in the
-engine follows the code only. Each guess has a name, listed in :data:`ALL` and switched off with the
-``disable-heuristics`` setting (``[tool.densecheck]``), so their effect can be measured and a user who distrusts one
-can turn it off:
+string); their names still say what they are. The guesses below turn a name into a value; everything else in
+the engine follows the code only. Each guess has a name, listed in :data:`ALL` and switched off with the
+``disable-heuristics`` setting (``[tool.densecheck]``), so their effect can be measured and a user who
+distrusts one can turn it off:
 
-==================  ===============================================================================================
-``int-names``       an unknown value named like an integer (``hidden_size``, ``num_heads``, ``dim``) is an unknown
+==================  ==========================================================================================
+``int-names``       an unknown value named like an integer (``hidden_size``, ``num_heads``, ``dim``) is an
+unknown
                     dimension, so ``torch.ones(hidden_size)`` is known to be 1-d
-``activation-names`` an unknown attribute named like an activation (``config.hidden_act``, ``self.act_fn``) is a
+``activation-names`` an unknown attribute named like an activation (``config.hidden_act``, ``self.act_fn``) is
+a
                     shape-preserving callable
-``entry-inputs``    an entry point's parameter with a conventional name (``input_ids``: (batch, tokens)) holds a
+``entry-inputs``    an entry point's parameter with a conventional name (``input_ids``: (batch, tokens)) holds
+a
                     tensor of that rank; the names come from the plugins (``entry_inputs``)
-==================  ===============================================================================================
+==================  ==========================================================================================
 """
 
 from __future__ import annotations
@@ -29,11 +32,15 @@ from densecheck.shapes import Shape, Sym
 
 ALL = ("int-names", "activation-names", "entry-inputs")
 
-INT_NAME = re.compile(r"(?:^|_)(?:size|dim|channels|features|heads|width|height|depth|length|len|rank|units)$"
-                      r"|^(?:num|n)_|^(?:dim|hidden|channels|features|heads|depth|width)$")
+INT_NAME = re.compile(
+    r"(?:^|_)(?:size|dim|channels|features|heads|width|height|depth|length|len|rank|units)$"
+    r"|^(?:num|n)_|^(?:dim|hidden|channels|features|heads|depth|width)$"
+)
 
 #: attribute names that hold an activation (a callable that keeps its input's shape) in model code
-ACTIVATION_NAME = re.compile(r"(^|_)(act|act_fn|activation|activation_fn|activation_function|hidden_act|act_layer)$")
+ACTIVATION_NAME = re.compile(
+    r"(^|_)(act|act_fn|activation|activation_fn|activation_function|hidden_act|act_layer)$"
+)
 
 #: what a guessed activation is: a layer that keeps its input's shape
 ACTIVATION = LayerSpec("activation", (), same)
@@ -47,9 +54,13 @@ class Heuristics:
 
     def int_name(self, name: str) -> Value:
         """An unknown value whose name says it is an integer: an unknown dimension rather than an unknown
-        anything. Plural and shape-like names (``dims``, ``image_shape``, ``size``) are not taken to be integers."""
-        if "int-names" not in self.disabled and INT_NAME.search(name) and \
-                not name.endswith(("shape", "dims", "sizes")):
+        anything. Plural and shape-like names (``dims``, ``image_shape``, ``size``) are not taken to be
+        integers."""
+        if (
+            "int-names" not in self.disabled
+            and INT_NAME.search(name)
+            and not name.endswith(("shape", "dims", "sizes"))
+        ):
             return DimV(Sym(name))
         return UNKNOWN
 

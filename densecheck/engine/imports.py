@@ -29,14 +29,17 @@ class ImportsMixin:
 
     # --------------------------------------------------------------------------- followed imports (project)
     def load_module(self: Interpreter, name: str) -> ModuleContext | None:
-        """Project module ``name``, its top level run (definitions, imports, constants), or None when it is not
-        the project's, cannot be parsed, or the per-file limit of followed modules is reached."""
+        """Project module ``name``, its top level run (definitions, imports, constants), or None when it is
+        not the project's, cannot be parsed, or the per-file limit of followed modules is reached."""
         if name in self.modules:
             return self.modules[name]
         self.modules[name] = None
         path = self.project.find(name) if self.project is not None else None
-        if path is None or os.path.abspath(path) == os.path.abspath(self.path) or \
-                sum(c is not None for c in self.modules.values()) >= MAX_FOLLOWED_MODULES:
+        if (
+            path is None
+            or os.path.abspath(path) == os.path.abspath(self.path)
+            or sum(c is not None for c in self.modules.values()) >= MAX_FOLLOWED_MODULES
+        ):
             return None
         parsed = parse_module(path)
         if parsed is None:
@@ -51,8 +54,9 @@ class ImportsMixin:
         return ctx
 
     def module_global(self: Interpreter, ctx: ModuleContext, name: str) -> Value | None:
-        """``name`` in ``ctx``'s globals; for a followed module, first running the top-level statements that bind
-        it (a module whose one class is used costs that class's definition, not the whole file's top level)."""
+        """``name`` in ``ctx``'s globals; for a followed module, first running the top-level statements that
+        bind it (a module whose one class is used costs that class's definition, not the whole file's top
+        level)."""
         stmts = ctx.pending.pop(name, None) if ctx.pending else None
         if stmts:
             frame = Frame(ctx.globals)
@@ -78,17 +82,22 @@ class ImportsMixin:
             ctx = self.load_module(module)
             if ctx is None:  # not followed; what it re-exports still is
                 path = self.project.find(module)
-                target = reexports(path, module if path.endswith("__init__.py") else module.rpartition(".")[0]
-                                   ).get(parts[i]) if path else None
+                target = (
+                    reexports(
+                        path, module if path.endswith("__init__.py") else module.rpartition(".")[0]
+                    ).get(parts[i])
+                    if path
+                    else None
+                )
                 if target is None or self.depth >= MAX_DEPTH:
                     return None
                 self.depth += 1
                 try:
-                    return self.project_value(".".join([target, *parts[i + 1:]]))
+                    return self.project_value(".".join([target, *parts[i + 1 :]]))
                 finally:
                     self.depth -= 1
             v: Value | None = self.module_global(ctx, parts[i])
-            for attr in parts[i + 1:]:
+            for attr in parts[i + 1 :]:
                 v = self.getattr(v, attr) if v is not None else None
             if isinstance(v, Ref) and v.qualname != qualname and self.depth < MAX_DEPTH:
                 self.depth += 1  # a re-export (``from .blocks import Block`` in an __init__.py)
@@ -98,5 +107,3 @@ class ImportsMixin:
                     self.depth -= 1
             return v if isinstance(v, (ClassV, Function, Partial, Instance, Layer, Sequential)) else None
         return None
-
-

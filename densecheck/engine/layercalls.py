@@ -128,8 +128,14 @@ class LayersMixin:
             return Seq([self.to_value(x) for x in r])
         return Tensor(UNKNOWN_SHAPE) if r is None else UNKNOWN
 
-    def apply_op(self: Interpreter, op: OpSpec, args: list[Value], kwargs: dict[str, Value], self_value: Value | None = None,
-                 self_param: str = "input") -> Value:
+    def apply_op(
+        self: Interpreter,
+        op: OpSpec,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        self_value: Value | None = None,
+        self_param: str = "input",
+    ) -> Value:
         params = op.params
         if self_value is not None:
             bound = self.bind(params, args, kwargs, op.varargs)
@@ -141,5 +147,3 @@ class LayersMixin:
                 bound[k] = Tensor(UNKNOWN_SHAPE)
         a = self.layer_args(params, op.defaults, bound, keep_syms=True)
         return self.to_value(safe(op.rule, a))
-
-

@@ -11,9 +11,10 @@ from densecheck.engine.values import (
 MAX_DEPTH = 24
 MAX_STEPS = 400_000
 MAX_UNROLL = 32
-#: Constant folding refuses integers beyond this (no shape dim is anywhere near it): a bigger one is unknown, so
+#: Constant folding refuses integers beyond this (no shape dim is anywhere near it): a bigger one is unknown,
+# so
 #: ``s = s * s`` chains, ``2 ** 2 ** 30`` or ``math.prod`` of huge values cost nothing (hostile-input budget)
-MAX_INT = 10 ** 18
+MAX_INT = 10**18
 MAX_INT_DIGITS = 19
 #: The longest list/tuple value the interpreter keeps item by item (``s = s + s`` in a loop doubles it)
 MAX_ITEMS = 4096
@@ -44,5 +45,3 @@ MAX_FOLLOWED_MODULES = 16
 MAX_DICT_JOIN = 8
 #: steps a call of another file's function may take before it counts as unknown
 MAX_FOLLOWED_STEPS = 2_000
-
-

@@ -1,8 +1,8 @@
 """Name resolution without executing anything: which qualified name does an expression refer to?
 
-``import torch.nn as nn`` makes ``nn.Linear`` mean ``torch.nn.Linear``; ``from tensorflow.keras.layers import Dense
-as D`` makes ``D`` mean ``tensorflow.keras.layers.Dense``. A class defined in the file shadows an import of the same
-name, so a local ``class Linear`` is never mistaken for ``torch.nn.Linear``.
+``import torch.nn as nn`` makes ``nn.Linear`` mean ``torch.nn.Linear``; ``from tensorflow.keras.layers import
+Dense as D`` makes ``D`` mean ``tensorflow.keras.layers.Dense``. A class defined in the file shadows an import
+of the same name, so a local ``class Linear`` is never mistaken for ``torch.nn.Linear``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ def _package_of_dir(directory: str) -> str | None:
 
 
 def package_of(path: str) -> str | None:
-    """The dotted package a file belongs to (``.../transformers/models/bert/x.py`` -> ``transformers.models.bert``),
-    found from ``__init__.py`` files on disk; None outside a package. Used to resolve relative imports."""
+    """The dotted package a file belongs to (``.../transformers/models/bert/x.py`` ->
+    ``transformers.models.bert``), found from ``__init__.py`` files on disk; None outside a package. Used to
+    resolve relative imports."""
     try:
         return _package_of_dir(os.path.dirname(os.path.abspath(path)))
     except (OSError, ValueError):
@@ -78,8 +79,11 @@ def import_bindings(node: cst.Import | cst.ImportFrom, package: str | None = Non
         name = dotted(alias.name)
         if name is None:
             continue
-        local = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) \
+        local = (
+            alias.asname.name.value
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
             else name
+        )
         out.append((local, f"{mod}.{name}" if mod else name))
     return out
 

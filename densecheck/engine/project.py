@@ -1,13 +1,14 @@
 """The analysed project's own modules: which import names a file of the project, and that file parsed.
 
-Cross-file inference follows an import only into the project the analysed file belongs to, never into an installed
-library (the frameworks are known from their tables, not from their source):
+Cross-file inference follows an import only into the project the analysed file belongs to, never into an
+installed library (the frameworks are known from their tables, not from their source):
 
-* a file inside a package (``src/pkg/models/net.py``, with ``__init__.py`` files) belongs to its top-level package
-  (``pkg``); imports of ``pkg.*`` (relative imports included) are followed into ``src/pkg/``, and so are imports of
-  sibling top-level packages and modules in ``src/`` -- unless that directory is an installation directory
-  (``site-packages``), where other top-level names are other distributions;
-* a file outside any package follows imports of the modules and packages next to it (``from blocks import Block``).
+* a file inside a package (``src/pkg/models/net.py``, with ``__init__.py`` files) belongs to its top-level
+  package (``pkg``); imports of ``pkg.*`` (relative imports included) are followed into ``src/pkg/``, and so
+  are imports of sibling top-level packages and modules in ``src/`` -- unless that directory is an
+  installation directory (``site-packages``), where other top-level names are other distributions;
+* a file outside any package follows imports of the modules and packages next to it (``from blocks import
+  Block``).
 
 Each followed module is parsed once per process (an LRU of parsed trees), never executed.
 """
@@ -21,8 +22,9 @@ import os
 import re
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import libcst as cst
 
@@ -30,11 +32,26 @@ from densecheck.engine.names import package_of
 from densecheck.plugins.registry import candidate_names
 
 #: never followed, even when their source sits in the project's directory: their layers come from the tables
-FRAMEWORK_PACKAGES = frozenset({"torch", "keras", "tensorflow", "tf_keras", "jax", "flax", "numpy", "einops",
-                                "jaxtyping", "typing", "typing_extensions"})
-#: a followed module larger than this is not parsed (library machinery or generated tables, not a model's blocks)
+FRAMEWORK_PACKAGES = frozenset(
+    {
+        "torch",
+        "keras",
+        "tensorflow",
+        "tf_keras",
+        "jax",
+        "flax",
+        "numpy",
+        "einops",
+        "jaxtyping",
+        "typing",
+        "typing_extensions",
+    }
+)
+#: a followed module larger than this is not parsed (library machinery or generated tables, not a model's
+# blocks)
 MAX_MODULE_BYTES = 256 * 1024
-#: a module that holds no Dense/Linear is still followed when it is this small and uses a framework (a shape helper)
+#: a module that holds no Dense/Linear is still followed when it is this small and uses a framework (a shape
+# helper)
 MAX_HELPER_BYTES = 32 * 1024
 #: parsed modules kept per process, in source bytes (a libcst tree takes ~80 bytes of memory per source byte)
 CACHE_BYTES = 2 * 1024 * 1024
@@ -100,16 +117,17 @@ def holds_layers(source: str) -> bool:
 
 
 def followable(source: str) -> bool:
-    """Whether a project module is worth running for the files that import it: it holds Dense/Linear layers, or it
-    is a small module importing a framework (shape helpers). Others (logging, configuration, import machinery)
-    are not followed: calling into them stays unknown, as it would without cross-file inference."""
+    """Whether a project module is worth running for the files that import it: it holds Dense/Linear layers,
+    or it is a small module importing a framework (shape helpers). Others (logging, configuration, import
+    machinery) are not followed: calling into them stays unknown, as it would without cross-file inference."""
     if holds_layers(source):
         return True
     return len(source) <= MAX_HELPER_BYTES and _FRAMEWORK_IMPORT.search(source) is not None
 
 
 def layers_file(path: str) -> bool:
-    """Whether a file on disk is followed and holds Dense/Linear layers (can receive shapes from its importers)."""
+    """Whether a file on disk is followed and holds Dense/Linear layers (can receive shapes from its
+    importers)."""
     try:
         st = os.stat(path)
     except OSError:
@@ -131,7 +149,7 @@ def _absolute(node: ast.ImportFrom, package: str | None) -> str | None:
     parts = package.split(".") if package else []
     if node.level - 1 > len(parts):
         return None
-    return ".".join(p for p in [*parts[:len(parts) - (node.level - 1)], node.module or ""] if p)
+    return ".".join(p for p in [*parts[: len(parts) - (node.level - 1)], node.module or ""] if p)
 
 
 def imported_modules(tree: ast.Module, package: str | None) -> Iterator[str]:
@@ -154,8 +172,8 @@ def imported_modules(tree: ast.Module, package: str | None) -> Iterator[str]:
 
 def parse_module(path: str) -> ParsedModule | None:
     """``path`` parsed (cached per process while its size and modification time stay the same); None when it
-    cannot be read or parsed, or is not :func:`followable` -- an import that is not followed, never an error of
-    the importing file."""
+    cannot be read or parsed, or is not :func:`followable` -- an import that is not followed, never an error
+    of the importing file."""
     try:
         st = os.stat(path)
     except OSError:
@@ -221,9 +239,9 @@ def settle() -> None:
 
 @functools.lru_cache(maxsize=1024)
 def reexports(path: str, package: str | None) -> dict[str, str]:
-    """The names a module binds by importing them at its top level (``from .layers import Block`` in a package's
-    ``__init__.py``): local name -> qualified name. Read with CPython's parser, so a module that is not followed
-    (:func:`followable`) still passes on what it re-exports."""
+    """The names a module binds by importing them at its top level (``from .layers import Block`` in a
+    package's ``__init__.py``): local name -> qualified name. Read with CPython's parser, so a module that is
+    not followed (:func:`followable`) still passes on what it re-exports."""
     source = _read(path)
     if source is None:
         return {}

@@ -1,5 +1,6 @@
-"""Python builtins and methods implemented by the interpreter: ``len``, ``range``, ``zip``, list and dict methods,
-``super()``, containers' ``add``/``build``, and the standard library's ``OrderedDict``, ``partial`` and ``math``."""
+"""Python builtins and methods implemented by the interpreter: ``len``, ``range``, ``zip``, list and dict
+methods, ``super()``, containers' ``add``/``build``, and the standard library's ``OrderedDict``, ``partial``
+and ``math``."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from densecheck.shapes import Shape, Sym, known
 # Python builtins and methods implemented by the interpreter
 # ---------------------------------------------------------------------------------------------------------
 
+
 def _b_len(it, b, args, kwargs):
     x = args[0] if args else UNKNOWN
     if isinstance(x, Seq) and not x.repeated:
@@ -79,6 +81,7 @@ def _b_numeric(kind):
         if isinstance(x, DimV) and kind is int:
             return x
         return UNKNOWN
+
     return impl
 
 
@@ -94,6 +97,7 @@ def _b_seq(kind):
         if isinstance(x, Sequential):
             return Seq(list(x.layers), kind)
         return Seq([UNKNOWN], kind, repeated=True)
+
     return impl
 
 
@@ -105,6 +109,7 @@ def _b_minmax(fn):
         if vals and all(isinstance(v, (int, float)) for v in vals):
             return Const(fn(vals))
         return UNKNOWN
+
     return impl
 
 
@@ -129,6 +134,7 @@ def b_math(fn):
                 return UNKNOWN
             return UNKNOWN if isinstance(r, int) and abs(r) > MAX_INT else Const(r)
         return UNKNOWN
+
     return impl
 
 
@@ -194,9 +200,10 @@ def _b_slice(it, b, args, kwargs):
 
 
 def _b_isinstance(it, b, args, kwargs):
-    """``isinstance(x, tuple)`` where the answer is sure: a tensor is a ``torch.Tensor`` and no tuple, list, dict,
-    number or string (``layer_outputs[0] if isinstance(layer_outputs, tuple) else layer_outputs``); a constant is
-    what it is; an instance of a class of the analysed code is an instance of the classes in its MRO only."""
+    """``isinstance(x, tuple)`` where the answer is sure: a tensor is a ``torch.Tensor`` and no tuple, list,
+    dict, number or string (``layer_outputs[0] if isinstance(layer_outputs, tuple) else layer_outputs``); a
+    constant is what it is; an instance of a class of the analysed code is an instance of the classes in its
+    MRO only."""
     if len(args) != 2 or kwargs:
         return UNKNOWN
     kinds = args[1].items if is_tuple(args[1]) else [args[1]]
@@ -213,8 +220,13 @@ def py_isinstance(v: Value, kind: Value) -> bool | None:
     if isinstance(v, Union):
         answers = {py_isinstance(o, kind) for o in v.options}
         return answers.pop() if len(answers) == 1 else None
-    name = kind.name if isinstance(kind, Builtin) and kind.self is None else \
-        canonical(kind.qualname) if isinstance(kind, Ref) else None
+    name = (
+        kind.name
+        if isinstance(kind, Builtin) and kind.self is None
+        else canonical(kind.qualname)
+        if isinstance(kind, Ref)
+        else None
+    )
     if isinstance(v, Tensor):
         if name == "torch.Tensor":
             return True
@@ -231,8 +243,8 @@ def _b_print(it, b, args, kwargs):
 
 
 def _b_seq_add(it, b, args, kwargs):
-    """``seq.add(layer)`` / ``seq.append(layer)``: the container's framework says what adding does (Keras builds
-    the layer on the shape so far); otherwise the layer is appended."""
+    """``seq.add(layer)`` / ``seq.append(layer)``: the container's framework says what adding does (Keras
+    builds the layer on the shape so far); otherwise the layer is appended."""
     seq = b.self
     if isinstance(seq, Sequential) and args:
         plugin = registry().plugin(seq.framework)
@@ -327,8 +339,9 @@ def _b_dict_update(it, b, args, kwargs):
 
 
 def b_super_init(it, b, args, kwargs):
-    """super().__init__(...) of an external base: subclasses of a container (``nn.Sequential``) keep their layers,
-    subclasses of a framework layer (``class ScaledEmbedding(nn.Embedding)``) keep the layer their base builds."""
+    """super().__init__(...) of an external base: subclasses of a container (``nn.Sequential``) keep their
+    layers, subclasses of a framework layer (``class ScaledEmbedding(nn.Embedding)``) keep the layer their
+    base builds."""
     inst = b.self
     if not isinstance(inst, Instance):
         return Const(None)
@@ -360,23 +373,68 @@ def bare_layer(qualname: str, guessed: bool = False) -> Value:
 
 
 BUILTIN_IMPL = {
-    "len": _b_len, "range": _b_range, "int": _b_numeric(int), "float": _b_numeric(float),
-    "bool": _b_numeric(bool), "round": _b_numeric(round), "abs": _b_numeric(abs),
-    "tuple": _b_seq("tuple"), "list": _b_seq("list"), "min": _b_minmax(min), "max": _b_minmax(max),
-    "sum": _b_sum, "getattr": _b_getattr, "setattr": _b_setattr, "super": _b_super, "enumerate": _b_enumerate,
-    "zip": _b_zip, "reversed": _b_reversed, "slice": _b_slice, "isinstance": _b_isinstance, "print": _b_print,
-    "seq.add": _b_seq_add, "seq.append": _b_seq_add, "seq.build": _b_seq_build, "seq.add_module": _b_seq_add_module,
-    "list.append": _b_list_append, "list.extend": _b_list_extend, "list.insert": _b_list_insert,
-    "dict.items": _b_dict_items, "dict.values": _b_dict_values, "dict.keys": _b_dict_keys, "dict.get": _b_dict_get,
+    "len": _b_len,
+    "range": _b_range,
+    "int": _b_numeric(int),
+    "float": _b_numeric(float),
+    "bool": _b_numeric(bool),
+    "round": _b_numeric(round),
+    "abs": _b_numeric(abs),
+    "tuple": _b_seq("tuple"),
+    "list": _b_seq("list"),
+    "min": _b_minmax(min),
+    "max": _b_minmax(max),
+    "sum": _b_sum,
+    "getattr": _b_getattr,
+    "setattr": _b_setattr,
+    "super": _b_super,
+    "enumerate": _b_enumerate,
+    "zip": _b_zip,
+    "reversed": _b_reversed,
+    "slice": _b_slice,
+    "isinstance": _b_isinstance,
+    "print": _b_print,
+    "seq.add": _b_seq_add,
+    "seq.append": _b_seq_add,
+    "seq.build": _b_seq_build,
+    "seq.add_module": _b_seq_add_module,
+    "list.append": _b_list_append,
+    "list.extend": _b_list_extend,
+    "list.insert": _b_list_insert,
+    "dict.items": _b_dict_items,
+    "dict.values": _b_dict_values,
+    "dict.keys": _b_dict_keys,
+    "dict.get": _b_dict_get,
     "dict.update": _b_dict_update,
-    "super.__init__": b_super_init, "super.forward": _b_super_forward, "super.call": _b_super_forward,
+    "super.__init__": b_super_init,
+    "super.forward": _b_super_forward,
+    "super.call": _b_super_forward,
     "super.__call__": _b_super_forward,
     "record.to_tuple": lambda it, b, args, kwargs: b.self,  # indexed as the record is: None fields skipped
 }
-PY_BUILTINS = set(n for n in BUILTIN_IMPL if "." not in n) | {"str", "dict", "set", "hasattr", "callable", "iter",
-                                                              "next", "map", "filter", "sorted", "any", "all"}
-MATH = {"prod": math.prod, "sqrt": math.sqrt, "ceil": math.ceil, "floor": math.floor, "log2": math.log2,
-        "log": math.log, "gcd": math.gcd}
+PY_BUILTINS = {n for n in BUILTIN_IMPL if "." not in n} | {
+    "str",
+    "dict",
+    "set",
+    "hasattr",
+    "callable",
+    "iter",
+    "next",
+    "map",
+    "filter",
+    "sorted",
+    "any",
+    "all",
+}
+MATH = {
+    "prod": math.prod,
+    "sqrt": math.sqrt,
+    "ceil": math.ceil,
+    "floor": math.floor,
+    "log2": math.log2,
+    "log": math.log,
+    "gcd": math.gcd,
+}
 
 
 def ordered_dict(it: Interpreter, args, kwargs, node) -> Value:
@@ -399,12 +457,20 @@ def partial(it: Interpreter, args, kwargs, node) -> Value:
     return Partial(args[0], list(args[1:]), dict(kwargs))
 
 
-#: callables of the standard library (and numpy's ``prod``) the engine implements: (engine, args, kwargs, node)
+def _math_call(fn):
+    """``math.<fn>(...)`` as a call the engine implements."""
+    return lambda it, args, kwargs, node: b_math(fn)(it, None, args, kwargs)
+
+
+#: callables of the standard library (and numpy's ``prod``) the engine implements: (engine, args, kwargs,
+# node)
 STDLIB_CALLS: dict[str, Any] = {
     "collections.OrderedDict": ordered_dict,
     "typing.OrderedDict": ordered_dict,
     "functools.partial": partial,
-    **{f"math.{n}": (lambda f: lambda it, args, kwargs, node: b_math(f)(it, None, args, kwargs))(f)
-       for n, f in MATH.items()},
-    **{n: lambda it, args, kwargs, node: b_math(math.prod)(it, None, args, kwargs) for n in ("numpy.prod", "np.prod")},
+    **{f"math.{n}": _math_call(fn) for n, fn in MATH.items()},
+    **{
+        n: lambda it, args, kwargs, node: b_math(math.prod)(it, None, args, kwargs)
+        for n in ("numpy.prod", "np.prod")
+    },
 }

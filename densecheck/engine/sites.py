@@ -1,5 +1,5 @@
-"""Site finding: every Dense/Linear constructor call of a module, with its position and enclosing model, and the
-per-module context the interpreter runs in."""
+"""Site finding: every Dense/Linear constructor call of a module, with its position and enclosing model, and
+the per-module context the interpreter runs in."""
 
 from __future__ import annotations
 
@@ -50,20 +50,23 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def parse_ast(source: str) -> ast.Module | None:
-    """CPython's tree of ``source``; None where CPython's parser gives up (libcst may still have parsed it)."""
+    """CPython's tree of ``source``; None where CPython's parser gives up (libcst may still have parsed
+    it)."""
     try:
         return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
 
-def call_positions(source: str, calls: list[cst.Call], tree: ast.Module | None) -> dict[cst.Call, _Pos] | None:
+def call_positions(
+    source: str, calls: list[cst.Call], tree: ast.Module | None
+) -> dict[cst.Call, _Pos] | None:
     """Start/end of every libcst Call node, from CPython's (much faster) ast ``tree`` of ``source`` instead of
     libcst's PositionProvider.
 
-    libcst visits calls in pre-order, which is source order with an outer call before an inner one starting at the
-    same place (``f(x)(y)``); sorting ast's Call nodes the same way pairs them one to one. None when there is no
-    tree or the two parsers disagree (then the caller falls back to PositionProvider).
+    libcst visits calls in pre-order, which is source order with an outer call before an inner one starting at
+    the same place (``f(x)(y)``); sorting ast's Call nodes the same way pairs them one to one. None when there
+    is no tree or the two parsers disagree (then the caller falls back to PositionProvider).
     """
     if tree is None:
         return None
@@ -71,7 +74,9 @@ def call_positions(source: str, calls: list[cst.Call], tree: ast.Module | None) 
     if len(nodes) != len(calls):
         return None
     nodes.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0)))
-    lines = _LINE_BREAK.split(source)  # CPython's line numbering: not str.splitlines (form feed is no line break)
+    lines = _LINE_BREAK.split(
+        source
+    )  # CPython's line numbering: not str.splitlines (form feed is no line break)
 
     def char_col(line: int, byte_col: int) -> int:
         text = lines[line - 1] if 0 < line <= len(lines) else ""
@@ -81,16 +86,20 @@ def call_positions(source: str, calls: list[cst.Call], tree: ast.Module | None) 
 
     out: dict[cst.Call, _Pos] = {}
     for cnode, anode in zip(calls, nodes):
-        out[cnode] = _Pos((anode.lineno, char_col(anode.lineno, anode.col_offset)),
-                          (anode.end_lineno or anode.lineno,
-                           char_col(anode.end_lineno or anode.lineno, anode.end_col_offset or 0)))
+        out[cnode] = _Pos(
+            (anode.lineno, char_col(anode.lineno, anode.col_offset)),
+            (
+                anode.end_lineno or anode.lineno,
+                char_col(anode.end_lineno or anode.lineno, anode.end_col_offset or 0),
+            ),
+        )
     return out
 
 
 class SiteFinder(ImportTable):
     """The one syntactic pass (a read-only :func:`~densecheck.engine.walk.walk`): the import table, every Call
-    node in visiting order (for :func:`call_positions`), and, once the pass is over and every import is known, the
-    calls whose callee resolves to a Dense/Linear, with their context (:attr:`found`)."""
+    node in visiting order (for :func:`call_positions`), and, once the pass is over and every import is known,
+    the calls whose callee resolves to a Dense/Linear, with their context (:attr:`found`)."""
 
     def __init__(self, package: str | None = None) -> None:
         super().__init__(package)
@@ -100,11 +109,20 @@ class SiteFinder(ImportTable):
         self._stmt_target: list[str | None] = []
 
     def run(self, module: cst.Module) -> SiteFinder:
-        enter = {cst.Module: self.visit_Module, cst.Import: self.visit_Import, cst.ImportFrom: self.visit_ImportFrom,
-                 cst.ClassDef: self.visit_ClassDef, cst.FunctionDef: self.visit_FunctionDef,
-                 cst.SimpleStatementLine: self.visit_SimpleStatementLine, cst.Call: self.visit_Call}
-        leave = {cst.ClassDef: self._ctx.pop, cst.FunctionDef: self._ctx.pop,
-                 cst.SimpleStatementLine: self._stmt_target.pop}
+        enter = {
+            cst.Module: self.visit_Module,
+            cst.Import: self.visit_Import,
+            cst.ImportFrom: self.visit_ImportFrom,
+            cst.ClassDef: self.visit_ClassDef,
+            cst.FunctionDef: self.visit_FunctionDef,
+            cst.SimpleStatementLine: self.visit_SimpleStatementLine,
+            cst.Call: self.visit_Call,
+        }
+        leave = {
+            cst.ClassDef: self._ctx.pop,
+            cst.FunctionDef: self._ctx.pop,
+            cst.SimpleStatementLine: self._stmt_target.pop,
+        }
 
         def on_enter(node: cst.CSTNode) -> None:
             handler = enter.get(type(node))
@@ -133,8 +151,11 @@ class SiteFinder(ImportTable):
                 target = dotted(small.targets[0].target)
             elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
                 target = dotted(small.target)
-            elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and \
-                    isinstance(small.value.func, cst.Attribute):
+            elif (
+                isinstance(small, cst.Expr)
+                and isinstance(small.value, cst.Call)
+                and isinstance(small.value.func, cst.Attribute)
+            ):
                 target = dotted(small.value.func.value)  # model.add(Dense(...))
         self._stmt_target.append(target)
 
@@ -172,13 +193,14 @@ class ModuleContext:
         self.package = package_of(path) if not path.startswith("<") else None
         self.positions: Any = None
         self.reports: list[LayerReport] = []
-        #: followed modules run their top level lazily: name -> the top-level statements binding it, not yet run
+        #: followed modules run their top level lazily: name -> the top-level statements binding it, not yet
+        # run
         self.pending: dict[str, list[cst.CSTNode]] | None = None
         self.done: set[int] = set()
 
     def find_sites(self, parsed: ParsedModule | None = None) -> SiteFinder:
-        """Imports and Dense/Linear call sites (one walk), and the positions of its calls; for a followed module
-        (``parsed``), computed once per process."""
+        """Imports and Dense/Linear call sites (one walk), and the positions of its calls; for a followed
+        module (``parsed``), computed once per process."""
         if parsed is not None and parsed.syntax is not None:
             finder, self.positions = parsed.syntax
             return finder
@@ -195,8 +217,8 @@ class ModuleContext:
 
 
 def top_level_bindings(module: cst.Module) -> dict[str, list[cst.CSTNode]]:
-    """name -> the module's top-level statements that bind it (a compound statement binds every name bound in it,
-    at any depth outside nested functions and classes), in source order."""
+    """name -> the module's top-level statements that bind it (a compound statement binds every name bound in
+    it, at any depth outside nested functions and classes), in source order."""
     out: dict[str, list[cst.CSTNode]] = {}
 
     def targets(t: cst.BaseExpression, names: set[str]) -> None:
@@ -244,6 +266,3 @@ def top_level_bindings(module: cst.Module) -> dict[str, list[cst.CSTNode]]:
         for name in names:
             out.setdefault(name, []).append(stmt)
     return out
-
-
-

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -118,7 +119,8 @@ class StatementsMixin:
         return False
 
     def branch(self: Interpreter, frame: Frame, run) -> tuple[dict, dict | None, bool]:
-        """Run ``run`` on a copy of the frame's variables (and self's attributes); return the resulting state."""
+        """Run ``run`` on a copy of the frame's variables (and self's attributes); return the resulting
+        state."""
         saved = dict(frame.scope.vars)
         inst = frame.self_value if isinstance(frame.self_value, Instance) else None
         saved_attrs = dict(inst.attrs) if inst else None
@@ -137,8 +139,8 @@ class StatementsMixin:
         inst = frame.self_value if isinstance(frame.self_value, Instance) else None
 
         def join_maps(maps: list[dict]) -> dict:
-            # a name (or attribute) bound on some paths only: wherever it is used without raising, it has one of
-            # the values it was given, so the paths that never bound it add nothing
+            # a name (or attribute) bound on some paths only: wherever it is used without raising, it has one
+            # of the values it was given, so the paths that never bound it add nothing
             keys = set().union(*maps)
             out = {}
             for k in keys:
@@ -174,9 +176,15 @@ class StatementsMixin:
         b = self.branch(frame, lambda: run(False, lambda: self._exec_orelse(orelse, frame)))
         return self.merge(frame, [a, b])
 
-    def narrowing(self: Interpreter, test: cst.BaseExpression, frame: Frame) -> tuple[str, Value, Value] | None:
+    def narrowing(
+        self: Interpreter, test: cst.BaseExpression, frame: Frame
+    ) -> tuple[str, Value, Value] | None:
         """``if x is None`` / ``if x is not None`` with x a maybe-None union: x's value in each branch."""
-        if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.left, cst.Name)):
+        if not (
+            isinstance(test, cst.Comparison)
+            and len(test.comparisons) == 1
+            and isinstance(test.left, cst.Name)
+        ):
             return None
         comp = test.comparisons[0]
         if not (isinstance(comp.comparator, cst.Name) and comp.comparator.value == "None"):
@@ -248,7 +256,9 @@ class StatementsMixin:
         return False
 
     # ----------------------------------------------------------------------------------------- definitions
-    def define_function(self: Interpreter, node: cst.FunctionDef, frame: Frame, cls: ClassV | None = None) -> Function:
+    def define_function(
+        self: Interpreter, node: cst.FunctionDef, frame: Frame, cls: ClassV | None = None
+    ) -> Function:
         defaults: dict[str, Value] = {}
         p = node.params
         for param in list(p.posonly_params) + list(p.params) + list(p.kwonly_params):
@@ -313,26 +323,36 @@ class StatementsMixin:
                 vals = value.items
                 for i in range(star):
                     self.assign(elts[i].value, vals[i] if i < len(vals) else UNKNOWN, frame)
-                self.assign(elts[star].value, Seq(vals[star:len(vals) - n_after]), frame)
+                self.assign(elts[star].value, Seq(vals[star : len(vals) - n_after]), frame)
                 for j in range(n_after):
                     idx = len(vals) - n_after + j
-                    self.assign(elts[star + 1 + j].value, vals[idx] if 0 <= idx < len(vals) else UNKNOWN, frame)
+                    self.assign(
+                        elts[star + 1 + j].value, vals[idx] if 0 <= idx < len(vals) else UNKNOWN, frame
+                    )
                 return
             for e, v in zip(elts, items):
                 self.assign(e.value, v if not isinstance(e, cst.StarredElement) else UNKNOWN, frame)
         elif isinstance(target, cst.Subscript):
             base = self.eval(target.value, frame)
-            if isinstance(base, (Seq, Dict)) and len(target.slice) == 1 and \
-                    isinstance(target.slice[0].slice, cst.Index):
+            if (
+                isinstance(base, (Seq, Dict))
+                and len(target.slice) == 1
+                and isinstance(target.slice[0].slice, cst.Index)
+            ):
                 key = pyvalue(self.eval(target.slice[0].slice.value, frame))
                 if isinstance(base, Dict) and key is not None:
                     base.items[key] = value
-                elif isinstance(base, Seq) and isinstance(key, int) and -len(base.items) <= key < len(base.items):
+                elif (
+                    isinstance(base, Seq)
+                    and isinstance(key, int)
+                    and -len(base.items) <= key < len(base.items)
+                ):
                     base.items[key] = value
 
     def unpack(self: Interpreter, value: Value, n: int) -> list[Value]:
-        if isinstance(value, Union) and all(isinstance(o, Seq) and not o.repeated and len(o.items) == n
-                                            for o in value.options):
+        if isinstance(value, Union) and all(
+            isinstance(o, Seq) and not o.repeated and len(o.items) == n for o in value.options
+        ):
             # one of several sequences of n items: each target is one of their items there
             return [self.join_all([o.items[i] for o in value.options]) for i in range(n)]
         if isinstance(value, Seq):
@@ -343,5 +363,3 @@ class StatementsMixin:
         if isinstance(value, Tensor) and value.shape.rank:
             return [Tensor(drop_first_axis(value.shape))] * n
         return [UNKNOWN] * n
-
-

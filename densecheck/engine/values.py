@@ -1,8 +1,8 @@
 """Abstract values the interpreter computes with.
 
-Every Python expression in model code evaluates to one of these. They are deliberately few: a constant, a tensor
-(with a :class:`~densecheck.shapes.Shape`), a framework layer, a container, a user function/class/instance, a
-reference to an external name, a union of alternatives, or ``UNKNOWN``.
+Every Python expression in model code evaluates to one of these. They are deliberately few: a constant, a
+tensor (with a :class:`~densecheck.shapes.Shape`), a framework layer, a container, a user
+function/class/instance, a reference to an external name, a union of alternatives, or ``UNKNOWN``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class Tensor(Value):
 
 @dataclass(eq=False)
 class Seq(Value):
-    """tuple / list / nn.ModuleList. ``repeated``: items stand for a sequence of unknown length of such items."""
+    """tuple / list / nn.ModuleList. ``repeated``: items stand for a sequence of unknown length of such
+    items."""
 
     items: list[Value]
     kind: str = "tuple"  # "tuple" | "list"
@@ -106,10 +107,10 @@ class KerasModel(Value):
 @dataclass(eq=False)
 class Function(Value):
     node: cst.FunctionDef | cst.Lambda
-    scope: "Scope"  # defining scope
+    scope: Scope  # defining scope
     defaults: dict[str, Value]
     qualname: str
-    cls: "ClassV | None" = None  # defining class for methods (super())
+    cls: ClassV | None = None  # defining class for methods (super())
 
 
 @dataclass(eq=False)
@@ -124,7 +125,8 @@ class Builtin(Value):
 
     name: str
     self: Value | None = None
-    #: a plugin's implementation ``(engine, this, args, kwargs) -> value``; None: the engine's own, by ``name``
+    #: a plugin's implementation ``(engine, this, args, kwargs) -> value``; None: the engine's own, by
+    # ``name``
     impl: Any = None
 
 
@@ -140,10 +142,10 @@ class ClassV(Value):
     node: cst.ClassDef
     qualname: str
     bases: list[Value]
-    scope: "Scope"
+    scope: Scope
     attrs: dict[str, Value] = field(default_factory=dict)
 
-    def mro(self) -> list["ClassV"]:
+    def mro(self) -> list[ClassV]:
         out = [self]
         for b in self.bases:
             if isinstance(b, ClassV):
@@ -195,7 +197,7 @@ class Scope:
 
     __slots__ = ("vars", "parent", "module")
 
-    def __init__(self, parent: "Scope | None" = None, module: Any = None) -> None:
+    def __init__(self, parent: Scope | None = None, module: Any = None) -> None:
         self.vars: dict[str, Value] = {}
         self.parent = parent
         self.module = module
@@ -219,7 +221,12 @@ def join(a: Value | None, b: Value | None) -> Value:
         return b if b is not None else UNKNOWN
     if b is None or a is b:
         return a
-    if isinstance(a, Const) and isinstance(b, Const) and type(a.value) is type(b.value) and a.value == b.value:
+    if (
+        isinstance(a, Const)
+        and isinstance(b, Const)
+        and type(a.value) is type(b.value)
+        and a.value == b.value
+    ):
         return a
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.shape.rank == b.shape.rank:
@@ -232,7 +239,7 @@ def join(a: Value | None, b: Value | None) -> Value:
         return UNKNOWN
     opts: list[Value] = []
     for v in (a, b):
-        for o in (v.options if isinstance(v, Union) else [v]):
+        for o in v.options if isinstance(v, Union) else [v]:
             if not any(o is p for p in opts):
                 opts.append(o)
     if len(opts) > MAX_UNION:
@@ -247,7 +254,8 @@ def options(v: Value) -> list[Value]:
 def pyvalue(v: Value | None) -> Any:
     """The Python value of a constant (recursively for tuples/lists), else None.
 
-    DimV becomes its Sym (so shape rules can follow symbolic dims), unknown items inside sequences become None.
+    DimV becomes its Sym (so shape rules can follow symbolic dims), unknown items inside sequences become
+    None.
     """
     if isinstance(v, Const):
         return v.value

@@ -1,25 +1,49 @@
 """A read-only, pre-order walk of a libcst tree, several times cheaper than ``node.visit(visitor)``.
 
 libcst's own traversal rebuilds every node it passes through (``_visit_and_replace_children`` constructs and
-validates a copy of each node, whitespace included) and dispatches two attribute hooks per field; on a large model
-file that costs ~4x the parse itself. The analysis only reads the tree, so it walks it directly: for each node
-type, the fields that hold child nodes, in the lexical order libcst's traversal uses (learned once per type from
-libcst itself, so it follows the installed version), minus the fields that only hold whitespace and punctuation.
+validates a copy of each node, whitespace included) and dispatches two attribute hooks per field; on a large
+model file that costs ~4x the parse itself. The analysis only reads the tree, so it walks it directly: for
+each node type, the fields that hold child nodes, in the lexical order libcst's traversal uses (learned once
+per type from libcst itself, so it follows the installed version), minus the fields that only hold whitespace
+and punctuation.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import libcst as cst
 
 #: Fields that hold only whitespace, comments or punctuation: never a statement or an expression.
-_PUNCTUATION = frozenset({
-    "lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace", "comma", "semicolon", "colon", "equal", "dot",
-    "star", "operator", "leading_lines", "lines_after_decorators", "header", "footer", "asynchronous",
-    "trailing_whitespace", "newline", "whitespace_before_colon", "whitespace_after_star", "whitespace_after_arg",
-    "whitespace_before_arg", "whitespace_before_indent",
-})
+_PUNCTUATION = frozenset(
+    {
+        "lpar",
+        "rpar",
+        "lbracket",
+        "rbracket",
+        "lbrace",
+        "rbrace",
+        "comma",
+        "semicolon",
+        "colon",
+        "equal",
+        "dot",
+        "star",
+        "operator",
+        "leading_lines",
+        "lines_after_decorators",
+        "header",
+        "footer",
+        "asynchronous",
+        "trailing_whitespace",
+        "newline",
+        "whitespace_before_colon",
+        "whitespace_after_star",
+        "whitespace_after_arg",
+        "whitespace_before_arg",
+        "whitespace_before_indent",
+    }
+)
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -47,8 +71,9 @@ def _fields(node: cst.CSTNode) -> tuple[str, ...]:
     if fields is None:
         order = _FieldOrder()
         node._visit_and_replace_children(order)  # the order libcst itself visits children in
-        fields = _FIELDS[tp] = tuple(f for f in order.fields
-                                     if f not in _PUNCTUATION and not f.startswith("whitespace"))
+        fields = _FIELDS[tp] = tuple(
+            f for f in order.fields if f not in _PUNCTUATION and not f.startswith("whitespace")
+        )
     return fields
 
 
@@ -64,10 +89,13 @@ def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
                     yield item
 
 
-def walk(root: cst.CSTNode, enter: Callable[[cst.CSTNode], object],
-         leave: Callable[[cst.CSTNode], object] | None = None) -> None:
-    """Call ``enter(node)`` for every node in pre-order (libcst's visiting order) and ``leave(node)`` after its
-    subtree. Iterative, so the walk itself never hits the recursion limit."""
+def walk(
+    root: cst.CSTNode,
+    enter: Callable[[cst.CSTNode], object],
+    leave: Callable[[cst.CSTNode], object] | None = None,
+) -> None:
+    """Call ``enter(node)`` for every node in pre-order (libcst's visiting order) and ``leave(node)`` after
+    its subtree. Iterative, so the walk itself never hits the recursion limit."""
     enter(root)
     stack: list[tuple[cst.CSTNode, Iterator[cst.CSTNode]]] = [(root, children(root))]
     while stack:

@@ -1,16 +1,16 @@
 """Output formats, one module each. Every module has ``render(ctx: Context) -> str``.
 
 Paths are shown relative to the current directory when the file is under it (as ruff does); the CI formats
-(sarif, github, gitlab) use paths relative to the repository/workspace root instead, so annotations land on the
-right file when densecheck runs from a subdirectory.
+(sarif, github, gitlab) use paths relative to the repository/workspace root instead, so annotations land on
+the right file when densecheck runs from a subdirectory.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import click
 
@@ -32,7 +32,8 @@ class Context:
     quiet: bool = False
     cwd: str = field(default_factory=os.getcwd)
 
-    # -- paths ------------------------------------------------------------------------------------------------
+    # -- paths
+    # ------------------------------------------------------------------------------------------------
     def display_path(self, path: str) -> str:
         """Relative to the current directory when under it, else absolute; always :func:`printable`."""
         if path == "-" or path.startswith("<"):
@@ -40,14 +41,16 @@ class Context:
         ap = os.path.abspath(path)
         rel = os.path.relpath(ap, self.cwd)
         shown = printable(ap if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel)
-        # a line that starts with ``::`` is a GitHub workflow command: a file named ``::error ...`` must not be one
+        # a line that starts with ``::`` is a GitHub workflow command: a file named ``::error ...`` must not
+        # be one
         return "." + os.sep + shown if shown.startswith("::") else shown
 
     def location(self, d: Diagnostic) -> str:
         """``path:line:col`` — or ``path:cell N:line:col`` in a notebook."""
         return f"{self.display_path(d.path)}:{cell_prefix(d, ':')}{d.line}:{d.column}"
 
-    # -- style ------------------------------------------------------------------------------------------------
+    # -- style
+    # ------------------------------------------------------------------------------------------------
     def style(self, text: str, **kw) -> str:
         return click.style(text, **kw) if self.color else text
 
@@ -61,10 +64,11 @@ class Context:
 def printable(text: str, keep: str = "") -> str:
     """Text from the checked tree made safe to print as one line of text or XML.
 
-    Control characters (line breaks, ESC, ``\\x01``) become Python escapes and lone surrogates -- the undecodable
-    bytes of a file name, kept by ``surrogateescape`` -- become ``\\xNN``, so a file name or a string in the source
-    can neither start a new output line (a forged finding or workflow command), drive the terminal, nor make the
-    output invalid UTF-8 or invalid XML. Characters in ``keep`` are left for a format's own escaping.
+    Control characters (line breaks, ESC, ``\\x01``) become Python escapes and lone surrogates -- the
+    undecodable bytes of a file name, kept by ``surrogateescape`` -- become ``\\xNN``, so a file name or a
+    string in the source can neither start a new output line (a forged finding or workflow command), drive the
+    terminal, nor make the output invalid UTF-8 or invalid XML. Characters in ``keep`` are left for a format's
+    own escaping.
     """
     if text.isprintable():
         return text
@@ -114,8 +118,9 @@ def layer_sort_key(layer) -> tuple:
 def located(ctx: Context, root: str):
     """(file, diagnostic, path relative to ``root``, identity) for every finding, in output order.
 
-    The identity (for SARIF/GitLab fingerprints) is built from the code, the path and the flagged line's text with
-    its whitespace collapsed, plus an occurrence count — not the line number, so it survives edits above it.
+    The identity (for SARIF/GitLab fingerprints) is built from the code, the path and the flagged line's text
+    with its whitespace collapsed, plus an occurrence count — not the line number, so it survives edits above
+    it.
     """
     for f in ctx.run.files:
         seen: Counter = Counter()
@@ -137,7 +142,8 @@ def plural(n: int, word: str) -> str:
 
 
 def summary_line(ctx: Context) -> str:
-    """``Found 3 problems (1 error, 2 warnings); checked 12 layers in 3 files.`` / ``All checks passed! (...)``"""
+    """``Found 3 problems (1 error, 2 warnings); checked 12 layers in 3 files.`` / ``All checks passed!
+    (...)``"""
     diags = ctx.run.diagnostics
     nlayers = sum(len(f.result.layers) for f in ctx.run.files)
     scope = f"checked {plural(nlayers, 'layer')} in {plural(len(ctx.run.files), 'file')}"
@@ -154,6 +160,12 @@ def get(name: str) -> Callable[[Context], str]:
     from densecheck.formats import concise, full, github, gitlab, json_format, junit, report, sarif
 
     return {
-        "concise": concise.render, "full": full.render, "report": report.render, "json": json_format.render,
-        "sarif": sarif.render, "github": github.render, "gitlab": gitlab.render, "junit": junit.render,
+        "concise": concise.render,
+        "full": full.render,
+        "report": report.render,
+        "json": json_format.render,
+        "sarif": sarif.render,
+        "github": github.render,
+        "gitlab": gitlab.render,
+        "junit": junit.render,
     }[name]

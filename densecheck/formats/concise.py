@@ -1,4 +1,5 @@
-"""``path:line:col: CODE message`` — one line per finding (``path:cell N:line:col:`` in notebooks), then a summary.
+"""``path:line:col: CODE message`` — one line per finding (``path:cell N:line:col:`` in notebooks), then a
+summary.
 
 The line format is flake8's and ruff's, so editors, reviewdog and the shipped problem matchers can parse it.
 """

@@ -1,14 +1,14 @@
 """Each finding with its source: the line, a caret under the layer call, what the layer really does, the fix.
 
-    model.py:4:5: DC101 [warning] layers.Dense(16) on a rank-4 input ... acts as a 1x1 convolution ...
-      |
-    3 | x = keras.Input(shape=(160, 160, 64))
-    4 | y = layers.Dense(16)(x)
-      |     ^^^^^^^^^^^^^^^^ DC101
-      |
-      = note: layers.Dense(16) on (None, 160, 160, 64): acts as a 1x1 convolution at 25,600 positions ...
-      = help: Flatten or global-pool the feature map first ...
-      = see: densecheck explain DC101
+model.py:4:5: DC101 [warning] layers.Dense(16) on a rank-4 input ... acts as a 1x1 convolution ...
+  |
+3 | x = keras.Input(shape=(160, 160, 64))
+4 | y = layers.Dense(16)(x)
+  |     ^^^^^^^^^^^^^^^^ DC101
+  |
+  = note: layers.Dense(16) on (None, 160, 160, 64): acts as a 1x1 convolution at 25,600 positions ...
+  = help: Flatten or global-pool the feature map first ...
+  = see: densecheck explain DC101
 """
 
 from __future__ import annotations
@@ -37,13 +37,17 @@ def snippet(ctx: Context, f: CheckedFile, d) -> list[str]:
     out = [gutter]
     for n in range(first, last + 1):
         text = lines[n - 1].expandtabs(4)
-        out.append(ctx.style(f"{n:>{width}} |", fg="blue", bold=True) + (" " + printable(text) if text else ""))
+        out.append(
+            ctx.style(f"{n:>{width}} |", fg="blue", bold=True) + (" " + printable(text) if text else "")
+        )
         if n == d.line:
             raw = lines[n - 1]
             start = len(raw[: d.column - 1].expandtabs(4))
             end_col = d.end_column if d.end_line == d.line and d.end_column > d.column else len(raw) + 1
             length = max(1, len(raw[: end_col - 1].expandtabs(4)) - start)
-            marks = ctx.style("^" * length + " " + d.code, fg="red" if d.severity == "error" else "yellow", bold=True)
+            marks = ctx.style(
+                "^" * length + " " + d.code, fg="red" if d.severity == "error" else "yellow", bold=True
+            )
             out.append(gutter + " " + " " * start + marks)
     out.append(gutter)
     return out
@@ -54,7 +58,10 @@ def render(ctx: Context) -> str:
     pad = "  "
     for f in ctx.run.files:
         for d in f.diagnostics:
-            out.append(f"{ctx.style(ctx.location(d), bold=True)}: {ctx.code(d)} [{d.severity}] {printable(d.message)}")
+            out.append(
+                f"{ctx.style(ctx.location(d), bold=True)}: {ctx.code(d)} [{d.severity}] "
+                f"{printable(d.message)}"
+            )
             out.extend(pad + s for s in snippet(ctx, f, d))
             layer = _layer_at(f, d)
             if layer is not None:

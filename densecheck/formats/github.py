@@ -1,10 +1,11 @@
 """GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` annotation per finding.
 
-``::error title=densecheck (DC102),file=src/net.py,line=12,col=19,endLine=12,endColumn=36::src/net.py:12:19: DC102 ...``
+``::error title=densecheck (DC102),file=src/net.py,line=12,col=19,endLine=12,endColumn=36::src/net.py:12:19:
+DC102 ...``
 
-Paths are relative to ``$GITHUB_WORKSPACE`` (else the git root), so the annotations land on the right file when
-densecheck runs in a subdirectory. Data is escaped as the runner expects (``%``, CR, LF), properties also ``:`` and
-``,``.
+Paths are relative to ``$GITHUB_WORKSPACE`` (else the git root), so the annotations land on the right file
+when densecheck runs in a subdirectory. Data is escaped as the runner expects (``%``, CR, LF), properties also
+``:`` and ``,``.
 """
 
 from __future__ import annotations

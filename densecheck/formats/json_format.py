@@ -1,7 +1,8 @@
 """The JSON contract: ``{"version", "layers": [...], "diagnostics": [...], "summary": {...}}``.
 
 ``layers`` holds :meth:`LayerReport.to_json` for every Dense/Linear call site, ``diagnostics`` every finding
-(:meth:`Diagnostic.to_json`); both carry a ``cell`` field in notebooks. Paths are shown as in the text formats.
+(:meth:`Diagnostic.to_json`); both carry a ``cell`` field in notebooks. Paths are shown as in the text
+formats.
 """
 
 from __future__ import annotations

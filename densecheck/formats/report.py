@@ -20,8 +20,12 @@ from densecheck.formats import Context, cell_prefix, layer_sort_key, plural, pri
 from densecheck.formats.concise import line as concise_line
 from densecheck.layers import FULLY_CONNECTED, POINTWISE, SPATIAL_MIXING, UNKNOWN
 
-BEHAVIOUR = {FULLY_CONNECTED: "fully connected", POINTWISE: "pointwise", SPATIAL_MIXING: "spatial mixing",
-             UNKNOWN: "unknown"}
+BEHAVIOUR = {
+    FULLY_CONNECTED: "fully connected",
+    POINTWISE: "pointwise",
+    SPATIAL_MIXING: "spatial mixing",
+    UNKNOWN: "unknown",
+}
 COLUMNS = ["location", "call", "input shape", "behaves as", "positions", "params", "if flattened"]
 RIGHT = {"positions", "params", "if flattened"}
 MAX_CALL = 40
@@ -41,9 +45,15 @@ def _where(layer) -> str:
 
 def _row(layer) -> list[str]:
     s = layer.input
-    return [_where(layer), _clip(printable(layer.call), MAX_CALL), str(s) if s is not None else "?",
-            BEHAVIOUR.get(layer.behaves_as, layer.behaves_as), _num(layer.positions), _num(layer.params),
-            _num(layer.params_if_flattened)]
+    return [
+        _where(layer),
+        _clip(printable(layer.call), MAX_CALL),
+        str(s) if s is not None else "?",
+        BEHAVIOUR.get(layer.behaves_as, layer.behaves_as),
+        _num(layer.positions),
+        _num(layer.params),
+        _num(layer.params_if_flattened),
+    ]
 
 
 def table(rows: list[list[str]], indent: str) -> list[str]:

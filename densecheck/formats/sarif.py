@@ -2,8 +2,8 @@
 
 Every rule is described in ``tool.driver.rules`` (its ``densecheck explain`` text as help). Result URIs are
 relative to the repository root (``$GITHUB_WORKSPACE``, else the git root) under ``uriBaseId`` ``%SRCROOT%``;
-``partialFingerprints`` hash the code, the file and the text of the flagged line (not its number), so a finding
-keeps its identity when lines are inserted above it.
+``partialFingerprints`` hash the code, the file and the text of the flagged line (not its number), so a
+finding keeps its identity when lines are inserted above it.
 """
 
 from __future__ import annotations
@@ -60,12 +60,22 @@ def render(ctx: Context) -> str:
             "ruleId": d.code,
             "level": LEVELS.get(d.severity, "warning"),
             "message": {"text": cell_prefix(d) + d.message},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": artifact,
-                "region": {"startLine": d.line, "startColumn": d.column, "endLine": max(d.end_line, d.line),
-                           "endColumn": max(d.end_column, 1)},
-            }}],
-            "partialFingerprints": {"densecheck/v1": hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()[:32]},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": artifact,
+                        "region": {
+                            "startLine": d.line,
+                            "startColumn": d.column,
+                            "endLine": max(d.end_line, d.line),
+                            "endColumn": max(d.end_column, 1),
+                        },
+                    }
+                }
+            ],
+            "partialFingerprints": {
+                "densecheck/v1": hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+            },
         }
         if d.code in index:
             result["ruleIndex"] = index[d.code]
@@ -75,17 +85,21 @@ def render(ctx: Context) -> str:
     doc = {
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "densecheck",
-                "version": __version__,
-                "informationUri": INFORMATION_URI,
-                "rules": [rule_descriptor(r) for r in ALL_RULES],
-            }},
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": pathlib.Path(root).as_uri().rstrip("/") + "/"}},
-            "invocations": [{"executionSuccessful": not ctx.run.internal_error and not ctx.run.missing}],
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "densecheck",
+                        "version": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [rule_descriptor(r) for r in ALL_RULES],
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": pathlib.Path(root).as_uri().rstrip("/") + "/"}},
+                "invocations": [{"executionSuccessful": not ctx.run.internal_error and not ctx.run.missing}],
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -12,8 +12,10 @@ from densecheck.rules import RULES
 def rows(ctx: Context) -> list[dict]:
     c = Counter(d.code for d in ctx.run.diagnostics)
     sev = {d.code: d.severity for d in ctx.run.diagnostics}
-    return [{"code": code, "name": RULES[code].name if code in RULES else "", "severity": sev[code], "count": n}
-            for code, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [
+        {"code": code, "name": RULES[code].name if code in RULES else "", "severity": sev[code], "count": n}
+        for code, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
 
 
 def render(ctx: Context, as_json: bool = False) -> str:
@@ -23,5 +25,7 @@ def render(ctx: Context, as_json: bool = False) -> str:
     if not table:
         return ""
     width = max(len(str(r["count"])) for r in table)
-    return "".join(f"{r['count']:>{width}}\t{ctx.code_text(r['code'], r['severity'])}\t[{r['severity']}] {r['name']}\n"
-                   for r in table)
+    return "".join(
+        f"{r['count']:>{width}}\t{ctx.code_text(r['code'], r['severity'])}\t[{r['severity']}] {r['name']}\n"
+        for r in table
+    )

@@ -2,10 +2,11 @@
 
 ``github-problem-matcher.json`` (GitHub Actions: ``echo "::add-matcher::<path>"``) and
 ``vscode-problem-matcher.json`` (the ``problemMatcher`` array of a VS Code task) parse the concise format,
-``path:line:col: CODE message`` (``path:cell N:line:col: ...`` in notebooks). That line carries no severity, so
-each matcher holds one pattern per default severity, listing the codes that have it; the files are generated
-from the rule registry (``python -m densecheck.matchers`` rewrites them, and a test checks they are current).
-Severities changed with ``[tool.densecheck] severity`` are not seen by the matchers: use ``--format github`` there.
+``path:line:col: CODE message`` (``path:cell N:line:col: ...`` in notebooks). That line carries no severity,
+so each matcher holds one pattern per default severity, listing the codes that have it; the files are
+generated from the rule registry (``python -m densecheck.matchers`` rewrites them, and a test checks they are
+current). Severities changed with ``[tool.densecheck] severity`` are not seen by the matchers: use ``--format
+github`` there.
 """
 
 from __future__ import annotations
@@ -35,14 +36,18 @@ def _groups() -> list[tuple[str, list[str]]]:
 
 
 def github_matcher() -> dict:
-    return {"problemMatcher": [
-        {
-            "owner": f"densecheck-{level}",
-            "severity": LEVELS[level][0],
-            "pattern": [{"regexp": regexp(codes), "file": 1, "line": 2, "column": 3, "code": 4, "message": 5}],
-        }
-        for level, codes in _groups()
-    ]}
+    return {
+        "problemMatcher": [
+            {
+                "owner": f"densecheck-{level}",
+                "severity": LEVELS[level][0],
+                "pattern": [
+                    {"regexp": regexp(codes), "file": 1, "line": 2, "column": 3, "code": 4, "message": 5}
+                ],
+            }
+            for level, codes in _groups()
+        ]
+    }
 
 
 def vscode_matcher() -> list[dict]:

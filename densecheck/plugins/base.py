@@ -1,22 +1,24 @@
 """The plugin protocol: what a framework or library teaches the engine, as typed tables and a few hooks.
 
-A plugin is a module or package under ``densecheck/plugins/`` that exports ``PLUGIN = Plugin(...)``; the registry
-(:mod:`densecheck.plugins.registry`) finds every one of them and merges their tables. The engine reads framework
-knowledge only through the registry and never names a framework: adding a layer is one entry in a plugin's
-``layers`` table, adding a framework is one new plugin folder (and its tests).
+A plugin is a module or package under ``densecheck/plugins/`` that exports ``PLUGIN = Plugin(...)``; the
+registry (:mod:`densecheck.plugins.registry`) finds every one of them and merges their tables. The engine
+reads framework knowledge only through the registry and never names a framework: adding a layer is one entry
+in a plugin's ``layers`` table, adding a framework is one new plugin folder (and its tests).
 
 What a plugin provides (every field optional):
 
-==================  ==================================================================================================
-``layers``          canonical qualified name -> :class:`LayerSpec`: constructor signature, shape rule, and for a
+==================  ==========================================================================================
+``layers``          canonical qualified name -> :class:`LayerSpec`: constructor signature, shape rule, and for
+a
                     Dense/Linear the :class:`DenseArgs` (which arguments are in/out features and bias)
 ``functions``       canonical qualified name -> :class:`OpSpec` (``torch.flatten``, ``keras.ops.reshape``)
-``tensor_methods``  tensor method name -> :class:`OpSpec` (``x.view``, ``x.permute``); ``tensor_results``: methods
+``tensor_methods``  tensor method name -> :class:`OpSpec` (``x.view``, ``x.permute``); ``tensor_results``:
+methods
                     whose result is a tensor of unknown shape
 ``calls``           qualified name -> :data:`SpecialCall`: containers, inputs, models, library helpers
 ``subscripts``      ``NAME[...]`` of a library registry -> the value it gives (``ACT2FN[...]``)
-``module_bases``    base classes whose subclasses are models or blocks; ``call_methods``: the method that runs one
-``module_methods``  methods a model inherits from its framework base (``add_module``, ``build``, ``to``)
+``module_bases``    base classes whose subclasses are models or blocks; ``call_methods``: the method that runs
+one ``module_methods``  methods a model inherits from its framework base (``add_module``, ``build``, ``to``)
 ``containers``      ``super().__init__(...)`` of these bases builds a container (``nn.Sequential`` subclasses)
 ``record_bases``    prefixes of output-record classes (``ModelOutput``): fields by keyword, ``out[0]``
 ``entry_inputs``    conventional entry-point inputs by parameter name (``input_ids``: (batch, tokens)); see
@@ -24,52 +26,21 @@ What a plugin provides (every field optional):
 ``canonical``       spelling normaliser (``tensorflow.keras.layers.Dense`` -> ``keras.layers.Dense``)
 hooks               ``attribute`` / ``inherited`` / ``resolve`` / ``annotation`` for what tables cannot say
 ``trace_recorder``  the module that records layer inputs when this framework's models are traced
-==================  ==================================================================================================
+==================  ==========================================================================================
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from densecheck.shapes import UNKNOWN, Shape, broadcast
+from densecheck.shapes import Shape
+from densecheck.shapes.rules import Args, broadcasting, joining, on_last_axis, same  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
     from densecheck.engine.values import Builtin, Layer, Sequential, Value
-
-
-class Args:
-    """Bound arguments of a layer constructor or op call, as the rules see them.
-
-    ``a[name]`` is the statically known Python value, or ``None`` when unknown/absent (defaults are applied).
-    ``a.shape(name)`` is the Shape of a tensor argument (or None), ``a.shapes(name)`` a list of Shapes for a
-    sequence-of-tensors argument.
-    """
-
-    def __init__(self, values: dict[str, Any], shapes: dict[str, Any] | None = None,
-                 star: list[Any] | None = None) -> None:
-        self._values = values
-        self._shapes = shapes or {}
-        self.star = star or []  # extra positional values (e.g. x.view(2, 3, 4))
-
-    def __getitem__(self, name: str) -> Any:
-        return self._values.get(name)
-
-    def __contains__(self, name: str) -> bool:
-        return self._values.get(name) is not None
-
-    def get(self, name: str, default: Any = None) -> Any:
-        v = self._values.get(name)
-        return default if v is None else v
-
-    def shape(self, name: str) -> Shape | None:
-        s = self._shapes.get(name)
-        return s if isinstance(s, Shape) else None
-
-    def shapes(self, name: str) -> list[Shape] | None:
-        s = self._shapes.get(name)
-        return s if isinstance(s, list) else None
 
 
 ShapeRule = Callable[[Shape, Args], Any]
@@ -96,12 +67,14 @@ class LayerSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     dense: bool = False  # a Dense/Linear layer: every constructor site is reported
     multi_input: bool = False  # called with a list of tensors (keras merge layers)
-    #: wraps another layer given as first argument (TimeDistributed, Bidirectional): (engine, wrapper, input) -> output
+    #: wraps another layer given as first argument (TimeDistributed, Bidirectional): (engine, wrapper, input)
+    # -> output
     wrap: WrapRule | None = None
     framework: str = ""  # the plugin's name ("torch", "keras")
     #: a Dense/Linear: which constructor arguments are its in/out features and bias (for the report)
     report: DenseArgs | None = None
-    #: the arguments giving its ``.weight`` shape (``("out_features", "in_features")`` for nn.Linear), if known
+    #: the arguments giving its ``.weight`` shape (``("out_features", "in_features")`` for nn.Linear), if
+    # known
     weight: tuple[str, ...] | None = None
 
     @property
@@ -119,50 +92,6 @@ class OpSpec:
     varargs: str | None = None  # name that collects *args as a tuple (x.view(2, 3) == x.view((2, 3)))
 
 
-# --- rules shared by every framework ----------------------------------------------------------------------------
-
-
-def same(s: Shape, a: Args) -> Shape:
-    """Shape-preserving layers (activations, dropout, normalisation)."""
-    return s
-
-
-def on_last_axis(out_arg: str) -> ShapeRule:
-    """Dense / Linear: the last axis becomes ``a[out_arg]`` features, every other axis is kept (that is the point)."""
-
-    def rule(s: Shape, a: Args) -> Shape:
-        if s.rank is None:
-            return s
-        if s.rank == 0:
-            return Shape()
-        return s.with_last(a[out_arg])
-
-    return rule
-
-
-def joining(combine, seq: str, axis: str) -> Callable[[Args], Any]:
-    """cat/concat/stack-style functions: ``combine(shapes of the sequence argument seq, a[axis])``."""
-
-    def rule(a: Args):
-        shapes = a.shapes(seq)
-        return combine(shapes, a.get(axis, 0)) if shapes else Shape()
-
-    return rule
-
-
-def broadcasting(left: str, right: str) -> Callable[[Args], Any]:
-    """Element-wise binary functions (add, mul, ...): the two arguments broadcast; one unknown argument leaves the
-    other's shape."""
-
-    def rule(a: Args):
-        x, y = a.shape(left), a.shape(right)
-        if x is None or y is None:
-            return x or y or UNKNOWN
-        return broadcast(x, y)
-
-    return rule
-
-
 def layer(name: str, params: str, rule: ShapeRule | None, **kw: Any) -> LayerSpec:
     defaults = kw.pop("defaults", {})
     return LayerSpec(name, tuple(p for p in params.split() if p), rule, defaults, **kw)
@@ -172,7 +101,8 @@ def op(params: str, rule: Callable[[Args], Any], varargs: str | None = None, **d
     return OpSpec(tuple(p for p in params.split() if p), rule, defaults, varargs)
 
 
-# --- the plugin ------------------------------------------------------------------------------------------------
+# --- the plugin
+# ------------------------------------------------------------------------------------------------
 
 SpecialCall = Callable[["Interpreter", list["Value"], dict[str, "Value"], Any], "Value"]
 """A callable the engine cannot read the source of: (engine, args, kwargs, call node or None) -> value."""
@@ -184,11 +114,12 @@ AttributeHook = Callable[["Interpreter", "Value", str], "Value | None"]
 """(engine, value, attribute name) -> the attribute, or None when the hook has nothing to say."""
 
 CallHook = Callable[["Interpreter", str, list["Value"], dict[str, "Value"], Any], "Value | None"]
-"""(engine, canonical name, args, kwargs, call node) -> the call's value, or None when the hook has nothing to say."""
+"""(engine, canonical name, args, kwargs, call node) -> the call's value, or None when the hook has nothing to
+say."""
 
 AnnotationHook = Callable[["Interpreter", str, Callable[[], "Value"]], "Value | None"]
-"""(engine, the qualified name of a two-argument annotation's head, its second argument evaluated on demand) -> the
-annotated parameter's value, or None (``Float[Tensor, "b c h w"]``)."""
+"""(engine, the qualified name of a two-argument annotation's head, its second argument evaluated on demand)
+-> the annotated parameter's value, or None (``Float[Tensor, "b c h w"]``)."""
 
 SequentialAdd = Callable[["Interpreter", "Sequential", "Value"], None]
 """``seq.add(layer)`` on this framework's sequential container."""
@@ -207,11 +138,13 @@ class Plugin:
     tensor_methods: Mapping[str, OpSpec] = field(default_factory=dict)
     tensor_results: frozenset[str] = frozenset()
     calls: Mapping[str, SpecialCall] = field(default_factory=dict)
-    subscripts: Mapping[str, Callable[[], "Value"]] = field(default_factory=dict)
+    subscripts: Mapping[str, Callable[[], Value]] = field(default_factory=dict)
     module_bases: tuple[str, ...] = ()
     call_methods: tuple[str, ...] = ()
     module_methods: Mapping[str, MethodImpl | None] = field(default_factory=dict)
-    layer_methods: Mapping[str, MethodImpl] = field(default_factory=dict)  # methods of a framework layer value
+    layer_methods: Mapping[str, MethodImpl] = field(
+        default_factory=dict
+    )  # methods of a framework layer value
     layer_attributes: frozenset[str] = frozenset()  # constructor arguments readable as attributes
     containers: Mapping[str, SpecialCall] = field(default_factory=dict)
     sequential_add: SequentialAdd | None = None
@@ -221,7 +154,7 @@ class Plugin:
     entry_inputs: Mapping[str, Shape] = field(default_factory=dict)
     entry_omitted: frozenset[str] = frozenset()
     canonical: Callable[[str], str | None] | None = None
-    built_shape: Callable[[dict[str, "Value"]], Shape | None] | None = None
+    built_shape: Callable[[dict[str, Value]], Shape | None] | None = None
     attribute: AttributeHook | None = None  # consulted before any other attribute rule
     inherited: AttributeHook | None = None  # a name an instance or class of a model does not define itself
     resolve: CallHook | None = None  # an external name no table names (a family of names by prefix)

@@ -1,7 +1,7 @@
 """The einops plugin: ``rearrange`` / ``reduce`` / ``repeat`` patterns read as shape transformations.
 
-``rearrange(x, "b c h w -> b (h w) c")`` is parsed: the groups on each side, the sizes given by keyword, and the
-known dims of the input give the output shape.
+``rearrange(x, "b c h w -> b (h w) c")`` is parsed: the groups on each side, the sizes given by keyword, and
+the known dims of the input give the output shape.
 """
 
 from __future__ import annotations
@@ -71,8 +71,13 @@ def shape_of(s: Shape, pattern: str, sizes: dict[str, Any]) -> Shape:
         dims.append(total)
         if channel_name is not None and g == [channel_name]:
             ca = i
-    if ca is None and channel_name is None and right and len(right[-1]) == 1 and \
-            right[-1][0] in ("c", "d", "dim", "channels", "e"):
+    if (
+        ca is None
+        and channel_name is None
+        and right
+        and len(right[-1]) == 1
+        and right[-1][0] in ("c", "d", "dim", "channels", "e")
+    ):
         ca = len(right) - 1
     return Shape(tuple(dims), ca, True)
 

@@ -1,12 +1,13 @@
 """The jaxtyping plugin: ``Float[Tensor, "b c h w"]`` annotations give a parameter's rank and layout.
 
-Named dims become symbols (``b``, ``c``...), digits are sizes, ``*batch`` / ``...`` make the rank unknown; a name
-such as ``c``, ``channels`` or ``d`` marks the channel axis.
+Named dims become symbols (``b``, ``c``...), digits are sizes, ``*batch`` / ``...`` make the rank unknown; a
+name such as ``c``, ``channels`` or ``d`` marks the channel axis.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from densecheck.engine.values import Tensor, Value, pyvalue
 from densecheck.plugins.base import Plugin

@@ -1,9 +1,9 @@
 """The plugin registry: every plugin under ``densecheck/plugins/``, their tables merged, read by the engine.
 
-A plugin is found by being there: each module or package of this package (other than ``base`` and ``registry``)
-that exports ``PLUGIN``. Nothing outside densecheck's own folder is loaded, so what a checked tree or the Python
-environment holds cannot change results. Two plugins claiming one name is an error at load time (a test loads them
-all), so the merge order never matters.
+A plugin is found by being there: each module or package of this package (other than ``base`` and
+``registry``) that exports ``PLUGIN``. Nothing outside densecheck's own folder is loaded, so what a checked
+tree or the Python environment holds cannot change results. Two plugins claiming one name is an error at load
+time (a test loads them all), so the merge order never matters.
 """
 
 from __future__ import annotations
@@ -148,8 +148,8 @@ class Registry:
 
     @functools.cached_property
     def candidate_names(self) -> tuple[str, ...]:
-        """Names one of which a file must contain to hold a reported layer: the last part of every Dense/Linear
-        name (``Dense``, ``Linear``; ``LazyLinear`` contains ``Linear``)."""
+        """Names one of which a file must contain to hold a reported layer: the last part of every
+        Dense/Linear name (``Dense``, ``Linear``; ``LazyLinear`` contains ``Linear``)."""
         names = {spec.short for spec in self.layers.values() if spec.dense}
         return tuple(sorted(n for n in names if not any(m != n and m in n for m in names)))
 
@@ -186,7 +186,9 @@ def registry() -> Registry:
     return Registry(discover())
 
 
-# --- the engine's lookups ----------------------------------------------------------------------------------------
+# --- the engine's lookups
+# ----------------------------------------------------------------------------------------
+
 
 def canonical(qualname: str) -> str:
     return registry().canonical(qualname)

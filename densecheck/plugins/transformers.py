@@ -1,16 +1,19 @@
-"""The Hugging Face transformers plugin: the few library helpers that sit between layers in almost every model.
+"""The Hugging Face transformers plugin: the few library helpers that sit between layers in almost every
+model.
 
-Model files of ``transformers`` build activations from a registry (``ACT2FN[config.hidden_act]``), call attention
-through a registry of implementations, and chunk feed-forward blocks through a helper. Reading those helpers'
-source would mean interpreting registries keyed by config strings; what they do to shapes is simple and stable, so
-it is written down here, as for any framework:
+Model files of ``transformers`` build activations from a registry (``ACT2FN[config.hidden_act]``), call
+attention through a registry of implementations, and chunk feed-forward blocks through a helper. Reading those
+helpers' source would mean interpreting registries keyed by config strings; what they do to shapes is simple
+and stable, so it is written down here, as for any framework:
 
 * ``SUBSCRIPTS``: ``NAME[...]`` gives a layer that behaves like a torch layer, or an attention implementation.
-* ``CALLS``: library functions by what they do: an activation module, "returns argument i", "calls argument 0 with
-  the arguments from index n on" (``apply_chunking_to_forward(fn, chunk_size, dim, *tensors)``), an attention
-  implementation ``(module, query, key, value, ...) -> (output, weights)`` with output ``query.transpose(1, 2)``.
+* ``CALLS``: library functions by what they do: an activation module, "returns argument i", "calls argument 0
+  with the arguments from index n on" (``apply_chunking_to_forward(fn, chunk_size, dim, *tensors)``), an
+  attention implementation ``(module, query, key, value, ...) -> (output, weights)`` with output
+  ``query.transpose(1, 2)``.
 * ``TEXT_CONFIGS`` / ``AUTO_TEXT_MODELS``: a language model built from a sub-config, called like any model.
-* ``CACHE_METHODS``: methods of KV caches that hand back the tensors they were given (grown along the sequence).
+* ``CACHE_METHODS``: methods of KV caches that hand back the tensors they were given (grown along the
+  sequence).
 * ``ENTRY_INPUTS``: the conventional inputs of a model's ``forward`` (``input_ids``: (batch, tokens)).
 """
 
@@ -29,7 +32,9 @@ if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
 
 
-# --- behaviours ------------------------------------------------------------------------------------------------
+# --- behaviours
+# ------------------------------------------------------------------------------------------------
+
 
 def activation(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     """``get_activation(name)``: a shape-preserving activation module."""
@@ -38,15 +43,19 @@ def activation(it: Interpreter, args: list[Value], kwargs: dict[str, Value], nod
 
 def returns_arg(i: int):
     """A helper that returns its argument ``i`` (or its ``default=``): same shape in, same shape out."""
+
     def call(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
         return args[i] if len(args) > i else kwargs.get("default", UNKNOWN)
+
     return call
 
 
 def calls_first_on_rest(n: int):
     """``apply_chunking_to_forward(fn, chunk_size, dim, *tensors)``: ``fn(*tensors)``."""
+
     def call(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
         return it.call(args[0], list(args[n:]), {}) if len(args) > n else UNKNOWN
+
     return call
 
 
@@ -74,7 +83,9 @@ def _embedding_layer(it: Interpreter, b: Builtin, args: list[Value], kwargs: dic
 def _text_model_call(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     """A language model's call: its first output field is (batch, tokens, features), channels last."""
     fields = list(b.self.fields) if isinstance(b.self, Record) else []
-    return Record({f: Tensor(Shape.of((None, None, None), -1)) if i == 0 else UNKNOWN for i, f in enumerate(fields)})
+    return Record(
+        {f: Tensor(Shape.of((None, None, None), -1)) if i == 0 else UNKNOWN for i, f in enumerate(fields)}
+    )
 
 
 def _cache_update(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
@@ -84,8 +95,8 @@ def _cache_update(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[s
 
 
 def _from_config(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
-    """``Cls._from_config(config)`` and the like (``FROM_CONFIG``) build ``Cls(config)``; ``from_pretrained(path)``
-    builds it from a config read from disk, unknown here."""
+    """``Cls._from_config(config)`` and the like (``FROM_CONFIG``) build ``Cls(config)``;
+    ``from_pretrained(path)`` builds it from a config read from disk, unknown here."""
     assert isinstance(b.self, ClassV)
     config = args[0] if args and FROM_CONFIG[b.name.partition(".")[2]] else UNKNOWN
     return it.instantiate(b.self, [config], {})
@@ -93,17 +104,33 @@ def _from_config(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[st
 
 SUBSCRIPTS = {
     "transformers.activations.ACT2FN": lambda: bare_layer("torch.nn.GELU"),
-    "transformers.modeling_utils.ALL_ATTENTION_FUNCTIONS": lambda: Builtin("transformers.attention", None,
-                                                                         _attention_method),
-    "transformers.integrations.sdpa_attention.ALL_ATTENTION_FUNCTIONS": lambda: Builtin("transformers.attention",
-                                                                                        None, _attention_method),
+    "transformers.modeling_utils.ALL_ATTENTION_FUNCTIONS": lambda: Builtin(
+        "transformers.attention", None, _attention_method
+    ),
+    "transformers.integrations.sdpa_attention.ALL_ATTENTION_FUNCTIONS": lambda: Builtin(
+        "transformers.attention", None, _attention_method
+    ),
     # ACT2CLS[name] is the class: calling it gives the activation
     "transformers.activations.ACT2CLS": lambda: Ref("torch.nn.GELU"),
 }
 
-#: the activation functions ``transformers.activations`` defines at module level (``gelu = get_activation("gelu")``)
-ACTIVATION_FUNCTIONS = ("gelu", "gelu_new", "gelu_fast", "quick_gelu", "silu", "swish", "mish", "gelu_python",
-                        "gelu_pytorch_tanh", "linear_act", "relu", "sigmoid", "tanh")
+#: the activation functions ``transformers.activations`` defines at module level (``gelu =
+# get_activation("gelu")``)
+ACTIVATION_FUNCTIONS = (
+    "gelu",
+    "gelu_new",
+    "gelu_fast",
+    "quick_gelu",
+    "silu",
+    "swish",
+    "mish",
+    "gelu_python",
+    "gelu_pytorch_tanh",
+    "linear_act",
+    "relu",
+    "sigmoid",
+    "tanh",
+)
 
 CALLS = {
     "transformers.activations.get_activation": activation,
@@ -117,11 +144,19 @@ CALLS = {
     "transformers.integrations.flex_attention.flex_attention_forward": attention,
 }
 
-#: ``AutoModel*.from_config(config.<name>)`` with one of these config names builds a language model: calling it
+#: ``AutoModel*.from_config(config.<name>)`` with one of these config names builds a language model: calling
+# it
 #: gives a record whose first field is a (batch, tokens, features) tensor
-TEXT_CONFIGS = ("text_config", "language_config", "decoder_config", "llm_config", "text_model_config",
-                "lm_config")
-#: the auto classes whose ``from_config`` builds such a model, and the record their call returns (field order as in
+TEXT_CONFIGS = (
+    "text_config",
+    "language_config",
+    "decoder_config",
+    "llm_config",
+    "text_model_config",
+    "lm_config",
+)
+#: the auto classes whose ``from_config`` builds such a model, and the record their call returns (field order
+# as in
 #: transformers' output classes: ``outputs[0]`` is the first)
 AUTO_TEXT_MODELS = {
     "AutoModel": ("last_hidden_state",),
@@ -130,20 +165,28 @@ AUTO_TEXT_MODELS = {
     "AutoModelForMaskedLM": ("logits",),
 }
 
-#: ``cache.update(key_states, value_states, layer_idx, ...)`` of a KV cache (a ``*Cache`` object, or an unknown
-#: ``past_key_values`` / ``cache`` argument) returns the whole keys and values: the same ranks as its arguments
+#: ``cache.update(key_states, value_states, layer_idx, ...)`` of a KV cache (a ``*Cache`` object, or an
+# unknown
+#: ``past_key_values`` / ``cache`` argument) returns the whole keys and values: the same ranks as its
+# arguments
 CACHE_METHODS = {"update"}
 
-#: Calling anything under these prefixes builds an output record: fields by keyword, ``out.field`` / ``out[0]``.
-RECORD_PREFIXES = ("transformers.modeling_outputs.", "transformers.utils.ModelOutput",
-                   "transformers.utils.generic.ModelOutput")
+#: Calling anything under these prefixes builds an output record: fields by keyword, ``out.field`` /
+# ``out[0]``.
+RECORD_PREFIXES = (
+    "transformers.modeling_outputs.",
+    "transformers.utils.ModelOutput",
+    "transformers.utils.generic.ModelOutput",
+)
 
 #: methods every model inherits from ``PreTrainedModel`` (its own class does not define them):
 #: ``self.get_input_embeddings()(input_ids)`` is an embedding (one axis added after the ids' axes)
 MODEL_METHODS = {"get_input_embeddings": _embedding_layer}
 
-#: class methods of ``PreTrainedModel`` that build the class itself (a module class that does not define them):
-#: name -> whether the first argument is the config (``from_pretrained``'s is a path: the config is read from disk)
+#: class methods of ``PreTrainedModel`` that build the class itself (a module class that does not define
+# them):
+#: name -> whether the first argument is the config (``from_pretrained``'s is a path: the config is read from
+# disk)
 FROM_CONFIG = {"_from_config": True, "from_config": True, "from_pretrained": False}
 
 
@@ -159,13 +202,17 @@ def auto_text_model(q: str, node: Any) -> tuple[str, ...] | None:
     return fields
 
 
-# --- hooks ------------------------------------------------------------------------------------------------------
+# --- hooks
+# ------------------------------------------------------------------------------------------------------
+
 
 def resolve(it: Interpreter, q: str, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value | None:
     """A language model from a sub-config, and output records (``BaseModelOutput(last_hidden_state=h)``)."""
     text_model = auto_text_model(q, node)
     if text_model is not None:
-        return Builtin("transformers.text_model", Record({f: UNKNOWN for f in text_model}), _text_model_call)
+        return Builtin(
+            "transformers.text_model", Record(dict.fromkeys(text_model, UNKNOWN)), _text_model_call
+        )
     if q.startswith(RECORD_PREFIXES):
         target = it.project_value(q)  # the library's own definition, when the project includes it
         if isinstance(target, ClassV):
@@ -177,14 +224,18 @@ def resolve(it: Interpreter, q: str, args: list[Value], kwargs: dict[str, Value]
 def attribute(it: Interpreter, v: Value, name: str) -> Value | None:
     """``cache.update(k, v, layer_idx)`` of a KV cache, or of an unknown ``past_key_values`` (tensors have no
     ``.update``)."""
-    if name in CACHE_METHODS and (v is UNKNOWN or isinstance(v, Tensor) or (
-            isinstance(v, Instance) and v.cls.qualname.endswith("Cache"))):
+    if name in CACHE_METHODS and (
+        v is UNKNOWN
+        or isinstance(v, Tensor)
+        or (isinstance(v, Instance) and v.cls.qualname.endswith("Cache"))
+    ):
         return Builtin("transformers.cache_update", v, _cache_update)
     return None
 
 
 def inherited(it: Interpreter, v: Value, name: str) -> Value | None:
-    """What a model inherits from ``PreTrainedModel``: ``self.get_input_embeddings()``, ``Cls.from_config(c)``."""
+    """What a model inherits from ``PreTrainedModel``: ``self.get_input_embeddings()``,
+    ``Cls.from_config(c)``."""
     if isinstance(v, Instance) and name in MODEL_METHODS:
         return Builtin("transformers." + name, v, MODEL_METHODS[name])
     if isinstance(v, ClassV) and name in FROM_CONFIG and it._is_module_class(v):
@@ -192,11 +243,12 @@ def inherited(it: Interpreter, v: Value, name: str) -> Value | None:
     return None
 
 
-# --- conventional entry inputs -----------------------------------------------------------------------------------
-# When a model's forward/call is analysed on its own (nobody in the file calls it), a parameter with one of these
-# names is taken to hold a tensor of this shape: the convention of Hugging Face transformers and of most model code.
-# Only names whose rank is fixed by the convention are listed (``hidden_states`` is not: 3 in a transformer block,
-# 4 in a ConvNeXt stage).
+# --- conventional entry inputs
+# ----------------------------------------------------------------------------------- When a model's
+# forward/call is analysed on its own (nobody in the file calls it), a parameter with one of these names is
+# taken to hold a tensor of this shape: the convention of Hugging Face transformers and of most model code.
+# Only names whose rank is fixed by the convention are listed (``hidden_states`` is not: 3 in a transformer
+# block, 4 in a ConvNeXt stage).
 ENTRY_INPUTS: dict[str, Shape] = {
     "input_ids": Shape.of((None, None)),  # (batch, tokens) of token ids
     "token_type_ids": Shape.of((None, None)),
@@ -205,19 +257,25 @@ ENTRY_INPUTS: dict[str, Shape] = {
     "decoder_input_ids": Shape.of((None, None)),
     "inputs_embeds": Shape.of((None, None, None), -1),  # (batch, tokens, hidden)
     "decoder_inputs_embeds": Shape.of((None, None, None), -1),
-    "encoder_hidden_states": Shape.of((None, None, None), -1),  # (batch, source tokens, hidden): cross-attention
+    "encoder_hidden_states": Shape.of(
+        (None, None, None), -1
+    ),  # (batch, source tokens, hidden): cross-attention
     "encoder_attention_mask": Shape.of((None, None)),
 }
 
-# Optional inputs (default None) of an entry point that hold what the model computes itself, kept from an earlier
-# call, or the loss's targets: analysed as not passed, i.e. as an inference pass from scratch. Any other optional
-# input is None or a tensor.
-ENTRY_OMITTED: frozenset[str] = frozenset({
-    "labels",  # the loss's targets
-    "encoder_outputs",  # the encoder's output, when the encoder already ran (generation)
-    "past_key_values", "past_key_value", "cache", "cache_params",  # KV / state caches of earlier steps
-})
-
+# Optional inputs (default None) of an entry point that hold what the model computes itself, kept from an
+# earlier call, or the loss's targets: analysed as not passed, i.e. as an inference pass from scratch. Any
+# other optional input is None or a tensor.
+ENTRY_OMITTED: frozenset[str] = frozenset(
+    {
+        "labels",  # the loss's targets
+        "encoder_outputs",  # the encoder's output, when the encoder already ran (generation)
+        "past_key_values",
+        "past_key_value",
+        "cache",
+        "cache_params",  # KV / state caches of earlier steps
+    }
+)
 
 
 PLUGIN = Plugin(

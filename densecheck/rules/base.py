@@ -1,15 +1,16 @@
 """The Rule base class and the registry of all rules.
 
-Every rule lives in its own module named after its code (``dc101_spatial_positions.py``). The module docstring is
-what ``densecheck explain CODE`` prints: what it detects, why it matters, an example and what to use instead. The
-class's ``VALID`` / ``INVALID`` source snippets are the rule's tests (tests/test_rules.py runs every one of them), so
-the documentation cannot drift from the behaviour.
+Every rule lives in its own module named after its code (``dc101_spatial_positions.py``). The module docstring
+is what ``densecheck explain CODE`` prints: what it detects, why it matters, an example and what to use
+instead. The class's ``VALID`` / ``INVALID`` source snippets are the rule's tests (tests/test_rules.py runs
+every one of them), so the documentation cannot drift from the behaviour.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, ClassVar, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar
 
 from densecheck.diagnostics import Diagnostic
 
@@ -27,11 +28,11 @@ class Rule:
     VALID: ClassVar[list[str]] = []
     INVALID: ClassVar[list[str]] = []
 
-    def check(self, layer: "LayerReport", settings) -> Iterator[Diagnostic]:  # pragma: no cover - abstract
+    def check(self, layer: LayerReport, settings) -> Iterator[Diagnostic]:  # pragma: no cover - abstract
         return iter(())
 
     # helpers ------------------------------------------------------------------------------------------------
-    def diagnostic(self, layer: "LayerReport", message: str, fix: str | None = None) -> Diagnostic:
+    def diagnostic(self, layer: LayerReport, message: str, fix: str | None = None) -> Diagnostic:
         return Diagnostic(
             path=layer.path,
             line=layer.line,

@@ -1,12 +1,12 @@
 """DC001 parse-error: the file could not be parsed as Python.
 
 ## What it does
-Reports a file that libcst cannot parse (a syntax error, Python 2 syntax, a file that is not text). The rest of the
-run goes on: the other files are still analysed.
+Reports a file that libcst cannot parse (a syntax error, Python 2 syntax, a file that is not text). The rest
+of the run goes on: the other files are still analysed.
 
 ## Why it matters
-densecheck cannot say anything about layers in a file it cannot read. A syntax error in a model file is usually
-caught elsewhere too, but a silently skipped file would hide every finding in it.
+densecheck cannot say anything about layers in a file it cannot read. A syntax error in a model file is
+usually caught elsewhere too, but a silently skipped file would hide every finding in it.
 
 ## Example
 ```python

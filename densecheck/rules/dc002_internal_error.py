@@ -5,8 +5,8 @@ Reports a file on which the analysis raised an unexpected exception. The other f
 everything already found is kept; the run exits with code 2 so CI notices.
 
 ## Why it matters
-It is a bug in densecheck, not in your code. Please report it with the file (or a reduced version of it) at the
-project's issue tracker.
+It is a bug in densecheck, not in your code. Please report it with the file (or a reduced version of it) at
+the project's issue tracker.
 
 ## Example
 Any file that triggers the bug.

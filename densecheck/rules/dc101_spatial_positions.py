@@ -1,15 +1,15 @@
 """DC101 dense-over-spatial-positions: a Dense/Linear layer applied to a feature map with spatial axes.
 
 ## What it does
-Flags a `Dense` / `nn.Linear` whose input has rank 4 or more (batch, height, width, ..., channels) with the features
-on the last axis and no `Flatten`, pooling or explicit `permute` before it.
+Flags a `Dense` / `nn.Linear` whose input has rank 4 or more (batch, height, width, ..., channels) with the
+features on the last axis and no `Flatten`, pooling or explicit `permute` before it.
 
 ## Why it matters
 A "fully-connected" layer on a rank > 2 tensor is not fully connected: it acts on the last axis only, once per
-position, sharing its weights — exactly a 1x1 convolution. `Dense(16)` on a (None, 160, 160, 64) feature map has
-1,040 parameters, not the 26,214,416 a fully-connected layer over the whole map would have, and each output pixel
-only sees its own 64 channels. If you meant a classifier head over the whole map, the model silently does something
-else.
+position, sharing its weights — exactly a 1x1 convolution. `Dense(16)` on a (None, 160, 160, 64) feature map
+has 1,040 parameters, not the 26,214,416 a fully-connected layer over the whole map would have, and each
+output pixel only sees its own 64 channels. If you meant a classifier head over the whole map, the model
+silently does something else.
 
 ## Example
 ```python
@@ -43,7 +43,8 @@ class DenseOverSpatialPositions(Rule):
     ]
     VALID = [
         "import keras\nfrom keras import layers\n"
-        "x = keras.Input(shape=(160, 160, 64))\nx = layers.GlobalAveragePooling2D()(x)\ny = layers.Dense(16)(x)\n",
+        "x = keras.Input(shape=(160, 160, 64))\nx = layers.GlobalAveragePooling2D()(x)\ny = "
+        "layers.Dense(16)(x)\n",
         # per-token use on sequences: rank 3 is not flagged
         "import keras\nfrom keras import layers\nx = keras.Input(shape=(128, 64))\ny = layers.Dense(16)(x)\n",
         # ConvNeXt-style explicit permute to channels-last
@@ -57,8 +58,9 @@ class DenseOverSpatialPositions(Rule):
 
     def check(self, layer, settings):
         s = layer.input
-        # Only a feature map (it came from a convolution, pooling or an image Input) is flagged: a rank-4 tensor
-        # of other provenance, e.g. (batch, heads, tokens, dim) or a (batch, L, L, dim) pair map, is not.
+        # Only a feature map (it came from a convolution, pooling or an image Input) is flagged: a rank-4
+        # tensor of other provenance, e.g. (batch, heads, tokens, dim) or a (batch, L, L, dim) pair map, is
+        # not.
         if s is None or s.rank < 4 or layer.behaves_as != POINTWISE or s.explicit_layout or not s.spatial:
             return
         pos = layer.positions
@@ -73,5 +75,5 @@ class DenseOverSpatialPositions(Rule):
             layer,
             f"{layer.call} on a rank-{s.rank} input {s} acts as a 1x1 convolution at {where}{detail}",
             fix="Flatten or global-pool the feature map first for a fully-connected layer, or use a 1x1 "
-                "convolution to make a per-position layer explicit",
+            "convolution to make a per-position layer explicit",
         )

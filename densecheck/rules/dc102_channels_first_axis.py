@@ -1,17 +1,17 @@
 """DC102 linear-on-channels-first-axis: a Linear layer mixes along a spatial axis of a channels-first tensor.
 
 ## What it does
-Flags an `nn.Linear` (or `Dense`) whose input is known to hold its channels on an axis other than the last — for
-example the (N, C, H, W) output of `nn.Conv2d` or the (N, C, L) output of `nn.Conv1d` — so the layer acts on the
-last *spatial* axis (the width) instead of on the features. Channels moved off the last axis by an explicit
-`permute`/`transpose` (MLP-Mixer's token mixing) are taken as deliberate and not flagged; the layer record still says
-`spatial_mixing`.
+Flags an `nn.Linear` (or `Dense`) whose input is known to hold its channels on an axis other than the last —
+for example the (N, C, H, W) output of `nn.Conv2d` or the (N, C, L) output of `nn.Conv1d` — so the layer acts
+on the last *spatial* axis (the width) instead of on the features. Channels moved off the last axis by an
+explicit `permute`/`transpose` (MLP-Mixer's token mixing) are taken as deliberate and not flagged; the layer
+record still says `spatial_mixing`.
 
 ## Why it matters
 `nn.Linear` always transforms the last axis. Straight after a convolution in PyTorch's NCHW layout that is the
-width axis: the layer mixes pixels of each row, sharing weights over channels and rows, and its `in_features` must
-equal the image width. The model usually trains anyway and quietly learns something else. This is almost always a
-bug.
+width axis: the layer mixes pixels of each row, sharing weights over channels and rows, and its `in_features`
+must equal the image width. The model usually trains anyway and quietly learns something else. This is almost
+always a bug.
 
 ## Example
 ```python
@@ -67,8 +67,8 @@ class LinearOnChannelsFirstAxis(Rule):
 
     def check(self, layer, settings):
         s = layer.input
-        # Channels moved away from the last axis by an explicit permute/transpose are a deliberate choice: token
-        # mixing in MLP-Mixer (`x.transpose(1, 2)` then `nn.Linear(num_tokens, ...)`) is not a mistake.
+        # Channels moved away from the last axis by an explicit permute/transpose are a deliberate choice:
+        # token mixing in MLP-Mixer (`x.transpose(1, 2)` then `nn.Linear(num_tokens, ...)`) is not a mistake.
         if layer.behaves_as != SPATIAL_MIXING or s.explicit_layout:
             return
         yield self.diagnostic(
@@ -76,5 +76,5 @@ class LinearOnChannelsFirstAxis(Rule):
             f"{layer.call} on {s} acts on axis {s.rank - 1}, a spatial axis: the channels are on axis "
             f"{s.channel_axis}",
             fix="flatten or pool before the layer (classifier head), or permute channels last "
-                "(per-position layer)",
+            "(per-position layer)",
         )

@@ -1,12 +1,12 @@
 """DC103 in-features-mismatch: `in_features` disagrees with the size of the axis the layer is applied to.
 
 ## What it does
-Flags an `nn.Linear(in_features, out_features)` whose `in_features` differs from the last dimension of the input
-that densecheck inferred for it.
+Flags an `nn.Linear(in_features, out_features)` whose `in_features` differs from the last dimension of the
+input that densecheck inferred for it.
 
 ## Why it matters
-PyTorch raises `mat1 and mat2 shapes cannot be multiplied` at the first forward pass — or, worse, the numbers agree
-by accident with a different axis than intended. Finding it statically saves a training launch.
+PyTorch raises `mat1 and mat2 shapes cannot be multiplied` at the first forward pass — or, worse, the numbers
+agree by accident with a different axis than intended. Finding it statically saves a training launch.
 
 ## Example
 ```python
@@ -52,7 +52,8 @@ class InFeaturesMismatch(Rule):
         declared, actual = mm
         yield self.diagnostic(
             layer,
-            f"{layer.call} declares in_features={declared} but its input {layer.input} has {actual} features on "
+            f"{layer.call} declares in_features={declared} but its input {layer.input} has {actual} "
+            f"features on "
             f"the last axis",
             fix=f"use in_features={actual} (or nn.LazyLinear)",
         )

@@ -6,10 +6,11 @@ parameter count (weights + bias, as the code builds it) exceeds `fc-param-budget
 (default 25,000,000). Layers applied per position (DC101, DC102) are not counted against the budget.
 
 ## Why it matters
-A fully-connected layer over a flattened feature map multiplies every spatial position by every output unit. In
-VGG16 the first classifier layer, `Dense(4096)` after `Flatten` of the 7x7x512 map, has 102,764,544 parameters —
-about three quarters of the whole network — which costs memory, slows training and over-fits easily, while fixing
-the input resolution. Modern heads pool first and spend a few thousand parameters per class instead.
+A fully-connected layer over a flattened feature map multiplies every spatial position by every output unit.
+In VGG16 the first classifier layer, `Dense(4096)` after `Flatten` of the 7x7x512 map, has 102,764,544
+parameters — about three quarters of the whole network — which costs memory, slows training and over-fits
+easily, while fixing the input resolution. Modern heads pool first and spend a few thousand parameters per
+class instead.
 
 ## Example
 ```python
@@ -19,8 +20,8 @@ x = layers.Dense(4096)(x)        # DC104: 102,764,544 params
 ```
 
 ## Use instead
-Pool the feature map to one vector per sample before the head, or keep the spatial structure with a convolution:
-```python
+Pool the feature map to one vector per sample before the head, or keep the spatial structure with a
+convolution: ```python
 x = layers.GlobalAveragePooling2D()(x)   # (None, 512)
 x = layers.Dense(4096)(x)                # 2,101,248 params
 # or: layers.Conv2D(4096, 7) — the same computation as Flatten + Dense, usable on larger images
@@ -49,7 +50,8 @@ class FcParameterBudget(Rule):
     ]
     VALID = [
         "import keras\nfrom keras import layers\n"
-        "x = keras.Input(shape=(7, 7, 512))\nx = layers.GlobalAveragePooling2D()(x)\ny = layers.Dense(4096)(x)\n",
+        "x = keras.Input(shape=(7, 7, 512))\nx = layers.GlobalAveragePooling2D()(x)\ny = "
+        "layers.Dense(4096)(x)\n",
         "import torch\nfrom torch import nn\n"
         "class Head(nn.Module):\n"
         "    def __init__(self):\n        super().__init__()\n"
@@ -68,5 +70,5 @@ class FcParameterBudget(Rule):
             f"{layer.call} is a fully-connected layer with {params:,} params, {share} the fc-param-budget of "
             f"{budget:,}",
             fix="global-pool the feature map before the layer (it then needs channels x outputs params), or "
-                "replace it with a convolution; raise fc-param-budget if it is deliberate",
+            "replace it with a convolution; raise fc-param-budget if it is deliberate",
         )

@@ -3,8 +3,8 @@
 ## What it does
 Reports a `# noqa: DC...`, `# densecheck: ignore[...]` or `# densecheck: ignore-file[...]` comment naming a
 densecheck code that did not suppress a finding on that line (or file), and a bare `# densecheck: ignore` with
-nothing to suppress. A bare `# noqa` and codes of other tools (`E501`, `F401`, ...) are left alone: they may be
-meant for flake8 or ruff. Enable it with `extend-select = ["DC900"]` or `--extend-select DC900`.
+nothing to suppress. A bare `# noqa` and codes of other tools (`E501`, `F401`, ...) are left alone: they may
+be meant for flake8 or ruff. Enable it with `extend-select = ["DC900"]` or `--extend-select DC900`.
 
 ## Why it matters
 Suppressions outlive the code they were written for. A stale `# noqa: DC101` hides nothing today but will

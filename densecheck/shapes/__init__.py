@@ -19,6 +19,27 @@ from densecheck.shapes.ops import (
     unsqueeze,
 )
 
-__all__ = ["UNKNOWN", "Dim", "Shape", "Sym", "dim_eq", "dim_product", "join_dim", "known", "as_tuple", "broadcast",
-           "concat", "conv_out", "flatten", "matmul", "permute", "pool_out_ceil", "reduce_axes", "reshape", "squeeze",
-           "stack", "transpose", "unsqueeze"]
+__all__ = [
+    "UNKNOWN",
+    "Dim",
+    "Shape",
+    "Sym",
+    "dim_eq",
+    "dim_product",
+    "join_dim",
+    "known",
+    "as_tuple",
+    "broadcast",
+    "concat",
+    "conv_out",
+    "flatten",
+    "matmul",
+    "permute",
+    "pool_out_ceil",
+    "reduce_axes",
+    "reshape",
+    "squeeze",
+    "stack",
+    "transpose",
+    "unsqueeze",
+]

@@ -1,8 +1,9 @@
 """Abstract shape values: the lattice the analysis computes over.
 
-A :class:`Shape` is what densecheck knows about a tensor: its rank (or that the rank is unknown), each dimension
-(a known int, a symbol standing for an unknown-but-fixed size such as ``x.size(0)``, or ``None`` = unknown), which
-axis holds the features/channels, and whether that layout was set deliberately (``permute``/``transpose``).
+A :class:`Shape` is what densecheck knows about a tensor: its rank (or that the rank is unknown), each
+dimension (a known int, a symbol standing for an unknown-but-fixed size such as ``x.size(0)``, or ``None`` =
+unknown), which axis holds the features/channels, and whether that layout was set deliberately
+(``permute``/``transpose``).
 
 The transfer functions that change shapes live beside it, in :mod:`densecheck.shapes.ops`.
 """
@@ -10,8 +11,9 @@ The transfer functions that change shapes live beside it, in :mod:`densecheck.sh
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence, Union
+from typing import TypeGuard
 
 _sym_ids = itertools.count(1)
 
@@ -19,8 +21,8 @@ _sym_ids = itertools.count(1)
 class Sym:
     """A dimension whose size is unknown but which is the same wherever this object appears.
 
-    ``b, c, h, w = x.shape`` binds four symbols; ``x.view(b, c, h * w)`` then keeps ``b`` and ``c`` identifiable
-    (so the channel axis can be followed) while ``h * w`` is simply unknown.
+    ``b, c, h, w = x.shape`` binds four symbols; ``x.view(b, c, h * w)`` then keeps ``b`` and ``c``
+    identifiable (so the channel axis can be followed) while ``h * w`` is simply unknown.
     """
 
     __slots__ = ("name", "id")
@@ -33,11 +35,11 @@ class Sym:
         return self.name
 
 
-Dim = Union[int, Sym, None]
+Dim = int | Sym | None
 """int: known size; Sym: unknown size with identity; None: unknown."""
 
 
-def known(d: Dim) -> bool:
+def known(d: Dim) -> TypeGuard[int]:
     return isinstance(d, int) and not isinstance(d, bool)
 
 
@@ -79,23 +81,27 @@ class Shape:
 
     # -- construction -------------------------------------------------------------------------------------
     @staticmethod
-    def unknown() -> "Shape":
+    def unknown() -> Shape:
         return UNKNOWN
 
     @staticmethod
-    def of(dims: Sequence[Dim], channel_axis: int | None = None, explicit_layout: bool = False,
-           spatial: bool = False) -> "Shape":
+    def of(
+        dims: Sequence[Dim],
+        channel_axis: int | None = None,
+        explicit_layout: bool = False,
+        spatial: bool = False,
+    ) -> Shape:
         dims = tuple(dims)
         if channel_axis is not None:
             channel_axis = channel_axis % len(dims) if dims else None
         return Shape(dims, channel_axis, explicit_layout, spatial)
 
     @staticmethod
-    def channels_last(dims: Sequence[Dim]) -> "Shape":
+    def channels_last(dims: Sequence[Dim]) -> Shape:
         return Shape.of(dims, -1 if dims else None)
 
     @staticmethod
-    def channels_first(dims: Sequence[Dim]) -> "Shape":
+    def channels_first(dims: Sequence[Dim]) -> Shape:
         return Shape.of(dims, 1 if len(dims) > 1 else None)
 
     # -- queries ------------------------------------------------------------------------------------------
@@ -120,7 +126,9 @@ class Shape:
             return None
         return self.channel_axis == len(self.dims) - 1
 
-    def with_dims(self, dims: Sequence[Dim], channel_axis: int | None = "same", explicit_layout=None) -> "Shape":  # type: ignore[assignment]
+    def with_dims(
+        self, dims: Sequence[Dim], channel_axis: int | None = "same", explicit_layout=None
+    ) -> Shape:  # type: ignore[assignment]
         ca = self.channel_axis if channel_axis == "same" else channel_axis
         dims = tuple(dims)
         if ca is not None:
@@ -128,7 +136,7 @@ class Shape:
         el = self.explicit_layout if explicit_layout is None else explicit_layout
         return Shape(dims, ca, el, self.spatial and len(dims) == len(self.dims or ()))
 
-    def with_last(self, d: Dim) -> "Shape":
+    def with_last(self, d: Dim) -> Shape:
         if self.dims is None:
             return self
         return replace(self, dims=self.dims[:-1] + (d,))
@@ -144,7 +152,7 @@ class Shape:
         parts = ["None" if not known(d) else str(d) for d in self.dims]
         return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
-    def join(self, other: "Shape") -> "Shape":
+    def join(self, other: Shape) -> Shape:
         """Least upper bound: what is true of both."""
         if self is other:
             return self

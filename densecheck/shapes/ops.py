@@ -1,15 +1,16 @@
 """The numpy-style op family: shape transfer functions shared by every framework.
 
 Convolution arithmetic, flatten, permute/transpose, reductions, squeeze/unsqueeze, reshape (with ``-1``),
-broadcasting, matmul, concatenation and stacking, as plain functions over :class:`~densecheck.shapes.lattice.Shape`.
-A plugin's function and layer tables say which of its names uses which, with the framework's own argument names
-(:mod:`densecheck.shapes.rules` builds those rules); nothing here knows a framework.
+broadcasting, matmul, concatenation and stacking, as plain functions over
+:class:`~densecheck.shapes.lattice.Shape`. A plugin's function and layer tables say which of its names uses
+which, with the framework's own argument names (:mod:`densecheck.shapes.rules` builds those rules); nothing
+here knows a framework.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from densecheck.shapes.lattice import UNKNOWN, Dim, Shape, Sym, dim_eq, dim_product, join_dim, known
 
@@ -23,8 +24,16 @@ def as_tuple(v, n: int) -> tuple | None:
     return (v,) * n
 
 
-def conv_out(size: Dim, kernel: int | None, stride: int | None, padding, dilation: int | None,
-             mode: str = "torch", output_padding: int = 0, transposed: bool = False) -> Dim:
+def conv_out(
+    size: Dim,
+    kernel: int | None,
+    stride: int | None,
+    padding,
+    dilation: int | None,
+    mode: str = "torch",
+    output_padding: int = 0,
+    transposed: bool = False,
+) -> Dim:
     """Output length of one spatial axis of a convolution or pooling window.
 
     ``padding`` is an int (explicit, per side), or for ``mode == "keras"`` the strings ``"valid"``/``"same"``;
@@ -78,7 +87,7 @@ def flatten(shape: Shape, start: int = 1, end: int = -1) -> Shape:
     s, e = shape.axis(start), shape.axis(end)
     if s is None or e is None or s > e:
         return UNKNOWN if s is None or e is None else shape
-    dims = shape.dims[:s] + (dim_product(shape.dims[s:e + 1]),) + shape.dims[e + 1:]
+    dims = shape.dims[:s] + (dim_product(shape.dims[s : e + 1]),) + shape.dims[e + 1 :]
     ca = shape.channel_axis
     if ca is not None:
         ca = ca if ca < s else (s if ca <= e else ca - (e - s))
@@ -210,9 +219,10 @@ def reshape(shape: Shape, new: Sequence[Dim | str], *, keep_batch: bool = False)
 def broadcast(a: Shape, b: Shape) -> Shape:
     """Elementwise binary op result (numpy broadcasting)."""
     if a.rank is None or b.rank is None:
-        # The result has at least the known operand's rank, maybe more. A known operand of rank >= 3 meeting one of
-        # unknown rank is, in model code, a residual or positional add of same-rank tensors: keep its rank. A
-        # low-rank operand (a bias, a scale, a (batch, tokens) mask) says nothing about the other side's rank.
+        # The result has at least the known operand's rank, maybe more. A known operand of rank >= 3 meeting
+        # one of unknown rank is, in model code, a residual or positional add of same-rank tensors: keep its
+        # rank. A low-rank operand (a bias, a scale, a (batch, tokens) mask) says nothing about the other
+        # side's rank.
         k = a if b.rank is None else b
         # (one with a size-1 axis, ``w.view(-1, 1, 1)``, is there to be broadcast against a bigger tensor)
         if k.rank is not None and k.rank >= 3 and not any(known(d) and d == 1 for d in k.dims):
@@ -229,8 +239,11 @@ def broadcast(a: Shape, b: Shape) -> Shape:
             pass
         elif not known(bd) and not isinstance(bd, Sym):
             dims[off + i] = d if (known(d) and d != 1) or isinstance(d, Sym) else bd
-    ca = big.channel_axis if big.channel_axis is not None else (
-        small.channel_axis + off if small.channel_axis is not None else None)
+    ca = (
+        big.channel_axis
+        if big.channel_axis is not None
+        else (small.channel_axis + off if small.channel_axis is not None else None)
+    )
     return Shape(tuple(dims), ca, big.explicit_layout or small.explicit_layout, big.spatial)
 
 
@@ -254,16 +267,27 @@ def concat(shapes: Sequence[Shape], axis: int) -> Shape:
     out = []
     for i in range(base.rank):
         if i == a:
-            out.append(dim_product(s.dims[i] for s in shapes) and sum(s.dims[i] for s in shapes)
-                       if all(known(s.dims[i]) for s in shapes) else None)
+            out.append(
+                dim_product(s.dims[i] for s in shapes) and sum(s.dims[i] for s in shapes)
+                if all(known(s.dims[i]) for s in shapes)
+                else None
+            )
         else:
             d = base.dims[i]
             for s in shapes[1:]:
-                d = join_dim(d, s.dims[i]) if known(d) and known(s.dims[i]) else (d if known(d) else s.dims[i])
+                d = (
+                    join_dim(d, s.dims[i])
+                    if known(d) and known(s.dims[i])
+                    else (d if known(d) else s.dims[i])
+                )
             out.append(d)
     cas = {s.channel_axis for s in shapes}
-    return Shape(tuple(out), cas.pop() if len(cas) == 1 else None, all(s.explicit_layout for s in shapes),
-                 all(s.spatial for s in shapes))
+    return Shape(
+        tuple(out),
+        cas.pop() if len(cas) == 1 else None,
+        all(s.explicit_layout for s in shapes),
+        all(s.spatial for s in shapes),
+    )
 
 
 def stack(shapes: Sequence[Shape], axis: int) -> Shape:
@@ -282,8 +306,8 @@ def stack(shapes: Sequence[Shape], axis: int) -> Shape:
 
 
 def matmul(x: Shape, y: Shape) -> Shape:
-    """``x @ y`` with numpy's rules: a 1-d operand loses its axis, leading (batch) axes broadcast; the result keeps
-    the left operand's channels-last layout."""
+    """``x @ y`` with numpy's rules: a 1-d operand loses its axis, leading (batch) axes broadcast; the result
+    keeps the left operand's channels-last layout."""
     if x.rank is None or y.rank is None:
         return UNKNOWN
     if y.rank == 1:

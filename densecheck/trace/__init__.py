@@ -1,7 +1,8 @@
 """Trace mode: opt-in runtime confirmation of the static shapes (torch meta device, Keras symbolic).
 
-Trace mode *executes the user's model code*, always in a subprocess (:mod:`densecheck.trace.runner`) with a timeout
-and downloads disabled. The static linter never imports this package's ``record`` / ``runner`` modules.
+Trace mode *executes the user's model code*, always in a subprocess (:mod:`densecheck.trace.runner`) with a
+timeout and downloads disabled. The static linter never imports this package's ``record`` / ``runner``
+modules.
 """
 
 from __future__ import annotations
@@ -25,19 +26,29 @@ if TYPE_CHECKING:  # pragma: no cover
     from densecheck.trace.launch import TraceResult
 
 
-def run_trace(targets: list[TraceTarget], file_results: list, settings=None, timeout: float | None = None, *,
-              root: str | None = None, memory_limit_mb: int | None = None, device: str = "meta",
-              results_out: list[TraceResult] | None = None, finish: bool = True) -> list[Diagnostic]:
+def run_trace(
+    targets: list[TraceTarget],
+    file_results: list,
+    settings=None,
+    timeout: float | None = None,
+    *,
+    root: str | None = None,
+    memory_limit_mb: int | None = None,
+    device: str = "meta",
+    results_out: list[TraceResult] | None = None,
+    finish: bool = True,
+) -> list[Diagnostic]:
     """Trace every target (each in its own subprocess) and merge what it saw into ``file_results``.
 
     ``file_results``: the static results, a list of :class:`densecheck.api.FileResult` or
     :class:`densecheck.runner.CheckedFile` — mutated in place (layers get ``source="trace"`` and a ``trace``
-    record, layer-rule findings are recomputed from the traced shapes, entries are appended for files that were not
-    analysed). Returns the trace diagnostics it added (DC105 disagreements, DC106 failures); they are already in
-    ``file_results``. With ``finish=False`` only the facts are merged and nothing is returned: the caller computes
-    the findings (:func:`densecheck.runner.finish_all`). ``results_out``, when given, receives the raw :class:`~densecheck.trace.launch.TraceResult` s
-    (timings, peak memory). ``root``: where targets (and ``src/``) resolve; default: the current directory for
-    ``--trace`` targets, the configuration file's directory (``settings.root``) for configured ones.
+    record, layer-rule findings are recomputed from the traced shapes, entries are appended for files that
+    were not analysed). Returns the trace diagnostics it added (DC105 disagreements, DC106 failures); they are
+    already in ``file_results``. With ``finish=False`` only the facts are merged and nothing is returned: the
+    caller computes the findings (:func:`densecheck.runner.finish_all`). ``results_out``, when given, receives
+    the raw :class:`~densecheck.trace.launch.TraceResult` s (timings, peak memory). ``root``: where targets
+    (and ``src/``) resolve; default: the current directory for ``--trace`` targets, the configuration file's
+    directory (``settings.root``) for configured ones.
     """
     import os
 
@@ -46,10 +57,18 @@ def run_trace(targets: list[TraceTarget], file_results: list, settings=None, tim
 
     cfg_root = os.path.abspath(root or getattr(settings, "root", None) or os.getcwd())
     cli_root = os.path.abspath(root or os.getcwd())
-    # command-line targets resolve against the current directory, configured ones against the config's directory
-    results = [run_target(t, timeout=timeout, memory_limit_mb=memory_limit_mb, device=device,
-                          root=cli_root if t.origin.startswith("--") else cfg_root)
-               for t in targets]
+    # command-line targets resolve against the current directory, configured ones against the config's
+    # directory
+    results = [
+        run_target(
+            t,
+            timeout=timeout,
+            memory_limit_mb=memory_limit_mb,
+            device=device,
+            root=cli_root if t.origin.startswith("--") else cfg_root,
+        )
+        for t in targets
+    ]
     root = cli_root
     if results_out is not None:
         results_out.extend(results)

@@ -2,12 +2,12 @@
 
 The child (:mod:`densecheck.trace.runner`) runs in its own session (process group) with:
 
-* a wall-clock timeout (default 120 s) — on expiry the whole group is killed; shortly before, the child dumps its
-  Python stack (``faulthandler``) so the timeout can name the user frame it was stuck in;
-* a resident-memory watchdog (default 8 GiB, polled from ``/proc``) — ``RLIMIT_AS`` is not used because torch and
-  TensorFlow reserve far more virtual address space than they ever touch;
-* hub downloads disabled (``HF_HUB_OFFLINE=1``, ``TRANSFORMERS_OFFLINE=1``, ``HF_DATASETS_OFFLINE=1``), no GPU,
-  and Python-level internet connections refused;
+* a wall-clock timeout (default 120 s) — on expiry the whole group is killed; shortly before, the child dumps
+  its Python stack (``faulthandler``) so the timeout can name the user frame it was stuck in;
+* a resident-memory watchdog (default 8 GiB, polled from ``/proc``) — ``RLIMIT_AS`` is not used because torch
+  and TensorFlow reserve far more virtual address space than they ever touch;
+* hub downloads disabled (``HF_HUB_OFFLINE=1``, ``TRANSFORMERS_OFFLINE=1``, ``HF_DATASETS_OFFLINE=1``), no
+  GPU, and Python-level internet connections refused;
 * its stdout and stderr captured: nothing the user's code prints reaches the linter output.
 """
 
@@ -49,23 +49,54 @@ class TraceResult:
     ok: bool
     framework: str | None = None
     records: list = field(default_factory=list)  # list[SiteRecord]
-    error: dict | None = None  # {"kind": "exception"|"target"|"usage"|"timeout"|"memory"|"crash", "message", "frame"}
+    error: dict | None = (
+        None  # {"kind": "exception"|"target"|"usage"|"timeout"|"memory"|"crash", "message", "frame"}
+    )
     target_path: str | None = None  # the file of the traced function/class, when known
     target_line: int | None = None
     stats: dict = field(default_factory=dict)  # wall_s (child), peak_rss_mb (child), total_s (with start-up)
     stderr: str = ""
 
 
-#: What the traced code may see of the linter's environment: where programs, libraries, caches and temporary files
+#: What the traced code may see of the linter's environment: where programs, libraries, caches and temporary
+# files
 #: are, the locale, and the frameworks' own settings -- never tokens or cloud credentials (``GITHUB_TOKEN``,
 #: ``AWS_*``, ``ACTIONS_RUNTIME_TOKEN``, ...), which a model file from a pull request could otherwise read.
-ENV_ALLOW = frozenset({
-    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "SHELL",
-    "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT",  # Windows cannot start Python without these
-    "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONHOME", "PYTHONPATH",
-    "XDG_CACHE_HOME", "HF_HOME", "TORCH_HOME", "KERAS_HOME", "KERAS_BACKEND",
-    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-})
+ENV_ALLOW = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "SHELL",
+        "SYSTEMROOT",
+        "WINDIR",
+        "COMSPEC",
+        "PATHEXT",  # Windows cannot start Python without these
+        "LD_LIBRARY_PATH",
+        "DYLD_LIBRARY_PATH",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "PYTHONHOME",
+        "PYTHONPATH",
+        "XDG_CACHE_HOME",
+        "HF_HOME",
+        "TORCH_HOME",
+        "KERAS_HOME",
+        "KERAS_BACKEND",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_L2_SIZE",
+    }
+)
 ENV_ALLOW_PREFIXES = ("LC_",)
 
 
@@ -85,7 +116,8 @@ def child_env(extra: dict | None = None) -> dict:
     return env
 
 
-#: the trace child's stderr kept for messages: its first and last half of this (a child flooding stderr cannot run
+#: the trace child's stderr kept for messages: its first and last half of this (a child flooding stderr cannot
+# run
 #: the linter out of memory)
 MAX_STDERR_BYTES = 256 * 1024
 #: the protocol lines kept (one line per traced layer site: far more than any model has)
@@ -110,7 +142,9 @@ class _Reader:
         line_start = True
         answer = bytearray()
         try:
-            for chunk in iter(lambda: self.pipe.readline(1 << 16), b""):  # a line with no end is read in pieces
+            for chunk in iter(
+                lambda: self.pipe.readline(1 << 16), b""
+            ):  # a line with no end is read in pieces
                 if answer or (self.until is not None and line_start and self.until in chunk[:64]):
                     answer += chunk  # the answer itself is always kept whole
                     if chunk.endswith(b"\n"):
@@ -211,23 +245,43 @@ def frame_from_dump(stderr: str) -> dict | None:
     return None
 
 
-def run_target(target: TraceTarget, *, timeout: float | None = None, memory_limit_mb: int | None = None,
-               root: str | None = None, device: str = "meta", env: dict | None = None) -> TraceResult:
-    """Trace one target in a fresh subprocess. Never raises for problems in user code: they are in ``.error``."""
+def run_target(
+    target: TraceTarget,
+    *,
+    timeout: float | None = None,
+    memory_limit_mb: int | None = None,
+    root: str | None = None,
+    device: str = "meta",
+    env: dict | None = None,
+) -> TraceResult:
+    """Trace one target in a fresh subprocess. Never raises for problems in user code: they are in
+    ``.error``."""
     from densecheck.trace.record import SiteRecord
 
     timeout = float(target.timeout or timeout or DEFAULT_TIMEOUT)
     mem_limit = target.memory_limit_mb or memory_limit_mb or DEFAULT_MEMORY_LIMIT_MB
     root = os.path.abspath(root or os.getcwd())
-    spec = {"target": target.target, "inputs": [i.to_json() for i in target.inputs], "framework": target.framework,
-            "root": root, "device": device, "dump_after": max(timeout - 1.5, timeout * 0.85)}
+    spec = {
+        "target": target.target,
+        "inputs": [i.to_json() for i in target.inputs],
+        "framework": target.framework,
+        "root": root,
+        "device": device,
+        "dump_after": max(timeout - 1.5, timeout * 0.85),
+    }
     spec["host_ns"] = sandbox.host_namespaces()
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "densecheck.trace.runner"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, cwd=root, env=child_env(env), start_new_session=True,
+        [sys.executable, "-m", "densecheck.trace.runner"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=root,
+        env=child_env(env),
+        start_new_session=True,
         # the confinement needs code between fork and exec; the linter starts no thread of its own before this
-        preexec_fn=sandbox.preexec(sandbox.Limits.for_trace(timeout, mem_limit)))  # noqa: PLW1509
+        preexec_fn=sandbox.preexec(sandbox.Limits.for_trace(timeout, mem_limit)),
+    )  # noqa: PLW1509
     stop: tuple[str, str] | None = None
     peak_seen = 0.0
     out_reader = _Reader(proc.stdout, until=b'"event": "result"')
@@ -244,15 +298,20 @@ def run_target(target: TraceTarget, *, timeout: float | None = None, memory_limi
         if time.perf_counter() - t0 > timeout:
             stop = ("timeout", f"trace of {target.target} timed out after {timeout:g} s")
         elif rss is not None and rss > mem_limit:
-            stop = ("memory", (f"trace of {target.target} used more than {mem_limit:,} MB of memory "
-                               f"(resident {rss:,.0f} MB) and was stopped"))
+            stop = (
+                "memory",
+                (
+                    f"trace of {target.target} used more than {mem_limit:,} MB of memory "
+                    f"(resident {rss:,.0f} MB) and was stopped"
+                ),
+            )
         if stop:
             break
     if out_reader.done.is_set() and stop is None:
         with contextlib.suppress(subprocess.TimeoutExpired):  # the answer is in: a moment to exit on its own
             proc.wait(timeout=5)
-    # what the traced code started and left behind in the child's session ends with it (its PID namespace, where
-    # there is one, ends with the child itself)
+    # what the traced code started and left behind in the child's session ends with it (its PID namespace,
+    # where there is one, ends with the child itself)
     _kill_group(proc)
     proc.wait()
     out_reader.join(1.0)
@@ -276,16 +335,22 @@ def run_target(target: TraceTarget, *, timeout: float | None = None, memory_limi
     res.stats = {"total_s": total, "peak_rss_mb_watched": round(peak_seen, 1)}
     if stop is not None:
         kind, msg = stop
-        where = {"import": "while importing the target", "build": "while building the model",
-                 "run": "while running the model"}.get(phase or "", "while starting")
+        where = {
+            "import": "while importing the target",
+            "build": "while building the model",
+            "run": "while running the model",
+        }.get(phase or "", "while starting")
         res.error = {"kind": kind, "message": f"{msg} {where}", "frame": frame_from_dump(stderr)}
         return res
     if final is None:
         tail = " ".join(stderr.strip().splitlines()[-3:])[-300:]
         code = proc.returncode
         how = f"killed by signal {-code}" if code and code < 0 else f"exited with code {code}"
-        res.error = {"kind": "crash", "message": f"trace of {target.target}: the trace process {how}"
-                                                 + (f": {tail}" if tail else ""), "frame": None}
+        res.error = {
+            "kind": "crash",
+            "message": f"trace of {target.target}: the trace process {how}" + (f": {tail}" if tail else ""),
+            "frame": None,
+        }
         return res
     res.stats.update(final.get("stats") or {})
     if final.get("ok"):

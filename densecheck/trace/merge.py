@@ -1,21 +1,21 @@
 """Merge trace results into the static report.
 
-A traced site (path, line, column of the constructor call) is matched with the static :class:`LayerReport` at the
-same position (column only used to tell apart several layers on one line). The matched report gets:
+A traced site (path, line, column of the constructor call) is matched with the static :class:`LayerReport` at
+the same position (column only used to tell apart several layers on one line). The matched report gets:
 
-* ``source = "trace"`` and ``shapes`` = the traced input shapes (the layout — channel axis, explicit permute — is
-  kept from the static shape when the ranks agree: a torch tensor's NCHW layout is a static fact the trace cannot
-  see; otherwise it is unknown);
-* ``trace`` = ``{"input_shapes", "input_rank", "ranks", "params", "params_total", "instances", "calls", "macs",
-  "mult_adds", "agrees", "disagreement", "static_input_shape", "static_input_ranks", "targets", "layer"}``.
-  ``agrees`` is ``true`` / ``false``, or ``null`` when static analysis had no shape to compare (or the layer was
-  built but never called);
+* ``source = "trace"`` and ``shapes`` = the traced input shapes (the layout — channel axis, explicit permute —
+  is kept from the static shape when the ranks agree: a torch tensor's NCHW layout is a static fact the trace
+  cannot see; otherwise it is unknown);
+* ``trace`` = ``{"input_shapes", "input_rank", "ranks", "params", "params_total", "instances", "calls",
+  "macs", "mult_adds", "agrees", "disagreement", "static_input_shape", "static_input_ranks", "targets",
+  "layer"}``. ``agrees`` is ``true`` / ``false``, or ``null`` when static analysis had no shape to compare (or
+  the layer was built but never called);
 * ``in_features`` / ``out_features`` / ``bias`` from the framework (torch) when known.
 
-A disagreement becomes DC105 (a layer rule reading ``layer.trace``); the layer rules are re-run on every merged
-layer so DC101/DC102/DC103 reflect the traced shapes. Traced sites without a static record become new reports from
-the trace alone (in files outside the analysed paths they are listed, but not linted). A failed trace becomes DC106
-at the innermost user frame. Nothing here runs user code.
+A disagreement becomes DC105 (a layer rule reading ``layer.trace``); the layer rules are re-run on every
+merged layer so DC101/DC102/DC103 reflect the traced shapes. Traced sites without a static record become new
+reports from the trace alone (in files outside the analysed paths they are listed, but not linted). A failed
+trace becomes DC106 at the innermost user frame. Nothing here runs user code.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def _display_path(path: str, root: str) -> str:
     return ap if rel.startswith(os.pardir) else rel
 
 
-# -- combining the records of several targets ------------------------------------------------------------------
+# -- combining the records of several targets
+# ------------------------------------------------------------------
 def combine(results) -> dict[tuple[str, int, int | None], dict]:
     """site (realpath, line, column) -> combined trace facts over every successful target."""
     out: dict[tuple, dict] = {}
@@ -51,9 +52,16 @@ def combine(results) -> dict[tuple[str, int, int | None], dict]:
             key = (os.path.realpath(r.path), r.line, r.column)
             c = out.get(key)
             if c is None:
-                out[key] = {"record": r, "targets": [res.target.target], "shapes": list(r.input_shapes),
-                            "macs": list(r.macs), "calls": r.calls, "instances": r.instances,
-                            "mult_adds": r.mult_adds, "params_total": r.params_total}
+                out[key] = {
+                    "record": r,
+                    "targets": [res.target.target],
+                    "shapes": list(r.input_shapes),
+                    "macs": list(r.macs),
+                    "calls": r.calls,
+                    "instances": r.instances,
+                    "mult_adds": r.mult_adds,
+                    "params_total": r.params_total,
+                }
                 continue
             c["targets"].append(res.target.target)
             for s, m in zip(r.input_shapes, r.macs):
@@ -62,9 +70,14 @@ def combine(results) -> dict[tuple[str, int, int | None], dict]:
                     c["macs"].append(m)
             c["calls"] += r.calls
             c["instances"] += r.instances
-            c["mult_adds"] = (c["mult_adds"] + r.mult_adds) if None not in (c["mult_adds"], r.mult_adds) else None
-            c["params_total"] = (c["params_total"] + r.params_total) if None not in (
-                c["params_total"], r.params_total) else None
+            c["mult_adds"] = (
+                (c["mult_adds"] + r.mult_adds) if None not in (c["mult_adds"], r.mult_adds) else None
+            )
+            c["params_total"] = (
+                (c["params_total"] + r.params_total)
+                if None not in (c["params_total"], r.params_total)
+                else None
+            )
             base = c["record"]
             for f in ("in_features", "out_features", "params", "bias"):
                 if getattr(base, f) != getattr(r, f):
@@ -72,7 +85,8 @@ def combine(results) -> dict[tuple[str, int, int | None], dict]:
     return out
 
 
-# -- shapes ---------------------------------------------------------------------------------------------------------
+# -- shapes
+# ---------------------------------------------------------------------------------------------------------
 def traced_shapes(shapes: list[list[int | None]], static: list[Shape]) -> list[Shape]:
     static_known = [s for s in static if s.rank is not None]
     static_ranks = {s.rank for s in static_known}
@@ -105,10 +119,18 @@ def compare(static: LayerReport, facts: dict) -> tuple[bool | None, list[str]]:
             t_last = {s[-1] for s in shapes if s and s[-1] is not None}
             if s_last and t_last and s_last != t_last:
                 reasons.append("features")
-    if static.in_features is not None and rec.in_features is not None and static.in_features != rec.in_features \
-            and static.framework == "torch":
+    if (
+        static.in_features is not None
+        and rec.in_features is not None
+        and static.in_features != rec.in_features
+        and static.framework == "torch"
+    ):
         reasons.append("in_features")
-    if static.out_features is not None and rec.out_features is not None and static.out_features != rec.out_features:
+    if (
+        static.out_features is not None
+        and rec.out_features is not None
+        and static.out_features != rec.out_features
+    ):
         reasons.append("out_features")
     if reasons:
         return False, reasons
@@ -139,14 +161,17 @@ def trace_dict(facts: dict, static: LayerReport | None, agrees: bool | None, rea
         "agrees": agrees,
         "disagreement": reasons,
         "static_input_shape": s_in.json() if s_in is not None else None,
-        "static_input_shapes": [s.json() for s in static.shapes if s.rank is not None] if static is not None else [],
+        "static_input_shapes": [s.json() for s in static.shapes if s.rank is not None]
+        if static is not None
+        else [],
         "static_input_ranks": static.ranks if static is not None else [],
         "static_in_features": static.in_features if static is not None else None,
         "static_out_features": static.out_features if static is not None else None,
     }
 
 
-# -- new reports from the trace alone ------------------------------------------------------------------------------
+# -- new reports from the trace alone
+# ------------------------------------------------------------------------------
 def _call_extent(path: str, line: int, column: int | None) -> tuple[int, int, int, str | None]:
     """(column, end_line, end_column, call text) of the Call node at line:column, by parsing (not running)
     the file; falls back to a point location."""
@@ -182,7 +207,11 @@ def new_report(facts: dict, display: str) -> LayerReport:
     col, end_line, end_col, text = _call_extent(rec.path, rec.line, rec.column)
     short = rec.layer.rsplit(".", 1)[-1]
     rep = LayerReport(
-        path=display, line=rec.line, column=col, end_line=end_line, end_column=end_col,
+        path=display,
+        line=rec.line,
+        column=col,
+        end_line=end_line,
+        end_column=end_col,
         framework=rec.framework,
         layer=rec.layer,
         call=text or f"{short}(...)",
@@ -211,7 +240,8 @@ def apply_record(layer: LayerReport, facts: dict) -> None:
         layer.bias = rec.bias
 
 
-# -- the merge -------------------------------------------------------------------------------------------------------
+# -- the merge
+# -------------------------------------------------------------------------------------------------------
 def _read_text(path: str) -> str | None:
     try:
         with open(path, "rb") as fh:
@@ -227,13 +257,15 @@ def _read_text(path: str) -> str | None:
 
 
 def _new_item(file_results: list, path: str):
-    """An entry for a file the static run did not check (a traced model's helper module): its layers are shown,
-    the layer rules are not run on it; its suppression comments still apply to the trace's notes."""
+    """An entry for a file the static run did not check (a traced model's helper module): its layers are
+    shown, the layer rules are not run on it; its suppression comments still apply to the trace's notes."""
     from densecheck import suppressions
     from densecheck.api import FileResult
 
     text = _read_text(path)
-    res = FileResult(path, linted=False, directives=suppressions.directives_of(text) if text is not None else None)
+    res = FileResult(
+        path, linted=False, directives=suppressions.directives_of(text) if text is not None else None
+    )
     if file_results and hasattr(file_results[0], "result"):
         from densecheck.runner import CheckedFile
 
@@ -273,27 +305,46 @@ def failure_diagnostic(result, settings, root: str) -> Diagnostic | None:
     elif result.target_path:
         path, line, col = result.target_path, result.target_line or 1, 1
     else:
-        path, line, col = (result.target.module_part if result.target.module_part.endswith(".py")
-                           else result.target.target), 1, 1
-    fix = {"timeout": "raise the timeout (--trace-timeout / timeout = ...) or trace a smaller configuration",
-           "memory": "trace a smaller configuration, or build the model inside the factory so it lands on the meta "
-                     "device",
-           "exception": "make the traced factory only build the model: no checkpoints, data files or downloads"
-           }.get(kind or "")
-    d = rule.failure(_display_path(path, root) if not path.startswith("<") and os.path.exists(path) else path,
-                     line, col, text, fix)
+        path, line, col = (
+            (
+                result.target.module_part
+                if result.target.module_part.endswith(".py")
+                else result.target.target
+            ),
+            1,
+            1,
+        )
+    fix = {
+        "timeout": "raise the timeout (--trace-timeout / timeout = ...) or trace a smaller configuration",
+        "memory": "trace a smaller configuration, or build the model inside the factory so it lands on the "
+        "meta "
+        "device",
+        "exception": "make the traced factory only build the model: no checkpoints, data files or downloads",
+    }.get(kind or "")
+    d = rule.failure(
+        _display_path(path, root) if not path.startswith("<") and os.path.exists(path) else path,
+        line,
+        col,
+        text,
+        fix,
+    )
     sev = settings.severity.get(d.code)
     return replace(d, severity=sev) if sev else d
 
 
-def merge_facts(results: list, file_results: list, settings=None, root: str | None = None,
-                added_notes: list[Diagnostic] | None = None) -> list:
-    """Merge what the traces in ``results`` saw (:class:`~densecheck.trace.launch.TraceResult` s) into the facts of
-    ``file_results`` (a list of FileResult or runner.CheckedFile, mutated in place): traced layers get their trace
-    records, layers only the trace found are added, a failed trace becomes a DC106 note on the file it points at,
-    and entries are appended for files that were not analysed (facts only: the layer rules are not run on files
-    outside the paths checked). Returns the FileResults touched (``added_notes``, when given, receives the DC106
-    notes, in the order of ``results``). No finding is computed here:
+def merge_facts(
+    results: list,
+    file_results: list,
+    settings=None,
+    root: str | None = None,
+    added_notes: list[Diagnostic] | None = None,
+) -> list:
+    """Merge what the traces in ``results`` saw (:class:`~densecheck.trace.launch.TraceResult` s) into the
+    facts of ``file_results`` (a list of FileResult or runner.CheckedFile, mutated in place): traced layers
+    get their trace records, layers only the trace found are added, a failed trace becomes a DC106 note on the
+    file it points at, and entries are appended for files that were not analysed (facts only: the layer rules
+    are not run on files outside the paths checked). Returns the FileResults touched (``added_notes``, when
+    given, receives the DC106 notes, in the order of ``results``). No finding is computed here:
     :func:`densecheck.findings.finish` does that once, when every fact is in."""
     from densecheck.config import Settings
 
@@ -315,7 +366,9 @@ def merge_facts(results: list, file_results: list, settings=None, root: str | No
             exact = [lay for lay in candidates if lay.column == col]
             candidates = exact or candidates
         if len(candidates) > 1:  # several layers on one line and no column: only when the facts fit one
-            candidates = [lay for lay in candidates if lay.out_features in (None, facts["record"].out_features)]
+            candidates = [
+                lay for lay in candidates if lay.out_features in (None, facts["record"].out_features)
+            ]
         if len(candidates) == 1:
             apply_record(candidates[0], facts)
         else:
@@ -339,7 +392,9 @@ def merge_facts(results: list, file_results: list, settings=None, root: str | No
             added_notes.append(d)
         touched[id(res)] = res
     for res in touched.values():
-        if res.directives is None:  # a result made without its source's comments: the trace's findings honour them
+        if (
+            res.directives is None
+        ):  # a result made without its source's comments: the trace's findings honour them
             text = _read_text(res.path)
             if text is not None:
                 from densecheck import suppressions
@@ -348,7 +403,9 @@ def merge_facts(results: list, file_results: list, settings=None, root: str | No
     return list(touched.values())
 
 
-def merge_results(results: list, file_results: list, settings=None, root: str | None = None) -> list[Diagnostic]:
+def merge_results(
+    results: list, file_results: list, settings=None, root: str | None = None
+) -> list[Diagnostic]:
     """:func:`merge_facts`, then the findings of the files it touched (for callers that trace after a finished
     static run: the command line merges facts and finishes once). Returns the trace's own findings among them
     (DC105 disagreements, DC106 failures) -- they are in ``file_results`` already; do not add them again."""

@@ -4,27 +4,29 @@ This module *executes user code*. It is imported only inside the trace subproces
 (:mod:`densecheck.trace.runner`) and by tests; the static linter never imports it.
 
 How a layer is attributed to its source line
-    While ``build()`` runs, ``torch.nn.Linear.__init__`` / ``keras.layers.Dense.__init__`` are wrapped. The wrapper
-    walks the Python stack up from the constructor, skipping the frames that are constructing *this very object*
-    (``super().__init__`` chains of user subclasses) and densecheck's own frames. The first remaining frame is the
-    constructor call site, even when the layer is built in a helper function or inside a sub-module's
-    ``__init__``. Its exact position comes from ``code.co_positions()`` at the frame's last instruction (the
-    ``CALL``), which CPython >= 3.11 maps to the whole call expression: line and start column of ``nn.Linear(...)``
-    — the same position libcst reports for the ``Call`` node (1-based column, counted in characters). If that frame
-    lives inside torch / keras / tensorflow, the layer is a framework-internal one (e.g. the ``out_proj`` of
-    ``nn.MultiheadAttention``) and is not reported.
+    While ``build()`` runs, ``torch.nn.Linear.__init__`` / ``keras.layers.Dense.__init__`` are wrapped. The
+    wrapper walks the Python stack up from the constructor, skipping the frames that are constructing *this
+    very object* (``super().__init__`` chains of user subclasses) and densecheck's own frames. The first
+    remaining frame is the constructor call site, even when the layer is built in a helper function or inside
+    a sub-module's ``__init__``. Its exact position comes from ``code.co_positions()`` at the frame's last
+    instruction (the ``CALL``), which CPython >= 3.11 maps to the whole call expression: line and start column
+    of ``nn.Linear(...)`` — the same position libcst reports for the ``Call`` node (1-based column, counted in
+    characters). If that frame lives inside torch / keras / tensorflow, the layer is a framework-internal one
+    (e.g. the ``out_proj`` of ``nn.MultiheadAttention``) and is not reported.
 
 How input shapes are recorded
-    torch: a forward pre-hook on each constructed Linear (the model runs on the meta device: no weight memory, no
-    compute). keras: ``Dense.__call__`` is wrapped, so every symbolic call (functional graph construction,
+    torch: a forward pre-hook on each constructed Linear (the model runs on the meta device: no weight memory,
+    no compute). keras: ``Dense.__call__`` is wrapped, so every symbolic call (functional graph construction,
     Sequential build, or a symbolic call of a subclassed model on a ``keras.Input``) records its input shape.
 
 MACs conventions (stored per site)
-    ``macs``: multiply-accumulates *per sample* of one call = positions x in x out, bias excluded — the same number as
-    :attr:`densecheck.layers.LayerReport.macs`. ``mult_adds``: the whole batch over every recorded call, counted the
-    way torchinfo counts a Linear (weights *and* bias per position): ``prod(input.shape[:-1]) * (in*out + out)``.
-    For ``Linear(32, 10)`` on ``[2, 64, 32, 32]``: macs = 64*32 * 32*10 = 655,360 per sample; mult_adds =
-    2*64*32 * (320 + 10) = 1,351,680 (torchinfo 1.8.0 reports 660 = 2 * 330, i.e. it forgets the positions).
+    ``macs``: multiply-accumulates *per sample* of one call = positions x in x out, bias excluded — the same
+    number as
+    :attr:`densecheck.layers.LayerReport.macs`. ``mult_adds``: the whole batch over every recorded call,
+    counted the way torchinfo counts a Linear (weights *and* bias per position): ``prod(input.shape[:-1]) *
+    (in*out + out)``. For ``Linear(32, 10)`` on ``[2, 64, 32, 32]``: macs = 64*32 * 32*10 = 655,360 per
+    sample; mult_adds = 2*64*32 * (320 + 10) = 1,351,680 (torchinfo 1.8.0 reports 660 = 2 * 330, i.e. it
+    forgets the positions).
 """
 
 from __future__ import annotations
@@ -51,16 +53,24 @@ class SiteRecord:
     line: int
     column: int | None  # 1-based column of the call expression (libcst's Call start), when derivable
     framework: str  # "torch" | "keras"
-    layer: str  # "torch.nn.Linear" / "torch.nn.LazyLinear" / "keras.layers.Dense" / a subclass's qualified name
-    input_shapes: list[list[int | None]] = field(default_factory=list)  # every input shape seen, dedup, call order
+    layer: (
+        str  # "torch.nn.Linear" / "torch.nn.LazyLinear" / "keras.layers.Dense" / a subclass's qualified name
+    )
+    input_shapes: list[list[int | None]] = field(
+        default_factory=list
+    )  # every input shape seen, dedup, call order
     in_features: int | None = None  # None when unknown or when the instances of this site differ
     out_features: int | None = None
-    params: int | None = None  # per instance, from the framework (numel / count_params); None if instances differ
+    params: int | None = (
+        None  # per instance, from the framework (numel / count_params); None if instances differ
+    )
     calls: int = 0
     instances: int = 0
     params_total: int | None = None  # summed over the instances
     bias: bool | None = None
-    macs: list[int | None] = field(default_factory=list)  # per sample, per entry of input_shapes (bias excluded)
+    macs: list[int | None] = field(
+        default_factory=list
+    )  # per sample, per entry of input_shapes (bias excluded)
     mult_adds: int | None = None  # whole batch, all calls, bias included (torchinfo's convention, done right)
 
     def to_json(self) -> dict:
@@ -76,6 +86,7 @@ class SiteRecord:
 # Frames
 # ------------------------------------------------------------------------------------------------------------
 
+
 def _package_dirs(*names: str) -> tuple[str, ...]:
     out = []
     for n in names:
@@ -88,7 +99,9 @@ def _package_dirs(*names: str) -> tuple[str, ...]:
 
 def framework_dirs() -> tuple[str, ...]:
     """Directories of framework code (frames there are never 'user code')."""
-    return _package_dirs("torch", "keras", "tensorflow", "tf_keras", "tensorboard", "numpy", "optree", "ml_dtypes")
+    return _package_dirs(
+        "torch", "keras", "tensorflow", "tf_keras", "tensorboard", "numpy", "optree", "ml_dtypes"
+    )
 
 
 def _is_own(filename: str) -> bool:
@@ -150,8 +163,14 @@ class _Site:
     calls: int = 0
     mult_adds: int | None = 0
 
-    def see(self, shape: list[int | None], in_f: int | None, out_f: int | None, bias: bool | None,
-            count: bool = True) -> None:
+    def see(
+        self,
+        shape: list[int | None],
+        in_f: int | None,
+        out_f: int | None,
+        bias: bool | None,
+        count: bool = True,
+    ) -> None:
         """One call on an input of ``shape``. ``count=False``: a call Keras makes only to build a model by
         running it (its shape is real, but it is not a call of the finished model)."""
         if shape not in self.shapes:
@@ -180,12 +199,29 @@ class _Site:
             if in_f is None or out_f is None or not s:
                 macs.append(None)
                 continue
-            pos = math.prod(s[1:-1]) if len(s) > 2 and all(d is not None for d in s[1:-1]) else (
-                1 if len(s) <= 2 else None)
+            pos = (
+                math.prod(s[1:-1])
+                if len(s) > 2 and all(d is not None for d in s[1:-1])
+                else (1 if len(s) <= 2 else None)
+            )
             macs.append(pos * in_f * out_f if pos is not None else None)
-        return SiteRecord(path, line, col, self.framework, self.layer, list(self.shapes), in_f, out_f, params,
-                          self.calls, len(self.instances), ptot, bias, macs,
-                          self.mult_adds if self.calls else None)
+        return SiteRecord(
+            path,
+            line,
+            col,
+            self.framework,
+            self.layer,
+            list(self.shapes),
+            in_f,
+            out_f,
+            params,
+            self.calls,
+            len(self.instances),
+            ptot,
+            bias,
+            macs,
+            self.mult_adds if self.calls else None,
+        )
 
 
 class _Recorder:
@@ -234,10 +270,11 @@ def _qualname(cls, canonical: dict) -> str:
 # torch
 # ------------------------------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def torch_sites() -> Iterator[_Recorder]:
-    """While active, every ``nn.Linear`` (and subclass, incl. LazyLinear) constructed from user code is attributed
-    to its call site and gets a forward pre-hook recording its input shapes."""
+    """While active, every ``nn.Linear`` (and subclass, incl. LazyLinear) constructed from user code is
+    attributed to its call site and gets a forward pre-hook recording its input shapes."""
     from torch import nn
 
     rec = _Recorder("torch")
@@ -305,9 +342,9 @@ def make_torch_inputs(specs, device="meta") -> list:
 def record_torch(build: Callable[[], Any], inputs=None, *, device: str = "meta") -> list[SiteRecord]:
     """Build the model with ``build()`` on ``device`` and run it on ``inputs``; one SiteRecord per call site.
 
-    ``inputs``: a tensor, a sequence of tensors, a dict of keyword tensors, or a callable returning one of those
-    (called inside the device context, so ``torch.empty(...)`` lands on the meta device). Layers constructed but
-    never called are included with ``input_shapes == []``.
+    ``inputs``: a tensor, a sequence of tensors, a dict of keyword tensors, or a callable returning one of
+    those (called inside the device context, so ``torch.empty(...)`` lands on the meta device). Layers
+    constructed but never called are included with ``input_shapes == []``.
     """
     import torch
 
@@ -348,10 +385,11 @@ def _run_torch(model, inputs, device) -> None:
 # keras
 # ------------------------------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def keras_sites() -> Iterator[_Recorder]:
-    """While active, every ``keras.layers.Dense`` (tf.keras is the same class under Keras 3) constructed from user
-    code is attributed to its call site, and every call of it records its (symbolic) input shape."""
+    """While active, every ``keras.layers.Dense`` (tf.keras is the same class under Keras 3) constructed from
+    user code is attributed to its call site, and every call of it records its (symbolic) input shape."""
     import keras
 
     Dense = keras.layers.Dense
@@ -360,8 +398,8 @@ def keras_sites() -> Iterator[_Recorder]:
     fw = framework_dirs()
     orig_init = Dense.__init__
     orig_call = Dense.__call__
-    # Keras builds a subclassed layer/model by running its ``call`` once inside ``_maybe_build``, then calls it
-    # for real: calls made while any layer is building are shapes, not calls.
+    # Keras builds a subclassed layer/model by running its ``call`` once inside ``_maybe_build``, then calls
+    # it for real: calls made while any layer is building are shapes, not calls.
     Layer = keras.layers.Layer
     orig_maybe_build = Layer.__dict__.get("_maybe_build")
     building = [0]
@@ -384,7 +422,9 @@ def keras_sites() -> Iterator[_Recorder]:
         if site is not None:
             shape = _shape_list(args[0] if args else kwargs.get("inputs"))
             if shape is not None:
-                site.see(shape, shape[-1] if shape else None, self.units, bool(self.use_bias), building[0] == 0)
+                site.see(
+                    shape, shape[-1] if shape else None, self.units, bool(self.use_bias), building[0] == 0
+                )
         return out
 
     Dense.__init__ = __init__
@@ -429,9 +469,10 @@ def _keras_declared_inputs(model) -> bool:
 def record_keras(build: Callable[[], Any], inputs=None) -> list[SiteRecord]:
     """Build the Keras model and record every Dense's input shapes symbolically (no data flows).
 
-    Sequential / functional models that declare their Input are recorded while they are built; ``inputs`` is then
-    not needed (and not used). A subclassed (or input-less Sequential) model is called once on symbolic inputs:
-    ``inputs`` is KerasTensors, or ``[(shape, dtype), ...]`` with the batch axis included (None allowed).
+    Sequential / functional models that declare their Input are recorded while they are built; ``inputs`` is
+    then not needed (and not used). A subclassed (or input-less Sequential) model is called once on symbolic
+    inputs: ``inputs`` is KerasTensors, or ``[(shape, dtype), ...]`` with the batch axis included (None
+    allowed).
     """
     with keras_sites() as rec:
         model = build()
@@ -444,11 +485,18 @@ def _run_keras(model, inputs, rec: _Recorder) -> None:
         return
     if inputs is None:
         raise ValueError(
-            f"{type(model).__name__} declares no Input: give the input shape(s) to trace it (e.g. 1,224,224,3)")
+            f"{type(model).__name__} declares no Input: give the input shape(s) to trace it (e.g. "
+            f"1,224,224,3)"
+        )
     if callable(inputs):
         inputs = inputs()
-    if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], tuple) and len(inputs[0]) == 2 \
-            and isinstance(inputs[0][0], (list, tuple)):
+    if (
+        isinstance(inputs, (list, tuple))
+        and inputs
+        and isinstance(inputs[0], tuple)
+        and len(inputs[0]) == 2
+        and isinstance(inputs[0][0], (list, tuple))
+    ):
         inputs = make_keras_inputs(inputs)
     if isinstance(inputs, (list, tuple)):
         model(inputs[0] if len(inputs) == 1 else list(inputs))
@@ -460,8 +508,10 @@ def _run_keras(model, inputs, rec: _Recorder) -> None:
 # both
 # ------------------------------------------------------------------------------------------------------------
 
-def record_auto(build: Callable[[], Any], specs=None, *, frameworks=("torch", "keras"),
-                device: str = "meta") -> tuple[str, list[SiteRecord]]:
+
+def record_auto(
+    build: Callable[[], Any], specs=None, *, frameworks=("torch", "keras"), device: str = "meta"
+) -> tuple[str, list[SiteRecord]]:
     """Build with the recorders of ``frameworks`` active, then run the model according to its type.
 
     ``specs``: ``[(shape, dtype), ...]`` (batch axis included), or None. Returns (framework, records).
@@ -483,15 +533,19 @@ def record_auto(build: Callable[[], Any], specs=None, *, frameworks=("torch", "k
             fw = detect_framework(model)
             if fw == "torch" and trec is not None:
                 if not specs:
-                    raise ValueError(f"{type(model).__name__} is a torch module: give its input shape(s) to trace "
-                                     "it (e.g. 1,3,224,224 or 1,128:int64)")
+                    raise ValueError(
+                        f"{type(model).__name__} is a torch module: give its input shape(s) to trace "
+                        "it (e.g. 1,3,224,224 or 1,128:int64)"
+                    )
                 _run_torch(model, lambda: make_torch_inputs(specs, device), device)
                 return fw, trec.records(_describe_torch)
             if fw == "keras" and krec is not None:
                 _run_keras(model, specs or None, krec)
                 return fw, krec.records(_describe_keras)
-            raise ValueError(f"the target returned {type(model).__module__}.{type(model).__qualname__}, "
-                             "not a torch nn.Module or a Keras model")
+            raise ValueError(
+                f"the target returned {type(model).__module__}.{type(model).__qualname__}, "
+                "not a torch nn.Module or a Keras model"
+            )
         finally:
             for h in getattr(trec, "_handles", []) if trec is not None else []:
                 h.remove()

@@ -1,10 +1,10 @@
 """The trace subprocess: ``python -m densecheck.trace.runner`` with a JSON spec on stdin.
 
 This is the only place densecheck runs user code, and it only ever runs in a child process started by
-:mod:`densecheck.trace.launch` (timeout, memory watchdog, downloads disabled). Protocol: the child writes JSON lines
-to its *original* stdout — ``{"event": "target", ...}``, ``{"event": "phase", ...}`` and finally
-``{"event": "result", "ok": ...}``; file descriptor 1 is pointed at stderr before any user code runs, so whatever the
-user's code prints cannot corrupt the protocol.
+:mod:`densecheck.trace.launch` (timeout, memory watchdog, downloads disabled). Protocol: the child writes JSON
+lines to its *original* stdout — ``{"event": "target", ...}``, ``{"event": "phase", ...}`` and finally
+``{"event": "result", "ok": ...}``; file descriptor 1 is pointed at stderr before any user code runs, so
+whatever the user's code prints cannot corrupt the protocol.
 
 Spec: ``{"target": "pkg.mod:build", "inputs": [{"shape": [...], "dtype": "int64"}], "framework": null,
 "root": "/project", "device": "meta", "dump_after": 118.0}``.
@@ -35,15 +35,18 @@ def emit(**event) -> None:
     _OUT.flush()
 
 
-# -- isolation ---------------------------------------------------------------------------------------------------
+# -- isolation
+# ---------------------------------------------------------------------------------------------------
 class NetworkDisabled(OSError):
     pass
 
 
 def disable_network() -> None:
-    """Refuse internet connections and datagrams from Python code (hub downloads, telemetry), at the ``socket`` and
-    the ``_socket`` level. Unix sockets still work. The OS-level block (a network namespace, see
-    :mod:`densecheck.trace.sandbox`) covers subprocesses too; this guard is what is left where there is none."""
+    """Refuse internet connections and datagrams from Python code (hub downloads, telemetry), at the
+    ``socket`` and the ``_socket`` level. Unix sockets still work. The OS-level block (a network namespace,
+    see
+    :mod:`densecheck.trace.sandbox`) covers subprocesses too; this guard is what is left where there is
+    none."""
     import _socket
 
     def guard(sock, address) -> None:
@@ -74,7 +77,8 @@ def disable_network() -> None:
     _socket.socket = _socket.SocketType = raw
 
 
-# -- user frames -------------------------------------------------------------------------------------------------
+# -- user frames
+# -------------------------------------------------------------------------------------------------
 def _non_user_dirs() -> tuple[str, ...]:
     from densecheck.trace.record import framework_dirs
 
@@ -97,17 +101,26 @@ def _char_col(filename: str, line: int, col: int | None) -> int | None:
 def user_frame(exc: BaseException) -> dict | None:
     """The innermost traceback frame in user code: {path, line, column, function, text}."""
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
-        return {"path": os.path.abspath(exc.filename), "line": exc.lineno, "column": exc.offset or 1,
-                "function": None, "text": (exc.text or "").strip()}
+        return {
+            "path": os.path.abspath(exc.filename),
+            "line": exc.lineno,
+            "column": exc.offset or 1,
+            "function": None,
+            "text": (exc.text or "").strip(),
+        }
     skip = _non_user_dirs()
     frames = traceback.extract_tb(exc.__traceback__)
     for fs in reversed(frames):
         fn = fs.filename
         if fn.startswith("<") or os.path.abspath(fn).startswith(skip):
             continue
-        return {"path": os.path.abspath(fn), "line": fs.lineno, "column": _char_col(fn, fs.lineno,
-                                                                                   getattr(fs, "colno", None)),
-                "function": fs.name, "text": (fs.line or "").strip()}
+        return {
+            "path": os.path.abspath(fn),
+            "line": fs.lineno,
+            "column": _char_col(fn, fs.lineno, getattr(fs, "colno", None)),
+            "function": fs.name,
+            "text": (fs.line or "").strip(),
+        }
     return None
 
 
@@ -129,7 +142,8 @@ class UsageError(Exception):
     """The model was built but cannot be traced as asked (missing input shapes, not a model, ...)."""
 
 
-# -- resolving the target ----------------------------------------------------------------------------------------
+# -- resolving the target
+# ----------------------------------------------------------------------------------------
 def _package_root(path: str) -> tuple[str, str]:
     """(sys.path entry, dotted module name) for a file, following __init__.py upward."""
     d, name = os.path.split(os.path.abspath(path))
@@ -188,7 +202,8 @@ def _definition_line(obj) -> int | None:
         return getattr(code, "co_firstlineno", None)
 
 
-# -- main --------------------------------------------------------------------------------------------------------
+# -- main
+# --------------------------------------------------------------------------------------------------------
 def run(spec: dict) -> dict:
     from densecheck.trace.spec import split_target
 
@@ -223,9 +238,11 @@ def run(spec: dict) -> dict:
             return
         if fw == "torch":
             import torch  # noqa: F401 - the framework, not user code
+
             recorders[fw] = stack.enter_context(record.torch_sites())
         else:
             import keras  # noqa: F401
+
             recorders[fw] = stack.enter_context(record.keras_sites())
 
     phase("import")
@@ -236,8 +253,10 @@ def run(spec: dict) -> dict:
             module = import_target(mod_name, path, dotted)
         except ModuleNotFoundError as e:
             if e.name and (dotted or mod_name).startswith(e.name):
-                raise TargetError(f"cannot import {mod_name!r}: no module named {e.name!r} "
-                                  f"(looked in {root} and {os.path.join(root, 'src')})") from None
+                raise TargetError(
+                    f"cannot import {mod_name!r}: no module named {e.name!r} "
+                    f"(looked in {root} and {os.path.join(root, 'src')})"
+                ) from None
             raise
         if path is None:
             path = getattr(module, "__file__", None)
@@ -253,12 +272,15 @@ def run(spec: dict) -> dict:
                     install(fw)
         fw_found = record.detect_framework(obj)
         if fw_found is not None:
-            build = (lambda: obj)  # a model object made at import time (not on the meta device)
+
+            def build(obj=obj):  # a model object made at import time (not on the meta device)
+                return obj
         elif callable(obj):
             build = obj
         else:
-            raise UsageError(f"{spec['target']} is a {type(obj).__name__}, not a function or class that builds a "
-                             "model")
+            raise UsageError(
+                f"{spec['target']} is a {type(obj).__name__}, not a function or class that builds a model"
+            )
 
         specs = [(tuple(i["shape"]), i.get("dtype") or "float32") for i in spec.get("inputs") or []]
         device = spec.get("device") or "meta"
@@ -284,8 +306,10 @@ def run(spec: dict) -> dict:
         try:
             if fw == "torch" and torch_rec is not None:
                 if not specs:
-                    raise UsageError(f"{type(model).__name__} is a PyTorch module: give its input shape(s), e.g. "
-                                     "--trace-input 1,3,224,224 (or 1,128:int64 for token ids)")
+                    raise UsageError(
+                        f"{type(model).__name__} is a PyTorch module: give its input shape(s), e.g. "
+                        "--trace-input 1,3,224,224 (or 1,128:int64 for token ids)"
+                    )
                 if any(d is None for s, _ in specs for d in s):
                     raise UsageError("PyTorch inputs need every dimension (no None)")
                 record._run_torch(model, lambda: record.make_torch_inputs(specs, device), device)
@@ -305,8 +329,12 @@ def run(spec: dict) -> dict:
             for h in getattr(torch_rec, "_handles", []):
                 h.remove()
     phase("done")
-    return {"framework": fw, "records": [r.to_json() for r in records], "model": type(model).__qualname__,
-            "phases": phases}
+    return {
+        "framework": fw,
+        "records": [r.to_json() for r in records],
+        "model": type(model).__qualname__,
+        "phases": phases,
+    }
 
 
 _NEVER_SHADOW = {"torch", "keras", "tensorflow", "numpy", "densecheck", "test", "tests"}
@@ -343,16 +371,16 @@ def main() -> int:
 
     confinement = describe(spec.get("host_ns") or {})
     if confinement["processes"] == "pid-namespace":
-        # this process's children start a fresh PID namespace: the trace runs as its PID 1, so when the trace ends
-        # the kernel ends everything the traced code started, setsid or not; this process only waits
+        # this process's children start a fresh PID namespace: the trace runs as its PID 1, so when the trace
+        # ends the kernel ends everything the traced code started, setsid or not; this process only waits
         pid = os.fork()
         if pid:
             _, status = os.waitpid(pid, 0)
             os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
         from densecheck.processes import die_with_parent
 
-        # the waiter dies with the linter, and the whole namespace with this process (its parent is outside the
-        # namespace, so getppid() says 0: there is no pid to check against)
+        # the waiter dies with the linter, and the whole namespace with this process (its parent is outside
+        # the namespace, so getppid() says 0: there is no pid to check against)
         die_with_parent()
     # the protocol keeps the real stdout; everything else printing to fd 1 goes to stderr
     sys.stdout.flush()
@@ -364,19 +392,38 @@ def main() -> int:
         faulthandler.dump_traceback_later(float(spec["dump_after"]), exit=False, file=sys.__stderr__)
     try:
         out = run(spec)
-        emit(event="result", ok=True, **out, stats={"wall_s": round(time.perf_counter() - _T0, 3),
-                                                    "peak_rss_mb": peak_rss_mb(), "sandbox": confinement})
+        emit(
+            event="result",
+            ok=True,
+            **out,
+            stats={
+                "wall_s": round(time.perf_counter() - _T0, 3),
+                "peak_rss_mb": peak_rss_mb(),
+                "sandbox": confinement,
+            },
+        )
         return 0
     except (TargetError, UsageError) as e:
         kind = "target" if isinstance(e, TargetError) else "usage"
-        emit(event="result", ok=False, error={"kind": kind, "message": str(e), "frame": None},
-             stats={"wall_s": round(time.perf_counter() - _T0, 3), "peak_rss_mb": peak_rss_mb()})
+        emit(
+            event="result",
+            ok=False,
+            error={"kind": kind, "message": str(e), "frame": None},
+            stats={"wall_s": round(time.perf_counter() - _T0, 3), "peak_rss_mb": peak_rss_mb()},
+        )
         return 0
     except BaseException as e:  # noqa: BLE001 - user code may raise anything, even SystemExit
-        emit(event="result", ok=False,
-             error={"kind": "exception", "type": type(e).__name__, "message": error_message(e),
-                    "frame": user_frame(e)},
-             stats={"wall_s": round(time.perf_counter() - _T0, 3), "peak_rss_mb": peak_rss_mb()})
+        emit(
+            event="result",
+            ok=False,
+            error={
+                "kind": "exception",
+                "type": type(e).__name__,
+                "message": error_message(e),
+                "frame": user_frame(e),
+            },
+            stats={"wall_s": round(time.perf_counter() - _T0, 3), "peak_rss_mb": peak_rss_mb()},
+        )
         return 0
     finally:
         faulthandler.cancel_dump_traceback_later()

@@ -3,13 +3,14 @@
 Trace mode runs a stranger's model code, so the child it runs in is confined as far as the OS allows:
 
 * **its own session** (process group): killed as a group on timeout and after every trace;
-* **dies with the linter** (Linux ``PR_SET_PDEATHSIG``): a SIGKILLed ``densecheck`` leaves no trace child behind;
-* **no network for the whole process tree** (Linux network namespace, unprivileged through a user namespace where
-  the kernel allows it): the child and everything it starts -- subprocesses, ``_socket``, UDP, ``curl`` -- see only
-  a loopback device that is down. Where no namespace can be made, a Python-level guard in the child refuses
-  internet connections and datagrams (which its subprocesses do not inherit);
-* **its own PID namespace** (Linux, same condition): the trace runs as PID 1 of a fresh namespace, so when it ends
-  the kernel kills every process it started, including those that called ``setsid`` to leave the group;
+* **dies with the linter** (Linux ``PR_SET_PDEATHSIG``): a SIGKILLed ``densecheck`` leaves no trace child
+  behind;
+* **no network for the whole process tree** (Linux network namespace, unprivileged through a user namespace
+  where the kernel allows it): the child and everything it starts -- subprocesses, ``_socket``, UDP, ``curl``
+  -- see only a loopback device that is down. Where no namespace can be made, a Python-level guard in the
+  child refuses internet connections and datagrams (which its subprocesses do not inherit);
+* **its own PID namespace** (Linux, same condition): the trace runs as PID 1 of a fresh namespace, so when it
+  ends the kernel kills every process it started, including those that called ``setsid`` to leave the group;
 * **rlimits** on CPU time, file size, processes (threads included) and address space, and no core dumps.
 
 :func:`describe` is what the child reports back (the JSON's ``stats.sandbox``).
@@ -32,7 +33,8 @@ CLONE_NEWNET = 0x40000000
 MAX_FILE_BYTES = 1 << 30
 #: processes (Linux counts threads) the traced code may add to what its user already runs
 EXTRA_PROCESSES = 1024
-#: address space per process: far above what torch/TensorFlow reserve (tens of GB of it never touched); the real
+#: address space per process: far above what torch/TensorFlow reserve (tens of GB of it never touched); the
+# real
 #: memory cap is the resident-memory watchdog in launch
 MIN_ADDRESS_SPACE = 64 << 30
 
@@ -47,9 +49,11 @@ class Limits:
     @classmethod
     def for_trace(cls, timeout: float, memory_limit_mb: int) -> Limits:
         cpus = os.cpu_count() or 1
-        return cls(cpu_seconds=int(timeout * cpus) + 30,
-                   address_space=max(MIN_ADDRESS_SPACE, 8 * memory_limit_mb << 20),
-                   processes=None if os.geteuid() == 0 else _user_processes() + EXTRA_PROCESSES)
+        return cls(
+            cpu_seconds=int(timeout * cpus) + 30,
+            address_space=max(MIN_ADDRESS_SPACE, 8 * memory_limit_mb << 20),
+            processes=None if os.geteuid() == 0 else _user_processes() + EXTRA_PROCESSES,
+        )
 
 
 def _user_processes() -> int:
@@ -94,8 +98,12 @@ def _rlimits(limits: Limits) -> None:
         import resource
     except ImportError:  # pragma: no cover - Windows
         return
-    wanted = [(resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_FSIZE, limits.file_bytes),
-              (resource.RLIMIT_AS, limits.address_space), (resource.RLIMIT_CORE, 0)]
+    wanted = [
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_FSIZE, limits.file_bytes),
+        (resource.RLIMIT_AS, limits.address_space),
+        (resource.RLIMIT_CORE, 0),
+    ]
     if limits.processes is not None:
         wanted.append((resource.RLIMIT_NPROC, limits.processes))
     for which, value in wanted:
@@ -142,5 +150,7 @@ def describe(host: dict[str, str]) -> dict[str, str]:
         except OSError:
             return False
 
-    return {"network": "namespace" if own("net", "/proc/self/ns/net") else "python-guard",
-            "processes": "pid-namespace" if own("pid", "/proc/self/ns/pid_for_children") else "process-group"}
+    return {
+        "network": "namespace" if own("net", "/proc/self/ns/net") else "python-guard",
+        "processes": "pid-namespace" if own("pid", "/proc/self/ns/pid_for_children") else "process-group",
+    }

@@ -2,14 +2,14 @@
 
 A target names something that builds a model:
 
-* ``pkg.module:build`` — a function (called with no arguments) or a class (instantiated with no arguments) in an
-  importable module (the project root and ``src/`` are on ``sys.path``);
+* ``pkg.module:build`` — a function (called with no arguments) or a class (instantiated with no arguments) in
+  an importable module (the project root and ``src/`` are on ``sys.path``);
 * ``path/to/file.py:build`` — the same, in a file (relative to the project root);
 * ``...:Outer.attr`` — a dotted attribute path is followed.
 
-An input spec is a shape with the batch axis, optionally a dtype: ``1,3,224,224`` (float32), ``2,128:int64`` (token
-ids). ``x`` works as a separator too (``1x3x224x224``); ``None`` / ``?`` is an unknown size (Keras only). Keras
-models that declare their ``Input`` need no input spec.
+An input spec is a shape with the batch axis, optionally a dtype: ``1,3,224,224`` (float32), ``2,128:int64``
+(token ids). ``x`` works as a separator too (``1x3x224x224``); ``None`` / ``?`` is an unknown size (Keras
+only). Keras models that declare their ``Input`` need no input spec.
 
 Nothing here imports or runs user code.
 """
@@ -24,13 +24,28 @@ DEFAULT_TIMEOUT = 120.0
 DEFAULT_MEMORY_LIMIT_MB = 8192
 
 DTYPES = {
-    "float32": "float32", "float": "float32", "f32": "float32", "fp32": "float32",
-    "float16": "float16", "half": "float16", "f16": "float16", "fp16": "float16",
-    "bfloat16": "bfloat16", "bf16": "bfloat16",
-    "float64": "float64", "double": "float64", "f64": "float64",
-    "int64": "int64", "long": "int64", "int": "int64", "i64": "int64",
-    "int32": "int32", "i32": "int32",
-    "int16": "int16", "int8": "int8", "uint8": "uint8",
+    "float32": "float32",
+    "float": "float32",
+    "f32": "float32",
+    "fp32": "float32",
+    "float16": "float16",
+    "half": "float16",
+    "f16": "float16",
+    "fp16": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float64": "float64",
+    "double": "float64",
+    "f64": "float64",
+    "int64": "int64",
+    "long": "int64",
+    "int": "int64",
+    "i64": "int64",
+    "int32": "int32",
+    "i32": "int32",
+    "int16": "int16",
+    "int8": "int8",
+    "uint8": "uint8",
     "bool": "bool",
 }
 FRAMEWORKS = ("torch", "keras")
@@ -63,7 +78,11 @@ class TraceTarget:
     origin: str = "--trace"  # "--trace" (command line) or where in the config it came from
 
     def to_json(self) -> dict:
-        return {"target": self.target, "inputs": [i.to_json() for i in self.inputs], "framework": self.framework}
+        return {
+            "target": self.target,
+            "inputs": [i.to_json() for i in self.inputs],
+            "framework": self.framework,
+        }
 
     @property
     def module_part(self) -> str:
@@ -81,10 +100,14 @@ def split_target(target: str) -> tuple[str, str]:
         raise TraceSpecError(f"trace target {target!r}: expected 'pkg.module:build' or 'path/file.py:build'")
     mod, _, attr = t.rpartition(":")
     if not mod or not attr or not all(p.isidentifier() for p in attr.split(".")):
-        raise TraceSpecError(f"trace target {target!r}: expected 'pkg.module:build' or 'path/file.py:build' "
-                         "(the part after ':' must be a name such as build or MyModel)")
+        raise TraceSpecError(
+            f"trace target {target!r}: expected 'pkg.module:build' or 'path/file.py:build' "
+            "(the part after ':' must be a name such as build or MyModel)"
+        )
     if not is_file_target(mod) and not all(p.isidentifier() for p in mod.split(".")):
-        raise TraceSpecError(f"trace target {target!r}: {mod!r} is neither a dotted module name nor a .py file")
+        raise TraceSpecError(
+            f"trace target {target!r}: {mod!r} is neither a dotted module name nor a .py file"
+        )
     return mod, attr
 
 
@@ -98,8 +121,10 @@ _DIM_SPLIT = re.compile(r"\s*,\s*|(?<=\d)\s*[x×]\s*(?=\d)")  # "1,3,224,224" or
 def normalize_dtype(dtype: str, what: str = "dtype") -> str:
     d = str(dtype).strip().lower().removeprefix("torch.").removeprefix("np.")
     if d not in DTYPES:
-        raise TraceSpecError(f"{what}: unknown dtype {dtype!r} (use one of float32, float16, bfloat16, float64, "
-                         "int64, int32, int8, uint8, bool)")
+        raise TraceSpecError(
+            f"{what}: unknown dtype {dtype!r} (use one of float32, float16, bfloat16, float64, "
+            "int64, int32, int8, uint8, bool)"
+        )
     return DTYPES[d]
 
 
@@ -116,9 +141,9 @@ def parse_input(text: Any, default_dtype: str = "float32", what: str = "trace in
         if dims_txt and dims_txt[-1] == "":  # a trailing comma, as in "(8,)"
             dims_txt.pop()
     else:
-        raise TraceSpecError(f"{what}: expected a shape like \"1,3,224,224\" or \"2,128:int64\", got {text!r}")
+        raise TraceSpecError(f'{what}: expected a shape like "1,3,224,224" or "2,128:int64", got {text!r}')
     if not dims_txt:
-        raise TraceSpecError(f"{what}: empty shape in {text!r} (expected e.g. \"1,3,224,224\")")
+        raise TraceSpecError(f'{what}: empty shape in {text!r} (expected e.g. "1,3,224,224")')
     dims: list[int | None] = []
     for d in dims_txt:
         d = d.strip()
@@ -128,17 +153,24 @@ def parse_input(text: Any, default_dtype: str = "float32", what: str = "trace in
         try:
             n = int(d)
         except ValueError:
-            raise TraceSpecError(f"{what}: {d!r} in {text!r} is not a dimension (an integer, or None)") from None
+            raise TraceSpecError(
+                f"{what}: {d!r} in {text!r} is not a dimension (an integer, or None)"
+            ) from None
         if n < 0:
             raise TraceSpecError(f"{what}: negative dimension {n} in {text!r}")
         dims.append(n)
     return InputSpec(tuple(dims), normalize_dtype(dtype, what))
 
 
-def parse_trace_cli(targets: list[str], inputs: list[str] | None = None, dtype: str | None = None,
-                    timeout: float | None = None, framework: str | None = None) -> list[TraceTarget]:
-    """``--trace TARGET`` (repeatable) with ``--trace-input SHAPE[:dtype]`` (repeatable, one per model input, in
-    order; applied to every ``--trace`` target). ValueError with a clear message for bad values."""
+def parse_trace_cli(
+    targets: list[str],
+    inputs: list[str] | None = None,
+    dtype: str | None = None,
+    timeout: float | None = None,
+    framework: str | None = None,
+) -> list[TraceTarget]:
+    """``--trace TARGET`` (repeatable) with ``--trace-input SHAPE[:dtype]`` (repeatable, one per model input,
+    in order; applied to every ``--trace`` target). ValueError with a clear message for bad values."""
     default = normalize_dtype(dtype, "--trace-dtype") if dtype else "float32"
     specs = [parse_input(i, default, "--trace-input") for i in (inputs or [])]
     if framework is not None and framework not in FRAMEWORKS:
@@ -161,8 +193,9 @@ def parse_trace_config(value: Any, where: str = "tool.densecheck.trace") -> list
     """Validate ``[[tool.densecheck.trace]]`` (an array of tables) or ``[tool.densecheck.trace]`` (one table).
 
     Keys: ``target`` (required), ``inputs`` (list of shape strings, or list of int lists), ``dtype`` (default
-    dtype for inputs without one), ``framework`` ("torch" | "keras"), ``timeout`` (seconds), ``memory-limit-mb``.
-    Snake-case spellings are accepted too. Raises ValueError with the offending key in the message.
+    dtype for inputs without one), ``framework`` ("torch" | "keras"), ``timeout`` (seconds),
+    ``memory-limit-mb``. Snake-case spellings are accepted too. Raises ValueError with the offending key in
+    the message.
     """
     if value is None:
         return []
@@ -177,36 +210,44 @@ def parse_trace_config(value: Any, where: str = "tool.densecheck.trace") -> list
         t = {str(k).replace("_", "-"): v for k, v in t.items()}
         unknown = sorted(set(t) - _KEYS)
         if unknown:
-            raise TraceSpecError(f"{w}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS - {'input'}))})")
+            raise TraceSpecError(
+                f"{w}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS - {'input'}))})"
+            )
         target = t.get("target")
         if not isinstance(target, str) or not target.strip():
-            raise TraceSpecError(f"{w}.target: required, a string like 'pkg.module:build' or 'models/net.py:Net'")
+            raise TraceSpecError(
+                f"{w}.target: required, a string like 'pkg.module:build' or 'models/net.py:Net'"
+            )
         try:
             split_target(target)
         except ValueError as e:
             raise TraceSpecError(f"{w}.target: {e}") from None
         dtype = t.get("dtype", "float32")
         if not isinstance(dtype, str):
-            raise TraceSpecError(f"{w}.dtype: expected a string such as \"int64\", got {dtype!r}")
+            raise TraceSpecError(f'{w}.dtype: expected a string such as "int64", got {dtype!r}')
         dtype = normalize_dtype(dtype, f"{w}.dtype")
         raw = t.get("inputs", t.get("input", []))
         if isinstance(raw, str) or (isinstance(raw, list) and raw and all(isinstance(d, int) for d in raw)):
             raw = [raw]  # one input
         if not isinstance(raw, list):
-            raise TraceSpecError(f"{w}.inputs: expected a list of shapes like [\"1,3,224,224\"], got {raw!r}")
+            raise TraceSpecError(f'{w}.inputs: expected a list of shapes like ["1,3,224,224"], got {raw!r}')
         inputs = [parse_input(s, dtype, f"{w}.inputs[{j}]") for j, s in enumerate(raw)]
         fw = t.get("framework")
         if fw is not None and fw not in FRAMEWORKS:
             raise TraceSpecError(f"{w}.framework: expected one of {', '.join(FRAMEWORKS)}, got {fw!r}")
         timeout = t.get("timeout")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not timeout > 0):
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+        ):
             raise TraceSpecError(f"{w}.timeout: expected a positive number of seconds, got {timeout!r}")
         mem = t.get("memory-limit-mb")
         if mem is not None and (isinstance(mem, bool) or not isinstance(mem, int) or mem <= 0):
             raise TraceSpecError(f"{w}.memory-limit-mb: expected a positive integer, got {mem!r}")
-        out.append(TraceTarget(target.strip(), inputs, fw, float(timeout) if timeout is not None else None, mem,
-                               origin=w))
+        out.append(
+            TraceTarget(
+                target.strip(), inputs, fw, float(timeout) if timeout is not None else None, mem, origin=w
+            )
+        )
     return out
 
 

@@ -20,14 +20,21 @@ def test_file_named_like_an_option_is_a_file(tmp_path, dc101_source):
     (tmp_path / "--exit-zero").write_text(dc101_source)
     (tmp_path / "model.py").write_text("import torch\n")
     (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
-    cmd = [sys.executable, "-c", "from densecheck.cli import main; main()", "--no-cache",
-           *hook["args"], "--exit-zero", "--output-file=model.py"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from densecheck.cli import main; main()",
+        "--no-cache",
+        *hook["args"],
+        "--exit-zero",
+        "--output-file=model.py",
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2  # '--output-file=model.py' is a missing path, not an option
     assert (tmp_path / "model.py").read_text() == "import torch\n"
 
 
-HOSTILE = '''import math
+HOSTILE = """import math
 import torch.nn as nn
 s = [1]
 for _ in range(40):
@@ -46,19 +53,27 @@ class M(nn.Module):
         self.fc3 = nn.Linear(z, w)
     def forward(self, x):
         return self.fc(x)
-'''
+"""
 
 
 def test_constant_folding_is_bounded(tmp_path):
-    """Huge integers and doubling lists are unknown, not computed: the run ends with no internal error (DC002).
+    """Huge integers and doubling lists are unknown, not computed: the run ends with no internal error
+    (DC002).
 
     Before the bound this file took minutes and gigabytes; the subprocess gets a 2 GiB address-space cap and a
     timeout so a regression fails instead of exhausting the machine.
     """
     (tmp_path / "m.py").write_text(HOSTILE.format(digits="9" * 5000))
     cap = "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
-    cmd = [sys.executable, "-c", cap + "from densecheck.cli import main; main()",
-           "--no-cache", "--format", "json", "m.py"]
+    cmd = [
+        sys.executable,
+        "-c",
+        cap + "from densecheck.cli import main; main()",
+        "--no-cache",
+        "--format",
+        "json",
+        "m.py",
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode in (0, 1), proc.stderr
     assert "DC002" not in proc.stdout

@@ -1,4 +1,5 @@
-"""Hostile input, items 6-7: a bad configuration is a clear error naming its file; exclude globs mean what they say."""
+"""Hostile input, items 6-7: a bad configuration is a clear error naming its file; exclude globs mean what
+they say."""
 
 from __future__ import annotations
 

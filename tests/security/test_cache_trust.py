@@ -38,7 +38,7 @@ def test_index_signed_by_another_key_is_ignored(project, monkeypatch):
     monkeypatch.setattr(cache, "_secret", None)
     c = cache.Cache.__new__(cache.Cache)
     (index,) = (project / cache.CACHE_DIR_NAME).glob("index-*.json")
-    c.directory, c.key, c.index_path = str(index.parent), index.stem[len("index-"):], str(index)
+    c.directory, c.key, c.index_path = str(index.parent), index.stem[len("index-") :], str(index)
     assert c._load() == {}
 
 

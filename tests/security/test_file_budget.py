@@ -19,7 +19,12 @@ from densecheck.runner import run
 
 def generated_module(size: int) -> str:
     """A generated model file of about ``size`` bytes: libcst needs ~6 s and ~700 MB per MB of it."""
-    lines = ["import torch.nn as nn", "class M(nn.Module):", "    def __init__(self):", "        super().__init__()"]
+    lines = [
+        "import torch.nn as nn",
+        "class M(nn.Module):",
+        "    def __init__(self):",
+        "        super().__init__()",
+    ]
     i = 0
     while sum(map(len, lines)) < size:
         lines.append(f"        self.l{i} = nn.Linear({i % 500 + 1}, {i % 300 + 1})")
@@ -64,7 +69,8 @@ def test_budget_in_a_parallel_run(tree, dc101_source):
 
 
 def test_cooperative_clock_stops_the_interpreter(project):
-    """A small file whose analysis (not its parse) runs long is stopped in-process by the interpreter's clock."""
+    """A small file whose analysis (not its parse) runs long is stopped in-process by the interpreter's
+    clock."""
     from densecheck import api
 
     with budget.clock(budget.Limits(seconds=0.0)), pytest.raises(budget.OverBudget):
@@ -79,8 +85,17 @@ def test_over_budget_results_are_not_cached(tree):
     from densecheck.cli import main
 
     with pytest.raises(SystemExit):
-        main(["--format", "json", "--output-file", "one.json", "--config", _config(tree, "file-timeout = 0.5"),
-              "."])
+        main(
+            [
+                "--format",
+                "json",
+                "--output-file",
+                "one.json",
+                "--config",
+                _config(tree, "file-timeout = 0.5"),
+                ".",
+            ]
+        )
     with pytest.raises(SystemExit):
         main(["--format", "json", "--output-file", "two.json", "."])  # no budget now: the file is analysed
     two = json.loads((tree / "two.json").read_text())
@@ -94,8 +109,16 @@ def _config(root, line: str) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("table", [{"file-timeout": 0}, {"file-timeout": "1"}, {"file-timeout": True},
-                                   {"file-memory": 1.5}, {"file-memory": 4}])
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"file-timeout": 0},
+        {"file-timeout": "1"},
+        {"file-timeout": True},
+        {"file-memory": 1.5},
+        {"file-memory": 4},
+    ],
+)
 def test_bad_budget_values_are_config_errors(table):
     with pytest.raises(ConfigError, match=next(iter(table))):
         settings_from_table(table, "pyproject.toml")
@@ -103,7 +126,10 @@ def test_bad_budget_values_are_config_errors(table):
 
 BAD_NOTEBOOKS = {
     "source-not-text.ipynb": {"cells": [5, {"cell_type": "code", "source": {"a": 1}}], "metadata": {}},
-    "source-list-of-ints.ipynb": {"cells": [{"cell_type": "code", "source": ["x = 1\n", 5]}], "metadata": "x"},
+    "source-list-of-ints.ipynb": {
+        "cells": [{"cell_type": "code", "source": ["x = 1\n", 5]}],
+        "metadata": "x",
+    },
     "odd-metadata.ipynb": {"cells": [], "metadata": {"kernelspec": 5, "language_info": {"name": ["x"]}}},
 }
 
@@ -116,8 +142,13 @@ def test_malformed_notebooks_are_per_file(project):
     result = run(["."], Settings(), jobs=1)
     codes = _codes(result)
     assert codes.pop("model.py") == ["DC101"]
-    assert codes == {"source-not-text.ipynb": ["DC001"], "source-list-of-ints.ipynb": ["DC001"],
-                     "odd-metadata.ipynb": [], "deep.ipynb": ["DC001"], "utf16.ipynb": ["DC001"]}
+    assert codes == {
+        "source-not-text.ipynb": ["DC001"],
+        "source-list-of-ints.ipynb": ["DC001"],
+        "odd-metadata.ipynb": [],
+        "deep.ipynb": ["DC001"],
+        "utf16.ipynb": ["DC001"],
+    }
     assert not result.internal_error
 
 
@@ -146,8 +177,12 @@ def _alive(pid: int) -> bool:
 def test_a_killed_run_leaves_no_workers(project, sig):
     for i in range(24):
         (project / f"gen{i}.py").write_text(generated_module(150_000))
-    proc = subprocess.Popen([sys.executable, "-m", "densecheck", "--no-cache", "--jobs", "2", "."], cwd=project,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "densecheck", "--no-cache", "--jobs", "2", "."],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     workers: set[int] = set()
     for _ in range(200):
         workers = _descendants(proc.pid)

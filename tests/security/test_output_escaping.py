@@ -1,4 +1,5 @@
-"""Hostile input, item 4: what is printed from the tree cannot forge output lines or break a format's consumer."""
+"""Hostile input, item 4: what is printed from the tree cannot forge output lines or break a format's
+consumer."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from click.testing import CliRunner
 from densecheck.cli import cli
 from densecheck.formats import printable
 
-DC101 = ("import keras\nfrom keras import layers\n"
-         "x = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16, name='\x1b[31m\x01')(x)\n")
+DC101 = (
+    "import keras\nfrom keras import layers\n"
+    "x = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16, name='\x1b[31m\x01')(x)\n"
+)
 NAMES = ["a\n::error file=x.py::pwned\n.py", "::warning file=y.py::forged.py"]
 
 

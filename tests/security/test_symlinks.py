@@ -1,4 +1,5 @@
-"""Hostile input, item 3: only files inside the checked tree are read; links leaving it are skipped with a note."""
+"""Hostile input, item 3: only files inside the checked tree are read; links leaving it are skipped with a
+note."""
 
 from __future__ import annotations
 

@@ -6,9 +6,17 @@ import os
 
 from densecheck.trace import launch
 
-SECRETS = {"GITHUB_TOKEN": "ghp_x", "AWS_SECRET_ACCESS_KEY": "aws", "AWS_ACCESS_KEY_ID": "id",
-           "ACTIONS_RUNTIME_TOKEN": "rt", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "oidc", "HF_TOKEN": "hf",
-           "GOOGLE_APPLICATION_CREDENTIALS": "/k.json", "NPM_TOKEN": "npm", "MY_PASSWORD": "pw"}
+SECRETS = {
+    "GITHUB_TOKEN": "ghp_x",
+    "AWS_SECRET_ACCESS_KEY": "aws",
+    "AWS_ACCESS_KEY_ID": "id",
+    "ACTIONS_RUNTIME_TOKEN": "rt",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "oidc",
+    "HF_TOKEN": "hf",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/k.json",
+    "NPM_TOKEN": "npm",
+    "MY_PASSWORD": "pw",
+}
 
 
 def test_child_environment_is_an_allow_list(monkeypatch):
@@ -19,5 +27,7 @@ def test_child_environment_is_an_allow_list(monkeypatch):
     assert not set(SECRETS) & set(env)
     assert env["PATH"] == os.environ["PATH"] and env["LC_ALL"] == "C.UTF-8"
     assert env["HF_HUB_OFFLINE"] == "1" and "PYTHONPATH" in env
-    assert all(k in launch.ENV_ALLOW or k.startswith(launch.ENV_ALLOW_PREFIXES) or k in launch.OFFLINE_ENV
-               for k in env)
+    assert all(
+        k in launch.ENV_ALLOW or k.startswith(launch.ENV_ALLOW_PREFIXES) or k in launch.OFFLINE_ENV
+        for k in env
+    )

@@ -1,8 +1,8 @@
 """Hostile input, item 8: trace mode runs a stranger's model code; what it may do is confined.
 
-Each test traces a tiny torch model whose ``build()`` first tries one escape and writes what happened to a file
-the test reads. Where the OS gives namespaces (Linux), network and processes are confined for the whole tree;
-elsewhere the Python-level guard must still stop the direct attempts (see the README's safety section).
+Each test traces a tiny torch model whose ``build()`` first tries one escape and writes what happened to a
+file the test reads. Where the OS gives namespaces (Linux), network and processes are confined for the whole
+tree; elsewhere the Python-level guard must still stop the direct attempts (see the README's safety section).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from densecheck.trace.spec import TraceTarget
 
 pytest.importorskip("torch")
 
-MODEL = '''
+MODEL = """
 import json, os, socket, subprocess, sys, time
 import torch.nn as nn
 
@@ -35,15 +35,19 @@ def build():
     with open({report!r}, "w") as fh:
         json.dump(outcome, fh)
     return nn.Sequential(nn.Linear(4, 2))
-'''
+"""
 
 
 def trace(tmp_path, body: str, **kwargs):
     report = tmp_path / "report.json"
     indented = "\n".join("    " + line for line in body.strip().splitlines())
     (tmp_path / "m.py").write_text(MODEL.format(body=indented, report=str(report)))
-    res = launch.run_target(TraceTarget("m.py:build", [parse_input("2,4")]), root=str(tmp_path),
-                            timeout=kwargs.pop("timeout", 120), **kwargs)
+    res = launch.run_target(
+        TraceTarget("m.py:build", [parse_input("2,4")]),
+        root=str(tmp_path),
+        timeout=kwargs.pop("timeout", 120),
+        **kwargs,
+    )
     outcome = json.loads(report.read_text()) if report.exists() else None
     return res, outcome
 
@@ -71,11 +75,15 @@ def _accepted(server) -> bool:
 def test_no_tcp_connection_leaves_the_trace(tmp_path, tcp_server, how):
     port = tcp_server.getsockname()[1]
     connect = f"s = socket.socket(); s.settimeout(3); s.connect(('127.0.0.1', {port})); return 'connected'"
-    body = {"socket": connect,
-            "_socket": f"import _socket\ns = _socket.socket(); s.settimeout(3); s.connect(('127.0.0.1', {port}))\n"
-                       "return 'connected'",
-            "subprocess": f"return subprocess.run([sys.executable, '-c', \"import socket; {connect.replace('return', 'print(')})\"], "
-                          "capture_output=True, text=True, timeout=30).stdout"}[how]
+    body = {
+        "socket": connect,
+        "_socket": f"import _socket\ns = _socket.socket(); s.settimeout(3); s.connect(('127.0.0.1', "
+        f"{port}))\n"
+        "return 'connected'",
+        "subprocess": f"return subprocess.run([sys.executable, '-c', \"import socket; "
+        f'{connect.replace("return", "print(")})"], '
+        "capture_output=True, text=True, timeout=30).stdout",
+    }[how]
     res, outcome = trace(tmp_path, body)
     assert res.ok, res.error
     assert outcome != "connected" and "connected" not in str(outcome)
@@ -87,8 +95,11 @@ def test_no_datagram_leaves_the_trace(tmp_path):
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(0.5)
     port = receiver.getsockname()[1]
-    res, outcome = trace(tmp_path, f"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-                                   f"s.sendto(b'secret', ('127.0.0.1', {port}))\nreturn 'sent'")
+    res, outcome = trace(
+        tmp_path,
+        f"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        f"s.sendto(b'secret', ('127.0.0.1', {port}))\nreturn 'sent'",
+    )
     assert res.ok, res.error
     assert outcome.startswith("refused")
     with pytest.raises(OSError):
@@ -115,17 +126,21 @@ def _gone(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux /proc")
 @pytest.mark.parametrize("escape", ["plain", "setsid", "holds-stdout"])
 def test_no_process_outlives_the_trace(tmp_path, escape):
-    """A grandchild left running, one that leaves the session (setsid), or one that keeps the protocol pipe open:
-    none survives the trace, none turns a successful trace into a timeout. (It notes its pid as the linter sees it:
-    /proc is the linter's, whatever PID namespace the trace runs in.)"""
+    """A grandchild left running, one that leaves the session (setsid), or one that keeps the protocol pipe
+    open: none survives the trace, none turns a successful trace into a timeout. (It notes its pid as the
+    linter sees it: /proc is the linter's, whatever PID namespace the trace runs in.)"""
     new_session = escape == "setsid"
     redirect = "" if escape == "holds-stdout" else "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, "
     pidfile = tmp_path / "grandchild.pid"
-    sleeper = f"import os, time; open({str(pidfile)!r}, 'w').write(os.readlink('/proc/self')); time.sleep(300)"
-    body = (f"p = subprocess.Popen([sys.executable, '-c', {sleeper!r}], stdin=subprocess.DEVNULL, {redirect}"
-            f"start_new_session={new_session})\n"
-            f"while not os.path.exists({str(pidfile)!r}):\n    time.sleep(0.05)\n"
-            "time.sleep(0.1)\nreturn int(open(%r).read())" % str(pidfile))
+    sleeper = (
+        f"import os, time; open({str(pidfile)!r}, 'w').write(os.readlink('/proc/self')); time.sleep(300)"
+    )
+    body = (
+        f"p = subprocess.Popen([sys.executable, '-c', {sleeper!r}], stdin=subprocess.DEVNULL, {redirect}"
+        f"start_new_session={new_session})\n"
+        f"while not os.path.exists({str(pidfile)!r}):\n    time.sleep(0.05)\n"
+        "time.sleep(0.1)\nreturn int(open(%r).read())" % str(pidfile)
+    )
     t0 = time.perf_counter()
     res, outer_pid = trace(tmp_path, body, timeout=60)
     assert res.ok, res.error
@@ -134,16 +149,22 @@ def test_no_process_outlives_the_trace(tmp_path, escape):
 
 
 def test_stderr_of_the_trace_is_bounded(tmp_path):
-    res, outcome = trace(tmp_path, "chunk = 'x' * (1 << 20)\nfor _ in range(64):\n    sys.stderr.write(chunk)\n"
-                                   "sys.stderr.flush()\nreturn 'flooded'")
+    res, outcome = trace(
+        tmp_path,
+        "chunk = 'x' * (1 << 20)\nfor _ in range(64):\n    sys.stderr.write(chunk)\n"
+        "sys.stderr.flush()\nreturn 'flooded'",
+    )
     assert res.ok and outcome == "flooded"
     assert len(res.stderr) <= launch.MAX_STDERR_BYTES + 200 and "left out" in res.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="rlimits as Linux has them")
 def test_the_trace_runs_under_rlimits(tmp_path):
-    res, limits = trace(tmp_path, "import resource\nreturn {name: resource.getrlimit(getattr(resource, name))[0] "
-                                  "for name in ('RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_AS', 'RLIMIT_CORE')}")
+    res, limits = trace(
+        tmp_path,
+        "import resource\nreturn {name: resource.getrlimit(getattr(resource, name))[0] "
+        "for name in ('RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_AS', 'RLIMIT_CORE')}",
+    )
     assert res.ok, res.error
     infinity = -1  # resource.RLIM_INFINITY
     assert all(v != infinity for v in limits.values()), limits
@@ -152,8 +173,11 @@ def test_the_trace_runs_under_rlimits(tmp_path):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
 def test_a_grandchild_does_not_escape_the_memory_cap(tmp_path):
-    body = ("p = subprocess.Popen([sys.executable, '-c', 'import time; x = b\"1\" * (1200 << 20); time.sleep(120)'])\n"
-            "time.sleep(60)\nreturn 'not stopped'")
+    body = (
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; x = b\"1\" * (1200 << 20); "
+        "time.sleep(120)'])\n"
+        "time.sleep(60)\nreturn 'not stopped'"
+    )
     res, outcome = trace(tmp_path, body, timeout=90, memory_limit_mb=1000)
     assert not res.ok and res.error["kind"] == "memory", res.error
     assert outcome is None
@@ -169,10 +193,24 @@ def test_the_trace_child_dies_with_the_linter(tmp_path):
     (tmp_path / "m.py").write_text(
         "import os, time\nimport torch.nn as nn\n\ndef build():\n"
         f"    open({str(pidfile)!r}, 'w').write(os.readlink('/proc/self'))\n    time.sleep(300)\n"
-        "    return nn.Sequential(nn.Linear(4, 2))\n")
-    proc = subprocess.Popen([sys.executable, "-m", "densecheck", "--no-cache", "--trace", "m.py:build",
-                             "--trace-input", "2,4", "m.py"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+        "    return nn.Sequential(nn.Linear(4, 2))\n"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "densecheck",
+            "--no-cache",
+            "--trace",
+            "m.py:build",
+            "--trace-input",
+            "2,4",
+            "m.py",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(600):
         if pidfile.exists() and pidfile.read_text():
             break

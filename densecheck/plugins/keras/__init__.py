@@ -1,6 +1,7 @@
 """The Keras plugin (Keras 3 and tf.keras): ``keras.layers`` layers, ``keras.ops`` / ``tf`` functions, models.
 
-Shape rules live in :mod:`.layers`; Sequential, Input, Model, the wrapper layers and ``build`` in :mod:`.calls`.
+Shape rules live in :mod:`.layers`; Sequential, Input, Model, the wrapper layers and ``build`` in
+:mod:`.calls`.
 """
 
 from __future__ import annotations
@@ -8,8 +9,15 @@ from __future__ import annotations
 from densecheck.plugins.base import Plugin
 from densecheck.plugins.keras import calls, layers
 
-_ROOTS = ("tensorflow.keras.", "tensorflow.python.keras.", "tf_keras.", "keras.src.", "keras.api.",
-          "tensorflow.compat.v1.keras.", "tensorflow.compat.v2.keras.")
+_ROOTS = (
+    "tensorflow.keras.",
+    "tensorflow.python.keras.",
+    "tf_keras.",
+    "keras.src.",
+    "keras.api.",
+    "tensorflow.compat.v1.keras.",
+    "tensorflow.compat.v2.keras.",
+)
 
 
 def canonical(qualname: str) -> str | None:
@@ -18,7 +26,7 @@ def canonical(qualname: str) -> str | None:
     q = qualname
     for root in _ROOTS:
         if q.startswith(root):
-            q = "keras." + q[len(root):]
+            q = "keras." + q[len(root) :]
             break
     if q.startswith("keras."):
         last = q.rsplit(".", 1)[-1]
@@ -31,7 +39,7 @@ def canonical(qualname: str) -> str | None:
             return "keras.ops." + last
         return q
     if q.startswith("tensorflow."):
-        return "tf." + q[len("tensorflow."):]
+        return "tf." + q[len("tensorflow.") :]
     return None
 
 

@@ -1,7 +1,7 @@
 """Keras knowledge (Keras 3 and tf.keras): ``keras.layers`` layers and ``keras.ops`` / ``tf`` functions.
 
-Layout convention: Keras is channels-last unless a layer says ``data_format="channels_first"``; shapes built from
-``Input(shape=...)`` or ``input_shape=`` carry ``channel_axis = -1`` and a ``None`` batch axis.
+Layout convention: Keras is channels-last unless a layer says ``data_format="channels_first"``; shapes built
+from ``Input(shape=...)`` or ``input_shape=`` carry ``channel_axis = -1`` and a ``None`` batch axis.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import functools
 import re
 
 from densecheck.plugins import base
-from densecheck.plugins.base import Args, DenseArgs, broadcasting, joining, on_last_axis, op, same
+from densecheck.plugins.base import Args, DenseArgs, on_last_axis, op, same
 from densecheck.plugins.keras import calls
 from densecheck.shapes import (
     UNKNOWN,
@@ -23,17 +23,16 @@ from densecheck.shapes import (
     flatten,
     known,
     permute,
-    reduce_axes,
     reshape,
-    squeeze,
-    stack,
-    unsqueeze,
+    rules,
 )
 
-#: every keras layer spec says it is keras's; a Dense's report reads units and use_bias (its input features come
+#: every keras layer spec says it is keras's; a Dense's report reads units and use_bias (its input features
+# come
 #: from the input, as Keras builds the kernel on first call)
-layer = functools.partial(base.layer, framework="keras",
-                          report=DenseArgs(in_features=None, out_features="units", bias="use_bias"))
+layer = functools.partial(
+    base.layer, framework="keras", report=DenseArgs(in_features=None, out_features="units", bias="use_bias")
+)
 
 dense = on_last_axis("units")
 
@@ -74,8 +73,17 @@ def conv(nd: int, transposed: bool = False, depthwise: bool = False):
             if None in (k, st, dl):
                 out.append(None)
             elif transposed and opad is not None:
-                out.append(conv_out(spatial[i], k[i], st[i], 0 if pad == "valid" else (k[i] - 1) // 2, dl[i],
-                                    output_padding=opad[i], transposed=True))
+                out.append(
+                    conv_out(
+                        spatial[i],
+                        k[i],
+                        st[i],
+                        0 if pad == "valid" else (k[i] - 1) // 2,
+                        dl[i],
+                        output_padding=opad[i],
+                        transposed=True,
+                    )
+                )
             else:
                 out.append(conv_out(spatial[i], k[i], st[i], pad, dl[i], mode="keras", transposed=transposed))
         if depthwise:
@@ -98,7 +106,9 @@ def pool(nd: int):
         k = as_tuple(a.get("pool_size", 2), nd)
         st = as_tuple(a["strides"] if a["strides"] is not None else a.get("pool_size", 2), nd)
         pad = str(a.get("padding", "valid")).lower()
-        out = [conv_out(spatial[i], k[i], st[i], pad, 1, mode="keras") if k and st else None for i in range(nd)]
+        out = [
+            conv_out(spatial[i], k[i], st[i], pad, 1, mode="keras") if k and st else None for i in range(nd)
+        ]
         c = s.dims[1] if cf else s.dims[-1]
         return _assemble(s, out, c, cf)
 
@@ -131,7 +141,8 @@ def reshape_layer(s: Shape, a: Args) -> Shape:
         return UNKNOWN
     if s.dims is None:
         return reshape(Shape.of((None,)), list(target), keep_batch=True).with_dims(
-            (None,) + tuple(d if known(d) and d >= 0 else None for d in target), channel_axis=-1)
+            (None,) + tuple(d if known(d) and d >= 0 else None for d in target), channel_axis=-1
+        )
     out = reshape(s, list(target), keep_batch=True)
     return out.with_dims(out.dims, channel_axis=-1) if out.channel_axis is None else out
 
@@ -190,7 +201,12 @@ def padding_layer(nd: int, sign: int):
         for i, d in enumerate(spatial):
             if isinstance(p, int):
                 amount = 2 * p
-            elif nd == 1 and isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(x, int) for x in p):
+            elif (
+                nd == 1
+                and isinstance(p, (tuple, list))
+                and len(p) == 2
+                and all(isinstance(x, int) for x in p)
+            ):
                 amount = p[0] + p[1]
             elif isinstance(p, (tuple, list)) and len(p) == nd:
                 pi = p[i]
@@ -222,23 +238,27 @@ def mha(s: Shape, a: Args) -> Shape:
     return s
 
 
-#: EinsumDense's three equation forms, as Keras matches them (``...`` written as ``0``): no ellipsis, ellipsis on
+#: EinsumDense's three equation forms, as Keras matches them (``...`` written as ``0``): no ellipsis, ellipsis
+# on
 #: the left, ellipsis on the right
-_EINSUM_FORMS = ((re.compile(r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)"), False),
-                 (re.compile(r"0([a-zA-Z]+),([a-zA-Z]+)->0([a-zA-Z]+)"), True),
-                 (re.compile(r"([a-zA-Z]{2,})0,([a-zA-Z]+)->([a-zA-Z]+)0"), False))
+_EINSUM_FORMS = (
+    (re.compile(r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)"), False),
+    (re.compile(r"0([a-zA-Z]+),([a-zA-Z]+)->0([a-zA-Z]+)"), True),
+    (re.compile(r"([a-zA-Z]{2,})0,([a-zA-Z]+)->([a-zA-Z]+)0"), False),
+)
 
 
 def einsum_dense(s: Shape, a: Args) -> Shape:
-    """``EinsumDense(equation, output_shape)``, computed as Keras computes it: the output is the input's batch dim,
-    then ``output_shape`` as given (``None`` stays unknown), with the dims under ``...`` put back -- on the left
-    each one inserted after the batch dim in turn (so in reverse order, as Keras does), on the right appended."""
+    """``EinsumDense(equation, output_shape)``, computed as Keras computes it: the output is the input's batch
+    dim, then ``output_shape`` as given (``None`` stays unknown), with the dims under ``...`` put back -- on
+    the left each one inserted after the batch dim in turn (so in reverse order, as Keras does), on the right
+    appended."""
     eq, spec = a["equation"], a["output_shape"]
     spec = [spec] if isinstance(spec, int) else list(spec) if isinstance(spec, (tuple, list)) else None
     if not isinstance(eq, str) or spec is None:
         return UNKNOWN
     eq = eq.replace(" ", "").replace("...", "0")
-    for form, left in _EINSUM_FORMS:
+    for form, left in _EINSUM_FORMS:  # noqa: B007 - `left` (which side elides) is read after the loop
         m = form.fullmatch(eq)
         if m is not None:
             break
@@ -252,14 +272,14 @@ def einsum_dense(s: Shape, a: Args) -> Shape:
         for i in range(1, elided):
             out.insert(1, s.dims[i])
     elif elided > 0:
-        out.extend(s.dims[s.rank - elided:])
+        out.extend(s.dims[s.rank - elided :])
     return Shape.of(tuple(out), -1, spatial=s.spatial and len(out) == s.rank)
 
 
-_SAME = """Dropout SpatialDropout1D SpatialDropout2D SpatialDropout3D AlphaDropout GaussianDropout GaussianNoise
-Activation ReLU LeakyReLU PReLU ELU Softmax ThresholdedReLU BatchNormalization LayerNormalization GroupNormalization
-UnitNormalization RMSNormalization SyncBatchNormalization Rescaling Normalization ActivityRegularization Masking
-Identity""".split()
+_SAME = """Dropout SpatialDropout1D SpatialDropout2D SpatialDropout3D AlphaDropout GaussianDropout
+GaussianNoise Activation ReLU LeakyReLU PReLU ELU Softmax ThresholdedReLU BatchNormalization
+LayerNormalization GroupNormalization UnitNormalization RMSNormalization SyncBatchNormalization Rescaling
+Normalization ActivityRegularization Masking Identity""".split()
 
 _CONV_P = "filters kernel_size strides padding data_format dilation_rate groups activation use_bias"
 _CONVT_P = "filters kernel_size strides padding output_padding data_format dilation_rate activation use_bias"
@@ -269,142 +289,162 @@ _POOL_P = "pool_size strides padding data_format"
 _RNN_P = "units activation recurrent_activation use_bias"
 
 LAYERS = {
-    "keras.layers.Dense": layer("keras.layers.Dense", "units activation use_bias", dense,
-                                defaults={"use_bias": True}, dense=True),
+    "keras.layers.Dense": layer(
+        "keras.layers.Dense", "units activation use_bias", dense, defaults={"use_bias": True}, dense=True
+    ),
     **{f"keras.layers.Conv{n}D": layer(f"keras.layers.Conv{n}D", _CONV_P, conv(n)) for n in (1, 2, 3)},
     **{f"keras.layers.Convolution{n}D": layer(f"keras.layers.Conv{n}D", _CONV_P, conv(n)) for n in (1, 2, 3)},
-    **{f"keras.layers.Conv{n}DTranspose": layer(f"keras.layers.Conv{n}DTranspose", _CONVT_P,
-                                                conv(n, transposed=True)) for n in (1, 2, 3)},
-    **{f"keras.layers.SeparableConv{n}D": layer(f"keras.layers.SeparableConv{n}D", _SEP_P, conv(n))
-       for n in (1, 2)},
-    **{f"keras.layers.DepthwiseConv{n}D": layer(f"keras.layers.DepthwiseConv{n}D", _DW_P,
-                                                conv(n, depthwise=True)) for n in (1, 2)},
-    **{f"keras.layers.{k}Pooling{n}D": layer(f"keras.layers.{k}Pooling{n}D", _POOL_P, pool(n))
-       for n in (1, 2, 3) for k in ("Max", "Average")},
-    **{f"keras.layers.{k}Pool{n}D": layer(f"keras.layers.{k}Pool{n}D", _POOL_P, pool(n))
-       for n in (1, 2, 3) for k in ("Max", "Avg")},
-    **{f"keras.layers.Global{k}Pooling{n}D": layer(f"keras.layers.Global{k}Pooling{n}D", "data_format keepdims",
-                                                   global_pool(n))
-       for n in (1, 2, 3) for k in ("Max", "Average")},
-    **{f"keras.layers.Global{k}Pool{n}D": layer(f"keras.layers.Global{k}Pool{n}D", "data_format keepdims",
-                                                global_pool(n))
-       for n in (1, 2, 3) for k in ("Max", "Avg")},
+    **{
+        f"keras.layers.Conv{n}DTranspose": layer(
+            f"keras.layers.Conv{n}DTranspose", _CONVT_P, conv(n, transposed=True)
+        )
+        for n in (1, 2, 3)
+    },
+    **{
+        f"keras.layers.SeparableConv{n}D": layer(f"keras.layers.SeparableConv{n}D", _SEP_P, conv(n))
+        for n in (1, 2)
+    },
+    **{
+        f"keras.layers.DepthwiseConv{n}D": layer(
+            f"keras.layers.DepthwiseConv{n}D", _DW_P, conv(n, depthwise=True)
+        )
+        for n in (1, 2)
+    },
+    **{
+        f"keras.layers.{k}Pooling{n}D": layer(f"keras.layers.{k}Pooling{n}D", _POOL_P, pool(n))
+        for n in (1, 2, 3)
+        for k in ("Max", "Average")
+    },
+    **{
+        f"keras.layers.{k}Pool{n}D": layer(f"keras.layers.{k}Pool{n}D", _POOL_P, pool(n))
+        for n in (1, 2, 3)
+        for k in ("Max", "Avg")
+    },
+    **{
+        f"keras.layers.Global{k}Pooling{n}D": layer(
+            f"keras.layers.Global{k}Pooling{n}D", "data_format keepdims", global_pool(n)
+        )
+        for n in (1, 2, 3)
+        for k in ("Max", "Average")
+    },
+    **{
+        f"keras.layers.Global{k}Pool{n}D": layer(
+            f"keras.layers.Global{k}Pool{n}D", "data_format keepdims", global_pool(n)
+        )
+        for n in (1, 2, 3)
+        for k in ("Max", "Avg")
+    },
     "keras.layers.Flatten": layer("keras.layers.Flatten", "data_format", flatten_layer),
     "keras.layers.Reshape": layer("keras.layers.Reshape", "target_shape", reshape_layer),
     "keras.layers.Permute": layer("keras.layers.Permute", "dims", permute_layer),
     "keras.layers.Embedding": layer("keras.layers.Embedding", "input_dim output_dim", embedding),
-    **{f"keras.layers.{n}": layer(f"keras.layers.{n}", _RNN_P, rnn)
-       for n in ("LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "CuDNNLSTM", "CuDNNGRU")},
+    **{
+        f"keras.layers.{n}": layer(f"keras.layers.{n}", _RNN_P, rnn)
+        for n in ("LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "CuDNNLSTM", "CuDNNGRU")
+    },
     "keras.layers.RepeatVector": layer("keras.layers.RepeatVector", "n", repeat_vector),
-    **{f"keras.layers.UpSampling{n}D": layer(f"keras.layers.UpSampling{n}D", "size data_format", upsampling(n))
-       for n in (1, 2, 3)},
-    **{f"keras.layers.ZeroPadding{n}D": layer(f"keras.layers.ZeroPadding{n}D", "padding data_format",
-                                              padding_layer(n, +1)) for n in (1, 2, 3)},
-    **{f"keras.layers.Cropping{n}D": layer(f"keras.layers.Cropping{n}D", "cropping data_format",
-                                           padding_layer(n, -1)) for n in (1, 2, 3)},
+    **{
+        f"keras.layers.UpSampling{n}D": layer(
+            f"keras.layers.UpSampling{n}D", "size data_format", upsampling(n)
+        )
+        for n in (1, 2, 3)
+    },
+    **{
+        f"keras.layers.ZeroPadding{n}D": layer(
+            f"keras.layers.ZeroPadding{n}D", "padding data_format", padding_layer(n, +1)
+        )
+        for n in (1, 2, 3)
+    },
+    **{
+        f"keras.layers.Cropping{n}D": layer(
+            f"keras.layers.Cropping{n}D", "cropping data_format", padding_layer(n, -1)
+        )
+        for n in (1, 2, 3)
+    },
     "keras.layers.Concatenate": layer("keras.layers.Concatenate", "axis", merge_concat, multi_input=True),
-    **{f"keras.layers.{n}": layer(f"keras.layers.{n}", "", merge_elementwise, multi_input=True)
-       for n in ("Add", "Multiply", "Average", "Maximum", "Minimum", "Subtract")},
-    "keras.layers.MultiHeadAttention": layer("keras.layers.MultiHeadAttention",
-                                             "num_heads key_dim value_dim dropout use_bias output_shape", mha),
+    **{
+        f"keras.layers.{n}": layer(f"keras.layers.{n}", "", merge_elementwise, multi_input=True)
+        for n in ("Add", "Multiply", "Average", "Maximum", "Minimum", "Subtract")
+    },
+    "keras.layers.MultiHeadAttention": layer(
+        "keras.layers.MultiHeadAttention", "num_heads key_dim value_dim dropout use_bias output_shape", mha
+    ),
     **{f"keras.layers.{n}": layer(f"keras.layers.{n}", "", same) for n in _SAME},
-    "keras.layers.EinsumDense": layer("keras.layers.EinsumDense", "equation output_shape activation bias_axes",
-                                      einsum_dense),
-    "keras.layers.TimeDistributed": layer("keras.layers.TimeDistributed", "layer", None,
-                                         wrap=calls.time_distributed),
-    "keras.layers.Bidirectional": layer("keras.layers.Bidirectional", "layer merge_mode", None,
-                                        wrap=calls.bidirectional),
+    "keras.layers.EinsumDense": layer(
+        "keras.layers.EinsumDense", "equation output_shape activation bias_axes", einsum_dense
+    ),
+    "keras.layers.TimeDistributed": layer(
+        "keras.layers.TimeDistributed", "layer", None, wrap=calls.time_distributed
+    ),
+    "keras.layers.Bidirectional": layer(
+        "keras.layers.Bidirectional", "layer merge_mode", None, wrap=calls.bidirectional
+    ),
 }
 
 # Names that are not layers but that the analysis treats specially (models, inputs).
-SPECIAL = {"keras.Input", "keras.Sequential", "keras.Model", "keras.layers.Input", "keras.layers.InputLayer",
-           "keras.Functional"}
+SPECIAL = {
+    "keras.Input",
+    "keras.Sequential",
+    "keras.Model",
+    "keras.layers.Input",
+    "keras.layers.InputLayer",
+    "keras.Functional",
+}
 
-# --- functions: keras.ops / keras.backend / tf ----------------------------------------------------------------
-
-
-def _x(a: Args) -> Shape:
-    return a.shape("x") or UNKNOWN
-
-
-def f_same(a: Args) -> Shape:
-    return _x(a)
-
-
-def f_reshape(a: Args):
-    shape = a["shape"]
-    if not isinstance(shape, (tuple, list)):
-        return UNKNOWN
-    out = reshape(_x(a), list(shape))
-    return out
+# --- functions: keras.ops / keras.backend / tf
+# ----------------------------------------------------------------
 
 
-def f_transpose(a: Args):
-    perm = a["perm"]
-    s = _x(a)
-    if perm is None:
-        return permute(s, tuple(reversed(range(s.rank)))) if s.rank is not None else UNKNOWN
-    if not isinstance(perm, (tuple, list)) or any(not isinstance(p, int) for p in perm):
-        return UNKNOWN
-    return permute(s, perm)
+# the numpy-style op family (densecheck.shapes.rules) under Keras's argument names
+f_same = rules.identity("x")
+f_reshape = rules.reshape("x", "shape", scalar=False)
+f_transpose = rules.permute("x", "perm", none_reverses=True)
+f_reduce = rules.reduce("x", "axis", "keepdims")
+f_expand = rules.unsqueeze("x", "axis")
+f_squeeze = rules.squeeze("x", "axis")
+f_concat = rules.concat("xs", "axis")
+f_stack = rules.stack("xs", "axis")
+f_flatten = rules.flatten("x", default_start=1)
+f_binary = rules.broadcasting("x", "y")
+f_matmul = rules.matmul("x", "y")
 
 
-def f_reduce(a: Args):
-    axis = a["axis"]
-    keep = bool(a.get("keepdims", False))
-    if axis is None:
-        return reduce_axes(_x(a), None, keep) if "axis" not in a._values or a._values["axis"] is None else UNKNOWN
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    if any(not isinstance(x, int) for x in axes):
-        return UNKNOWN
-    return reduce_axes(_x(a), axes, keep)
-
-
-def f_expand(a: Args):
-    axis = a["axis"]
-    return unsqueeze(_x(a), axis) if isinstance(axis, int) else UNKNOWN
-
-
-def f_squeeze(a: Args):
-    axis = a["axis"]
-    return squeeze(_x(a), axis if isinstance(axis, int) else None)
-
-
-f_concat = joining(concat, "xs", "axis")
-f_stack = joining(stack, "xs", "axis")
-
-
-def f_flatten(a: Args):
-    return flatten(_x(a), 1, -1)
-
-
-f_binary = broadcasting("x", "y")
-
-
-def f_matmul(a: Args):
-    x, y = a.shape("x"), a.shape("y")
-    if x is None or y is None or x.rank is None or y.rank is None or x.rank < 2 or y.rank < 2:
-        return UNKNOWN
-    return Shape.of(x.dims[:-1] + (y.dims[-1],), -1)
-
-
-_SAME_OPS = """relu gelu silu swish sigmoid tanh softmax log_softmax elu selu softplus leaky_relu exp log sqrt abs
-square negative cast identity stop_gradient dropout l2_normalize normalize erf clip""".split()
+_SAME_OPS = """relu gelu silu swish sigmoid tanh softmax log_softmax elu selu softplus leaky_relu exp log sqrt
+abs square negative cast identity stop_gradient dropout l2_normalize normalize erf clip""".split()
 
 FUNCTIONS = {
-    **{f"{ns}.{n}": op("x", f_same) for ns in ("keras.ops", "keras.activations", "tf.nn", "tf.math", "tf")
-       for n in _SAME_OPS},
+    **{
+        f"{ns}.{n}": op("x", f_same)
+        for ns in ("keras.ops", "keras.activations", "tf.nn", "tf.math", "tf")
+        for n in _SAME_OPS
+    },
     **{f"{ns}.reshape": op("x shape", f_reshape) for ns in ("keras.ops", "tf")},
     **{f"{ns}.transpose": op("x perm", f_transpose) for ns in ("keras.ops", "tf")},
-    **{f"{ns}.{n}": op("x axis keepdims", f_reduce)
-       for ns in ("keras.ops", "tf", "tf.math") for n in ("mean", "sum", "max", "min", "reduce_mean", "reduce_sum",
-                                                          "reduce_max", "reduce_min", "std", "var")},
+    **{
+        f"{ns}.{n}": op("x axis keepdims", f_reduce)
+        for ns in ("keras.ops", "tf", "tf.math")
+        for n in (
+            "mean",
+            "sum",
+            "max",
+            "min",
+            "reduce_mean",
+            "reduce_sum",
+            "reduce_max",
+            "reduce_min",
+            "std",
+            "var",
+        )
+    },
     **{f"{ns}.expand_dims": op("x axis", f_expand) for ns in ("keras.ops", "tf")},
     **{f"{ns}.squeeze": op("x axis", f_squeeze) for ns in ("keras.ops", "tf")},
     **{f"{ns}.{n}": op("xs axis", f_concat) for ns in ("keras.ops", "tf") for n in ("concatenate", "concat")},
     **{f"{ns}.stack": op("xs axis", f_stack) for ns in ("keras.ops", "tf")},
-    **{f"{ns}.{n}": op("x y", f_binary) for ns in ("keras.ops", "tf", "tf.math")
-       for n in ("add", "multiply", "subtract", "divide", "maximum", "minimum")},
+    **{
+        f"{ns}.{n}": op("x y", f_binary)
+        for ns in ("keras.ops", "tf", "tf.math")
+        for n in ("add", "multiply", "subtract", "divide", "maximum", "minimum")
+    },
     **{f"{ns}.matmul": op("x y", f_matmul) for ns in ("keras.ops", "tf", "tf.linalg")},
     "keras.ops.flatten": op("x", f_flatten),
     "keras.layers.flatten": op("x", f_flatten),

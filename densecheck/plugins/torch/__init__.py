@@ -20,8 +20,22 @@ def canonical(qualname: str) -> str | None:
 
 
 #: tensor methods whose result is a tensor of a shape not tracked
-TENSOR_RESULTS = frozenset({"scatter", "gather", "index_fill", "sort", "topk", "argmax", "argmin", "cumprod", "diff",
-                            "narrow", "unfold", "roll"})
+TENSOR_RESULTS = frozenset(
+    {
+        "scatter",
+        "gather",
+        "index_fill",
+        "sort",
+        "topk",
+        "argmax",
+        "argmin",
+        "cumprod",
+        "diff",
+        "narrow",
+        "unfold",
+        "roll",
+    }
+)
 
 PLUGIN = Plugin(
     name="torch",
@@ -35,9 +49,18 @@ PLUGIN = Plugin(
     module_bases=("torch.nn.Module", "torch.nn.Sequential"),
     call_methods=("forward",),
     module_methods=calls.MODULE_METHODS,
-    layer_methods={n: calls.returns_self for n in calls.RETURNS_SELF},
-    layer_attributes=frozenset({"in_features", "out_features", "out_channels", "in_channels", "embedding_dim",
-                                "num_embeddings", "hidden_size"}),
+    layer_methods=dict.fromkeys(calls.RETURNS_SELF, calls.returns_self),
+    layer_attributes=frozenset(
+        {
+            "in_features",
+            "out_features",
+            "out_channels",
+            "in_channels",
+            "embedding_dim",
+            "num_embeddings",
+            "hidden_size",
+        }
+    ),
     containers={"torch.nn.Sequential": calls.sequential},
     tensor_types=frozenset({"torch.Tensor", "torch.FloatTensor"}),
     canonical=canonical,

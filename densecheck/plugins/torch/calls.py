@@ -101,6 +101,7 @@ def torch_tensor(it: Interpreter, args, kwargs, node) -> Value:
 
 def summary(batch_missing: bool):
     """torchinfo.summary(model, input_size=(1, 3, 224, 224)) / torchsummary.summary(model, (3, 224, 224))."""
+
     def impl(it, args, kwargs, node):
         model = args[0] if args else kwargs.get("model", UNKNOWN)
         size = pyvalue(args[1]) if len(args) > 1 else pyvalue(kwargs.get("input_size"))
@@ -108,6 +109,7 @@ def summary(batch_missing: bool):
             dims = ((None,) if batch_missing else ()) + size
             it.call(model, [Tensor(Shape.of(dims))], {})
         return UNKNOWN
+
     return impl
 
 
@@ -132,16 +134,31 @@ def returns_self(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[st
 
 
 #: nn.Module methods that return the module itself (``Block(config).to(dtype=torch.float32)``)
-RETURNS_SELF = ("apply", "eval", "train", "to", "float", "half", "double", "bfloat16", "cuda", "cpu",
-                "requires_grad_", "share_memory", "to_empty")
+RETURNS_SELF = (
+    "apply",
+    "eval",
+    "train",
+    "to",
+    "float",
+    "half",
+    "double",
+    "bfloat16",
+    "cuda",
+    "cpu",
+    "requires_grad_",
+    "share_memory",
+    "to_empty",
+)
 
 #: methods a model inherits from nn.Module: the ones that change what the analysis sees, and the ones known to
 #: exist but whose result is not tracked (None: calling them gives an unknown value)
 MODULE_METHODS = {
-    "add_module": add_module, "register_module": add_module,
-    **{n: None for n in ("register_buffer", "register_parameter", "parameters", "modules", "children",
-                         "named_modules")},
-    **{n: returns_self for n in RETURNS_SELF},
+    "add_module": add_module,
+    "register_module": add_module,
+    **dict.fromkeys(
+        ("register_buffer", "register_parameter", "parameters", "modules", "children", "named_modules")
+    ),
+    **dict.fromkeys(RETURNS_SELF, returns_self),
 }
 
 AUTOGRAD_FUNCTION = frozenset({"torch.autograd.Function", "torch.autograd.function.Function"})

@@ -9,32 +9,30 @@ from __future__ import annotations
 import functools
 
 from densecheck.plugins import base
-from densecheck.plugins.base import Args, DenseArgs, OpSpec, broadcasting, joining, on_last_axis, op, same
+from densecheck.plugins.base import Args, DenseArgs, OpSpec, on_last_axis, op, same
 from densecheck.shapes import (
     UNKNOWN,
     Shape,
     as_tuple,
     broadcast,
-    concat,
     conv_out,
     flatten,
     known,
-    matmul,
-    permute,
     pool_out_ceil,
     reduce_axes,
-    reshape,
-    squeeze,
-    stack,
+    rules,
     transpose,
-    unsqueeze,
 )
 
 #: every torch layer spec says it is torch's; a Linear's report reads in_features, out_features and bias
-layer = functools.partial(base.layer, framework="torch",
-                          report=DenseArgs(in_features="in_features", out_features="out_features", bias="bias"))
+layer = functools.partial(
+    base.layer,
+    framework="torch",
+    report=DenseArgs(in_features="in_features", out_features="out_features", bias="bias"),
+)
 
-# --- shape rules for layers (input shape, constructor args) -> output ------------------------------------------
+# --- shape rules for layers (input shape, constructor args) -> output
+# ------------------------------------------
 
 
 linear = on_last_axis("out_features")
@@ -59,14 +57,17 @@ def conv(nd: int, transposed: bool = False):
         pad = a.get("padding", 0)
         pads = (pad,) * nd if isinstance(pad, str) else as_tuple(pad, nd)
         op_ = as_tuple(a.get("output_padding", 0), nd) if transposed else (0,) * nd
-        spatial = s.dims[lead + 1:]
+        spatial = s.dims[lead + 1 :]
         out = []
         for i in range(nd):
             if k is None or st is None or dl is None or pads is None or op_ is None:
                 out.append(None)
             else:
-                out.append(conv_out(spatial[i], k[i], st[i], pads[i], dl[i], output_padding=op_[i],
-                                    transposed=transposed))
+                out.append(
+                    conv_out(
+                        spatial[i], k[i], st[i], pads[i], dl[i], output_padding=op_[i], transposed=transposed
+                    )
+                )
         return Shape.of(s.dims[:lead] + (a["out_channels"],) + tuple(out), lead, spatial=True)
 
     return rule
@@ -83,7 +84,7 @@ def pool(nd: int, kind: str = "max"):
         pads = as_tuple(a.get("padding", 0), nd)
         dl = as_tuple(a.get("dilation", 1), nd) if kind == "max" else (1,) * nd
         ceil = a.get("ceil_mode", False)
-        spatial = s.dims[lead + 1:]
+        spatial = s.dims[lead + 1 :]
         out = []
         for i in range(nd):
             if None in (k, st, pads, dl):
@@ -92,7 +93,7 @@ def pool(nd: int, kind: str = "max"):
                 out.append(pool_out_ceil(spatial[i], k[i], st[i], pads[i], dl[i]))
             else:
                 out.append(conv_out(spatial[i], k[i], st[i], pads[i], dl[i]))
-        return Shape.of(s.dims[:lead + 1] + tuple(out), lead, spatial=True)
+        return Shape.of(s.dims[: lead + 1] + tuple(out), lead, spatial=True)
 
     return rule
 
@@ -105,12 +106,12 @@ def adaptive_pool(nd: int):
         lead = s.rank - nd - 1
         size = a["output_size"]
         sizes = as_tuple(size, nd)
-        spatial = s.dims[lead + 1:]
+        spatial = s.dims[lead + 1 :]
         if sizes is None:
             out = (None,) * nd
         else:
             out = tuple(spatial[i] if sizes[i] is None else sizes[i] for i in range(nd))
-        return Shape.of(s.dims[:lead + 1] + out, lead, spatial=True)
+        return Shape.of(s.dims[: lead + 1] + out, lead, spatial=True)
 
     return rule
 
@@ -127,7 +128,7 @@ def unflatten_layer(s: Shape, a: Args) -> Shape:
     d = s.axis(dim)
     if d is None:
         return UNKNOWN
-    dims = s.dims[:d] + tuple(size) + s.dims[d + 1:]
+    dims = s.dims[:d] + tuple(size) + s.dims[d + 1 :]
     ca = s.channel_axis
     if ca is not None and ca > d:
         ca += len(size) - 1
@@ -189,12 +190,15 @@ def pixel_shuffle(s: Shape, a: Args) -> Shape:
     if s.rank != 4 or r is None:
         return UNKNOWN
     n, c, h, w = s.dims
-    return Shape.of((n, c // (r * r) if known(c) else None, h * r if known(h) else None,
-                     w * r if known(w) else None), 1)
+    return Shape.of(
+        (n, c // (r * r) if known(c) else None, h * r if known(h) else None, w * r if known(w) else None), 1
+    )
 
 
 def pad_nd(nd: int):
-    """ZeroPad2d(p) and friends: p is an int or (left, right[, top, bottom[, front, back]]), last axis first."""
+    """ZeroPad2d(p) and friends: p is an int or (left, right[, top, bottom[, front, back]]), last axis
+    first."""
+
     def rule(s: Shape, a: Args) -> Shape:
         if s.rank is None:
             return s
@@ -203,8 +207,12 @@ def pad_nd(nd: int):
         dims = list(s.dims)
         for i in range(nd):
             ax = s.rank - 1 - i
-            if isinstance(pads, (tuple, list)) and len(pads) == 2 * nd and known(dims[ax]) and \
-                    all(isinstance(x, int) for x in pads[2 * i:2 * i + 2]):
+            if (
+                isinstance(pads, (tuple, list))
+                and len(pads) == 2 * nd
+                and known(dims[ax])
+                and all(isinstance(x, int) for x in pads[2 * i : 2 * i + 2])
+            ):
                 dims[ax] = dims[ax] + pads[2 * i] + pads[2 * i + 1]
             else:
                 dims[ax] = None
@@ -223,101 +231,134 @@ def f_pad(a: Args):
 
 
 _CONV = "in_channels out_channels kernel_size stride padding dilation groups bias padding_mode device dtype"
-_CONVT = ("in_channels out_channels kernel_size stride padding output_padding groups bias dilation padding_mode "
-          "device dtype")
+_CONVT = (
+    "in_channels out_channels kernel_size stride padding output_padding groups bias dilation padding_mode "
+    "device dtype"
+)
 _LAZYCONV = "out_channels kernel_size stride padding dilation groups bias padding_mode device dtype"
 _MAXPOOL = "kernel_size stride padding dilation return_indices ceil_mode"
 _AVGPOOL = "kernel_size stride padding ceil_mode count_include_pad divisor_override"
 _RNN = "input_size hidden_size num_layers bias batch_first dropout bidirectional proj_size device dtype"
 
-_SAME = """Identity ReLU ReLU6 GELU SiLU Mish Sigmoid Tanh Softmax Softmax2d LogSoftmax LeakyReLU ELU SELU CELU PReLU
-RReLU Softplus Softsign Hardswish Hardsigmoid Hardtanh Tanhshrink Threshold GLU Softmin QuickGELU
+_SAME = """Identity ReLU ReLU6 GELU SiLU Mish Sigmoid Tanh Softmax Softmax2d LogSoftmax LeakyReLU ELU SELU
+CELU PReLU RReLU Softplus Softsign Hardswish Hardsigmoid Hardtanh Tanhshrink Threshold GLU Softmin QuickGELU
 Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout
-BatchNorm1d BatchNorm2d BatchNorm3d SyncBatchNorm LazyBatchNorm1d LazyBatchNorm2d LazyBatchNorm3d LayerNorm GroupNorm
-InstanceNorm1d InstanceNorm2d InstanceNorm3d LocalResponseNorm RMSNorm CrossMapLRN2d
+BatchNorm1d BatchNorm2d BatchNorm3d SyncBatchNorm LazyBatchNorm1d LazyBatchNorm2d LazyBatchNorm3d LayerNorm
+GroupNorm InstanceNorm1d InstanceNorm2d InstanceNorm3d LocalResponseNorm RMSNorm CrossMapLRN2d
 TransformerEncoderLayer TransformerDecoderLayer TransformerEncoder TransformerDecoder""".split()
 
 LAYERS = {
-    "torch.nn.Linear": layer("torch.nn.Linear", "in_features out_features bias device dtype", linear,
-                             defaults={"bias": True}, dense=True, weight=("out_features", "in_features")),
-    "torch.nn.LazyLinear": layer("torch.nn.LazyLinear", "out_features bias device dtype", linear,
-                                 defaults={"bias": True}, dense=True),
-    **{f"torch.nn.Conv{n}d": layer(f"torch.nn.Conv{n}d", _CONV, conv(n),
-                                   defaults={"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True})
-       for n in (1, 2, 3)},
-    **{f"torch.nn.LazyConv{n}d": layer(f"torch.nn.LazyConv{n}d", _LAZYCONV, conv(n),
-                                       defaults={"stride": 1, "padding": 0, "dilation": 1})
-       for n in (1, 2, 3)},
-    **{f"torch.nn.ConvTranspose{n}d": layer(f"torch.nn.ConvTranspose{n}d", _CONVT, conv(n, transposed=True),
-                                            defaults={"stride": 1, "padding": 0, "output_padding": 0,
-                                                      "dilation": 1})
-       for n in (1, 2, 3)},
-    **{f"torch.nn.MaxPool{n}d": layer(f"torch.nn.MaxPool{n}d", _MAXPOOL, pool(n, "max"),
-                                      defaults={"padding": 0, "dilation": 1, "ceil_mode": False})
-       for n in (1, 2, 3)},
-    **{f"torch.nn.AvgPool{n}d": layer(f"torch.nn.AvgPool{n}d", _AVGPOOL, pool(n, "avg"),
-                                      defaults={"padding": 0, "ceil_mode": False})
-       for n in (1, 2, 3)},
-    **{f"torch.nn.LPPool{n}d": layer(f"torch.nn.LPPool{n}d", "norm_type kernel_size stride ceil_mode",
-                                     pool(n, "avg"), defaults={"ceil_mode": False})
-       for n in (1, 2, 3)},
-    **{f"torch.nn.Adaptive{k}Pool{n}d": layer(f"torch.nn.Adaptive{k}Pool{n}d", "output_size", adaptive_pool(n))
-       for n in (1, 2, 3) for k in ("Avg", "Max")},
-    "torch.nn.Flatten": layer("torch.nn.Flatten", "start_dim end_dim", flatten_layer,
-                              defaults={"start_dim": 1, "end_dim": -1}),
+    "torch.nn.Linear": layer(
+        "torch.nn.Linear",
+        "in_features out_features bias device dtype",
+        linear,
+        defaults={"bias": True},
+        dense=True,
+        weight=("out_features", "in_features"),
+    ),
+    "torch.nn.LazyLinear": layer(
+        "torch.nn.LazyLinear", "out_features bias device dtype", linear, defaults={"bias": True}, dense=True
+    ),
+    **{
+        f"torch.nn.Conv{n}d": layer(
+            f"torch.nn.Conv{n}d",
+            _CONV,
+            conv(n),
+            defaults={"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True},
+        )
+        for n in (1, 2, 3)
+    },
+    **{
+        f"torch.nn.LazyConv{n}d": layer(
+            f"torch.nn.LazyConv{n}d", _LAZYCONV, conv(n), defaults={"stride": 1, "padding": 0, "dilation": 1}
+        )
+        for n in (1, 2, 3)
+    },
+    **{
+        f"torch.nn.ConvTranspose{n}d": layer(
+            f"torch.nn.ConvTranspose{n}d",
+            _CONVT,
+            conv(n, transposed=True),
+            defaults={"stride": 1, "padding": 0, "output_padding": 0, "dilation": 1},
+        )
+        for n in (1, 2, 3)
+    },
+    **{
+        f"torch.nn.MaxPool{n}d": layer(
+            f"torch.nn.MaxPool{n}d",
+            _MAXPOOL,
+            pool(n, "max"),
+            defaults={"padding": 0, "dilation": 1, "ceil_mode": False},
+        )
+        for n in (1, 2, 3)
+    },
+    **{
+        f"torch.nn.AvgPool{n}d": layer(
+            f"torch.nn.AvgPool{n}d", _AVGPOOL, pool(n, "avg"), defaults={"padding": 0, "ceil_mode": False}
+        )
+        for n in (1, 2, 3)
+    },
+    **{
+        f"torch.nn.LPPool{n}d": layer(
+            f"torch.nn.LPPool{n}d",
+            "norm_type kernel_size stride ceil_mode",
+            pool(n, "avg"),
+            defaults={"ceil_mode": False},
+        )
+        for n in (1, 2, 3)
+    },
+    **{
+        f"torch.nn.Adaptive{k}Pool{n}d": layer(
+            f"torch.nn.Adaptive{k}Pool{n}d", "output_size", adaptive_pool(n)
+        )
+        for n in (1, 2, 3)
+        for k in ("Avg", "Max")
+    },
+    "torch.nn.Flatten": layer(
+        "torch.nn.Flatten", "start_dim end_dim", flatten_layer, defaults={"start_dim": 1, "end_dim": -1}
+    ),
     "torch.nn.Unflatten": layer("torch.nn.Unflatten", "dim unflattened_size", unflatten_layer),
-    "torch.nn.Embedding": layer("torch.nn.Embedding", "num_embeddings embedding_dim padding_idx", embedding,
-                                weight=("num_embeddings", "embedding_dim")),
+    "torch.nn.Embedding": layer(
+        "torch.nn.Embedding",
+        "num_embeddings embedding_dim padding_idx",
+        embedding,
+        weight=("num_embeddings", "embedding_dim"),
+    ),
     "torch.nn.EmbeddingBag": layer("torch.nn.EmbeddingBag", "num_embeddings embedding_dim", embedding_bag),
     "torch.nn.LSTM": layer("torch.nn.LSTM", _RNN, rnn, defaults={"proj_size": 0, "bidirectional": False}),
     "torch.nn.GRU": layer("torch.nn.GRU", _RNN, rnn, defaults={"bidirectional": False}),
-    "torch.nn.RNN": layer("torch.nn.RNN", "input_size hidden_size num_layers nonlinearity bias batch_first dropout "
-                                          "bidirectional", rnn, defaults={"bidirectional": False}),
+    "torch.nn.RNN": layer(
+        "torch.nn.RNN",
+        "input_size hidden_size num_layers nonlinearity bias batch_first dropout bidirectional",
+        rnn,
+        defaults={"bidirectional": False},
+    ),
     "torch.nn.MultiheadAttention": layer("torch.nn.MultiheadAttention", "embed_dim num_heads", mha),
     "torch.nn.Upsample": layer("torch.nn.Upsample", "size scale_factor mode align_corners", upsample),
     "torch.nn.UpsamplingNearest2d": layer("torch.nn.UpsamplingNearest2d", "size scale_factor", upsample),
     "torch.nn.UpsamplingBilinear2d": layer("torch.nn.UpsamplingBilinear2d", "size scale_factor", upsample),
     "torch.nn.PixelShuffle": layer("torch.nn.PixelShuffle", "upscale_factor", pixel_shuffle),
-    **{f"torch.nn.{p}Pad{n}d": layer(f"torch.nn.{p}Pad{n}d", "padding", pad_nd(n))
-       for n in (1, 2, 3) for p in ("Zero", "Constant", "Reflection", "Replication", "Circular")},
+    **{
+        f"torch.nn.{p}Pad{n}d": layer(f"torch.nn.{p}Pad{n}d", "padding", pad_nd(n))
+        for n in (1, 2, 3)
+        for p in ("Zero", "Constant", "Reflection", "Replication", "Circular")
+    },
     **{f"torch.nn.{n}": layer(f"torch.nn.{n}", "", same) for n in _SAME},
 }
 
-# --- functions and tensor methods: rules over Args -> Shape ---------------------------------------------------
+# --- functions and tensor methods: rules over Args -> Shape
+# ---------------------------------------------------
 
 
 def _x(a: Args) -> Shape:
     return a.shape("input") or UNKNOWN
 
 
-def f_same(a: Args) -> Shape:
-    return _x(a)
-
-
-def f_flatten(a: Args) -> Shape:
-    return flatten(_x(a), a.get("start_dim", 0), a.get("end_dim", -1))
-
-
-def f_reshape(a: Args):
-    shape = a["shape"]
-    if not isinstance(shape, (tuple, list)):
-        return UNKNOWN if shape is None else reshape(_x(a), [shape])
-    return reshape(_x(a), shape)
-
-
-def f_permute(a: Args):
-    dims = a["dims"]
-    if not isinstance(dims, (tuple, list)) or any(not isinstance(d, int) for d in dims):
-        return UNKNOWN
-    return permute(_x(a), dims)
-
-
-def f_transpose(a: Args):
-    d0, d1 = a["dim0"], a["dim1"]
-    if not isinstance(d0, int) or not isinstance(d1, int):
-        s = _x(a)
-        return Shape.of((None,) * s.rank) if s.rank is not None else UNKNOWN
-    return transpose(_x(a), d0, d1)
+f_same = rules.identity("input")
+f_flatten = rules.flatten("input", "start_dim", "end_dim")
+f_reshape = rules.reshape("input", "shape")
+f_permute = rules.permute("input", "dims")
+f_transpose = rules.swapaxes("input", "dim0", "dim1")
 
 
 def f_t(a: Args):
@@ -325,16 +366,7 @@ def f_t(a: Args):
     return transpose(s, 0, 1) if s.rank == 2 else s
 
 
-def f_reduce(a: Args):
-    dim = a["dim"]
-    if dim is None:
-        if a._values.get("dim", "absent") is None and "dim" in a._values:
-            return UNKNOWN  # dim given but not known statically
-        return reduce_axes(_x(a), None, bool(a.get("keepdim", False)))
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    if any(not isinstance(d, int) for d in dims):
-        return UNKNOWN
-    return reduce_axes(_x(a), dims, bool(a.get("keepdim", False)))
+f_reduce = rules.reduce("input", "dim", "keepdim")
 
 
 def f_max(a: Args):
@@ -351,23 +383,10 @@ def f_max(a: Args):
     return UNKNOWN
 
 
-def f_squeeze(a: Args):
-    dim = a["dim"]
-    if isinstance(dim, (tuple, list)):
-        s = _x(a)
-        for d in sorted((s.axis(x) for x in dim if s.axis(x) is not None), reverse=True):
-            s = squeeze(s, d)
-        return s
-    return squeeze(_x(a), dim if isinstance(dim, int) else None)
-
-
-def f_unsqueeze(a: Args):
-    dim = a["dim"]
-    return unsqueeze(_x(a), dim) if isinstance(dim, int) else UNKNOWN
-
-
-f_cat = joining(concat, "tensors", "dim")
-f_stack = joining(stack, "tensors", "dim")
+f_squeeze = rules.squeeze("input", "dim")
+f_unsqueeze = rules.unsqueeze("input", "dim")
+f_cat = rules.concat("tensors", "dim")
+f_stack = rules.stack("tensors", "dim")
 
 
 def f_new(a: Args):
@@ -392,7 +411,7 @@ def f_like(a: Args):
     return Shape.of(s.dims) if s.dims is not None else UNKNOWN
 
 
-f_binary = broadcasting("input", "other")
+f_binary = rules.broadcasting("input", "other")
 
 
 def f_gather(a: Args):
@@ -402,7 +421,8 @@ def f_gather(a: Args):
 
 
 def f_repeat_interleave(a: Args):
-    """x.repeat_interleave(repeats, dim): the same rank (one axis longer); without dim, flattened to one axis."""
+    """x.repeat_interleave(repeats, dim): the same rank (one axis longer); without dim, flattened to one
+    axis."""
     x, dim = _x(a), a["dim"]
     if dim is None:
         return UNKNOWN if "dim" in a._values else Shape.of((None,))
@@ -432,9 +452,7 @@ def f_halve(a: Args):
     return Shape(tuple(dims), x.channel_axis, x.explicit_layout)
 
 
-def f_matmul(a: Args):
-    x, y = a.shape("input"), a.shape("other")
-    return matmul(x, y) if x is not None and y is not None else UNKNOWN
+f_matmul = rules.matmul("input", "other")
 
 
 def f_chunk(a: Args):
@@ -443,7 +461,9 @@ def f_chunk(a: Args):
     if s.rank is None:
         return UNKNOWN
     d = s.axis(a.get("dim", 0))
-    piece = s.with_dims(tuple(None if i == d else x for i, x in enumerate(s.dims))) if d is not None else UNKNOWN
+    piece = (
+        s.with_dims(tuple(None if i == d else x for i, x in enumerate(s.dims))) if d is not None else UNKNOWN
+    )
     n = a["chunks"]
     return ("repeat", piece, n if isinstance(n, int) else None)
 
@@ -470,16 +490,24 @@ def f_repeat(a: Args):
     if not isinstance(reps, (tuple, list)):
         return UNKNOWN
     if s.rank is not None and len(reps) == s.rank:
-        return s.with_dims(tuple(d * r if known(d) and isinstance(r, int) else None
-                                 for d, r in zip(s.dims, reps)))
+        return s.with_dims(
+            tuple(d * r if known(d) and isinstance(r, int) else None for d, r in zip(s.dims, reps))
+        )
     return Shape.of((None,) * len(reps))
 
 
 def f_pool(nd: int):
     def rule(a: Args):
         s = _channels_first_input(_x(a), nd)
-        args = Args({"kernel_size": a["kernel_size"], "stride": a["stride"], "padding": a.get("padding", 0),
-                     "dilation": a.get("dilation", 1), "ceil_mode": a.get("ceil_mode", False)})
+        args = Args(
+            {
+                "kernel_size": a["kernel_size"],
+                "stride": a["stride"],
+                "padding": a.get("padding", 0),
+                "dilation": a.get("dilation", 1),
+                "ceil_mode": a.get("ceil_mode", False),
+            }
+        )
         return pool(nd)(s, args)
 
     return rule
@@ -506,11 +534,14 @@ def f_linear(a: Args):
 def f_embedding(a: Args):
     s = _x(a)
     w = a.shape("weight")
-    return Shape.of(s.dims + (w.dims[-1] if w is not None and w.rank == 2 else None,), -1) if s.rank else UNKNOWN
+    return (
+        Shape.of(s.dims + (w.dims[-1] if w is not None and w.rank == 2 else None,), -1) if s.rank else UNKNOWN
+    )
 
 
 def f_conv(nd: int):
     """F.conv{nd}d(input, weight, ...): (N, C, *spatial) or unbatched (C, *spatial) in, the same rank out."""
+
     def rule(a: Args):
         s = _x(a)
         if s.rank not in (nd + 1, nd + 2):
@@ -524,13 +555,15 @@ def f_conv(nd: int):
 def f_index_select(a: Args):
     s = _x(a)
     d = s.axis(a.get("dim", 0)) if s.rank is not None else None
-    return s.with_dims(tuple(None if i == d else x for i, x in enumerate(s.dims))) if d is not None else UNKNOWN
+    return (
+        s.with_dims(tuple(None if i == d else x for i, x in enumerate(s.dims))) if d is not None else UNKNOWN
+    )
 
 
-_SAME_FUNCS = """relu relu_ relu6 gelu silu mish sigmoid tanh softmax log_softmax leaky_relu elu selu celu softplus
-hardswish hardsigmoid hardtanh dropout dropout1d dropout2d dropout3d alpha_dropout layer_norm group_norm batch_norm
-instance_norm local_response_norm rms_norm normalize glu_ softmin logsigmoid silu_ gelu_ tanhshrink prelu
-threshold""".split()
+_SAME_FUNCS = """relu relu_ relu6 gelu silu mish sigmoid tanh softmax log_softmax leaky_relu elu selu celu
+softplus hardswish hardsigmoid hardtanh dropout dropout1d dropout2d dropout3d alpha_dropout layer_norm
+group_norm batch_norm instance_norm local_response_norm rms_norm normalize glu_ softmin logsigmoid silu_ gelu_
+tanhshrink prelu threshold""".split()
 _SAME_TORCH = """abs exp log sqrt rsqrt sigmoid tanh relu sin cos neg sign clamp clip clone erf square pow
 dropout where masked_fill nan_to_num softmax log_softmax cumsum roll flip tril triu""".split()
 
@@ -582,10 +615,16 @@ FUNCTIONS = {
     "torch.nn.functional.linear": op("input weight bias", f_linear),
     "torch.nn.functional.embedding": op("input weight", f_embedding),
     **{f"torch.nn.functional.conv{n}d": op("input weight bias", f_conv(n)) for n in (1, 2, 3)},
-    **{f"torch.nn.functional.{k}_pool{n}d": op("input kernel_size stride padding", f_pool(n), padding=0)
-       for n in (1, 2, 3) for k in ("max", "avg")},
-    **{f"torch.nn.functional.adaptive_{k}_pool{n}d": op("input output_size", f_adaptive(n))
-       for n in (1, 2, 3) for k in ("max", "avg")},
+    **{
+        f"torch.nn.functional.{k}_pool{n}d": op("input kernel_size stride padding", f_pool(n), padding=0)
+        for n in (1, 2, 3)
+        for k in ("max", "avg")
+    },
+    **{
+        f"torch.nn.functional.adaptive_{k}_pool{n}d": op("input output_size", f_adaptive(n))
+        for n in (1, 2, 3)
+        for k in ("max", "avg")
+    },
     "torch.nn.functional.interpolate": op("input size scale_factor mode align_corners", f_interpolate),
     "torch.nn.functional.upsample": op("input size scale_factor mode align_corners", f_interpolate),
     "torch.nn.functional.pad": op("input pad mode value", f_pad),
@@ -597,6 +636,7 @@ relu relu_ sigmoid tanh exp log sqrt rsqrt abs neg pow clamp clamp_ clip masked_
 log_softmax add_ mul_ div_ sub_ fill_ zero_ normal_ uniform_ requires_grad_ sign square erf cumsum flip roll
 float_power tril triu nan_to_num detach_ pin_memory""".split()
 
+
 def _as_method(spec: OpSpec) -> OpSpec:
     """``torch.f(input, a, b)`` is also ``input.f(a, b)``: the same rule without the leading ``input``."""
     return OpSpec(spec.params[1:], spec.rule, spec.defaults, spec.varargs)
@@ -604,8 +644,11 @@ def _as_method(spec: OpSpec) -> OpSpec:
 
 METHODS = {
     # every torch.<f>(input, ...) in FUNCTIONS is also a tensor method
-    **{name.removeprefix("torch."): _as_method(spec) for name, spec in FUNCTIONS.items()
-       if name.count(".") == 1 and spec.params[:1] == ("input",)},
+    **{
+        name.removeprefix("torch."): _as_method(spec)
+        for name, spec in FUNCTIONS.items()
+        if name.count(".") == 1 and spec.params[:1] == ("input",)
+    },
     **{n: op("", f_same) for n in _SAME_METHODS},
     # method-only spellings, and methods whose signature differs from the function's
     "view": op("shape", f_reshape, varargs="shape"),
