@@ -383,14 +383,23 @@ def _analyze_parsed(
     try:
         try:
             with _quiet_source_warnings():
-                layers = analyze_module(module, path, text, tree, settings.follow_imports)
+                layers = analyze_module(
+                    module, path, text, tree, settings.follow_imports, frozenset(settings.disable_heuristics)
+                )
         except RecursionError:
             depth = _cst_depth(module)
             layers = None
             if depth <= MAX_ANALYSED_DEPTH:
                 with _quiet_source_warnings():
                     layers = _deep_call(
-                        analyze_module, depth, module, path, text, tree, settings.follow_imports
+                        analyze_module,
+                        depth,
+                        module,
+                        path,
+                        text,
+                        tree,
+                        settings.follow_imports,
+                        frozenset(settings.disable_heuristics),
                     )
             if layers is None:
                 result.notes.append(

@@ -70,6 +70,7 @@ class Settings:
     fc_param_budget: int = 25_000_000  # DC104: params allowed in a single fully-connected layer
     respect_gitignore: bool = True
     follow_imports: bool = True  # follow imports of the project's own modules (cross-file shape inference)
+    disable_heuristics: list[str] = field(default_factory=list)  # name-based guesses not to make
     file_timeout: float = 60.0  # per-file budget, seconds (densecheck.budget)
     file_memory: int = 4096  # per-file budget, MB of memory (densecheck.budget)
     trace: Any = None  # the `trace` sub-table, validated by whoever registered it (see register_section)
@@ -201,6 +202,16 @@ def _megabytes(v: Any, what: str) -> int:
     return v
 
 
+def _heuristics(v: Any, what: str) -> list[str]:
+    from densecheck.engine.heuristics import ALL
+
+    names = _str_list(v, what)
+    unknown = [n for n in names if n not in ALL]
+    if unknown:
+        raise ConfigError(f"{what}: unknown heuristic {unknown[0]!r} (known: {', '.join(ALL)})")
+    return names
+
+
 def _bool(v: Any, what: str) -> bool:
     if not isinstance(v, bool):
         raise ConfigError(f"{what} must be true or false, not {v!r}")
@@ -220,6 +231,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "fc-param-budget": ("fc_param_budget", _budget),
     "respect-gitignore": ("respect_gitignore", _bool),
     "follow-imports": ("follow_imports", _bool),
+    "disable-heuristics": ("disable_heuristics", _heuristics),
     "file-timeout": ("file_timeout", _seconds),
     "file-memory": ("file_memory", _megabytes),
 }

@@ -643,8 +643,7 @@ class EncoderOutput:
     last_hidden_state: Optional[torch.Tensor] = None
 
     def to_tuple(self):
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not
-        None)
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
 
     def __getitem__(self, i):
         return self.to_tuple()[i]
@@ -676,7 +675,7 @@ def build():
 
 INPUT = (2, 7)
 DTYPE = "long"
-""",
+""",  # noqa: E501 - model source under test, written as its authors write it
         {"classifier": "fully_connected", "tagger": "pointwise"},
     ),
     # causal LMs' ``logits_to_keep``: ``slice_indices = slice(-logits_to_keep, None)``, ``h[:, slice_indices,
@@ -747,14 +746,14 @@ class ConvModule(nn.Module):
 
     def forward(self, hidden_states):
         hidden_states = F.glu(self.pointwise_conv1(hidden_states.transpose(1, 2)), dim=1)
-        hidden_states = F.conv1d(hidden_states, self.depthwise_weight, padding=1,
-        groups=hidden_states.shape[1]) return self.proj(hidden_states.transpose(1, 2))
+        hidden_states = F.conv1d(hidden_states, self.depthwise_weight, padding=1, groups=hidden_states.shape[1])
+        return self.proj(hidden_states.transpose(1, 2))
 
 def build():
     return ConvModule()
 
 INPUT = (2, 10, 16)
-""",
+""",  # noqa: E501 - model source under test, written as its authors write it
         {"proj": "pointwise"},
     ),
 }

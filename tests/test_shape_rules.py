@@ -1,4 +1,4 @@
-"""The shape rules in densecheck/frameworks/ checked against the frameworks themselves.
+"""The shape rules in the plugins (densecheck/plugins/) checked against the frameworks themselves.
 
 Each case is a layer constructor (source text, evaluated by the framework) and an input shape. The expected
 output shape is whatever torch / keras produce when the layer is built and applied; the static rule must agree

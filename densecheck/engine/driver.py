@@ -216,6 +216,11 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
 
 
 def analyze(
-    module: cst.Module, path: str, source: str | None = None, tree: Any = None, follow_imports: bool = True
+    module: cst.Module,
+    path: str,
+    source: str | None = None,
+    tree: Any = None,
+    follow_imports: bool = True,
+    disabled_heuristics: frozenset[str] = frozenset(),
 ) -> AnalysisResult:
-    return Interpreter(module, path, source, tree, follow_imports).run()
+    return Interpreter(module, path, source, tree, follow_imports, Heuristics(disabled_heuristics)).run()

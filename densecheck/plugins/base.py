@@ -25,7 +25,7 @@ one ``module_methods``  methods a model inherits from its framework base (``add_
                     :mod:`densecheck.engine.heuristics`, which can switch them off
 ``canonical``       spelling normaliser (``tensorflow.keras.layers.Dense`` -> ``keras.layers.Dense``)
 hooks               ``attribute`` / ``inherited`` / ``resolve`` / ``annotation`` for what tables cannot say
-``trace_recorder``  the module that records layer inputs when this framework's models are traced
+``trace_recorder``  ``"module:function"``: a context manager recording every Dense/Linear call while tracing
 ==================  ==========================================================================================
 """
 
@@ -36,7 +36,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from densecheck.shapes import Shape
-from densecheck.shapes.rules import Args, broadcasting, joining, on_last_axis, same  # noqa: F401 - re-exported
+from densecheck.shapes.rules import Args as Args  # re-exported for the plugins
+from densecheck.shapes.rules import broadcasting as broadcasting
+from densecheck.shapes.rules import joining as joining
+from densecheck.shapes.rules import on_last_axis as on_last_axis
+from densecheck.shapes.rules import same as same
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
@@ -97,7 +101,7 @@ def layer(name: str, params: str, rule: ShapeRule | None, **kw: Any) -> LayerSpe
     return LayerSpec(name, tuple(p for p in params.split() if p), rule, defaults, **kw)
 
 
-def op(params: str, rule: Callable[[Args], Any], varargs: str | None = None, **defaults) -> OpSpec:
+def op(params: str, rule: Callable[[Args], Any], varargs: str | None = None, **defaults: Any) -> OpSpec:
     return OpSpec(tuple(p for p in params.split() if p), rule, defaults, varargs)
 
 
@@ -118,8 +122,8 @@ CallHook = Callable[["Interpreter", str, list["Value"], dict[str, "Value"], Any]
 say."""
 
 AnnotationHook = Callable[["Interpreter", str, Callable[[], "Value"]], "Value | None"]
-"""(engine, the qualified name of a two-argument annotation's head, its second argument evaluated on demand)
--> the annotated parameter's value, or None (``Float[Tensor, "b c h w"]``)."""
+"""(engine, the qualified name of a two-argument annotation's head, its second argument, evaluated on
+demand) -> the annotated parameter's value, or None (``Float[Tensor, "b c h w"]``)."""
 
 SequentialAdd = Callable[["Interpreter", "Sequential", "Value"], None]
 """``seq.add(layer)`` on this framework's sequential container."""
@@ -159,4 +163,4 @@ class Plugin:
     inherited: AttributeHook | None = None  # a name an instance or class of a model does not define itself
     resolve: CallHook | None = None  # an external name no table names (a family of names by prefix)
     annotation: AnnotationHook | None = None
-    trace_recorder: str | None = None
+    trace_recorder: str | None = None  # "module:function" of the recording context manager (trace mode)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeGuard
+from typing import Literal, TypeGuard
 
 _sym_ids = itertools.count(1)
 
@@ -39,20 +39,20 @@ Dim = int | Sym | None
 """int: known size; Sym: unknown size with identity; None: unknown."""
 
 
-def known(d: Dim) -> TypeGuard[int]:
+def known(d: object) -> TypeGuard[int]:
     return isinstance(d, int) and not isinstance(d, bool)
 
 
-def dim_product(dims: Iterable[Dim]) -> int | None:
+def dim_product(dims: Iterable[object]) -> int | None:
     out = 1
     for d in dims:
         if not known(d):
             return None
-        out *= d  # type: ignore[operator]
+        out *= d
     return out
 
 
-def dim_eq(a: Dim, b: Dim) -> bool:
+def dim_eq(a: object, b: object) -> bool:
     """True when the two dims are certainly equal (same int, or the same symbol)."""
     if known(a) and known(b):
         return a == b
@@ -127,8 +127,11 @@ class Shape:
         return self.channel_axis == len(self.dims) - 1
 
     def with_dims(
-        self, dims: Sequence[Dim], channel_axis: int | None = "same", explicit_layout=None
-    ) -> Shape:  # type: ignore[assignment]
+        self,
+        dims: Sequence[Dim],
+        channel_axis: int | None | Literal["same"] = "same",
+        explicit_layout: bool | None = None,
+    ) -> Shape:
         ca = self.channel_axis if channel_axis == "same" else channel_axis
         dims = tuple(dims)
         if ca is not None:

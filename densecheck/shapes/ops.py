@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any, cast
 
 from densecheck.shapes.lattice import UNKNOWN, Dim, Shape, Sym, dim_eq, dim_product, join_dim, known
 
 
-def as_tuple(v, n: int) -> tuple | None:
+def _dims(s: Shape) -> tuple[Dim, ...]:
+    """``s.dims`` of a shape the caller has checked has a known rank."""
+    assert s.dims is not None
+    return s.dims
+
+
+def as_tuple(v: Any, n: int) -> tuple[Any, ...] | None:
     """Expand an int-or-sequence layer argument (kernel_size=3 -> (3, 3)); None when unknown."""
     if v is None:
         return None
@@ -28,7 +35,7 @@ def conv_out(
     size: Dim,
     kernel: int | None,
     stride: int | None,
-    padding,
+    padding: int | str | None,
     dilation: int | None,
     mode: str = "torch",
     output_padding: int = 0,
@@ -82,6 +89,7 @@ def flatten(shape: Shape, start: int = 1, end: int = -1) -> Shape:
         if start == 0 and end == -1:
             return Shape((None,), 0)
         return UNKNOWN
+    assert shape.dims is not None  # the rank is known
     if r == 0:
         return Shape((1,), 0)
     s, e = shape.axis(start), shape.axis(end)
@@ -130,7 +138,8 @@ def reduce_axes(shape: Shape, axes: Sequence[int] | None, keepdim: bool) -> Shap
         return Shape((1,) * r, shape.channel_axis) if keepdim and r is not None else Shape(())
     if r is None:
         return UNKNOWN
-    norm = set()
+    assert shape.dims is not None
+    norm: set[int] = set()
     for a in axes:
         n = shape.axis(a)
         if n is None:
@@ -148,6 +157,7 @@ def reduce_axes(shape: Shape, axes: Sequence[int] | None, keepdim: bool) -> Shap
 def unsqueeze(shape: Shape, axis: int) -> Shape:
     if shape.rank is None:
         return UNKNOWN
+    assert shape.dims is not None
     r = shape.rank + 1
     if not -r <= axis < r:
         return UNKNOWN
@@ -162,6 +172,7 @@ def unsqueeze(shape: Shape, axis: int) -> Shape:
 def squeeze(shape: Shape, axis: int | None) -> Shape:
     if shape.rank is None:
         return UNKNOWN
+    assert shape.dims is not None
     if axis is None:
         if any(not known(d) for d in shape.dims):
             return UNKNOWN
@@ -185,9 +196,9 @@ def reshape(shape: Shape, new: Sequence[Dim | str], *, keep_batch: bool = False)
 
     ``keep_batch`` is for Keras ``Reshape(target)`` whose target excludes the batch axis.
     """
-    dims = list(new)
+    dims: list[Dim | str] = list(new)
     if keep_batch:
-        dims = [shape.dims[0] if shape.dims else None] + dims
+        dims = [shape.dims[0] if shape.dims else None, *dims]
     if dims.count(-1) == 1:
         i = dims.index(-1)
         skip = 1 if keep_batch else 0  # Keras targets exclude the (unknown) batch axis
@@ -213,7 +224,7 @@ def reshape(shape: Shape, new: Sequence[Dim | str], *, keep_batch: bool = False)
             ca = hits[0] if len(hits) == 1 else None
     if ca is None and len(dims) == 2:
         ca = 1
-    return Shape(tuple(dims), ca, shape.explicit_layout and ca is not None)
+    return Shape(tuple(cast("list[Dim]", dims)), ca, shape.explicit_layout and ca is not None)
 
 
 def broadcast(a: Shape, b: Shape) -> Shape:
@@ -225,10 +236,11 @@ def broadcast(a: Shape, b: Shape) -> Shape:
         # side's rank.
         k = a if b.rank is None else b
         # (one with a size-1 axis, ``w.view(-1, 1, 1)``, is there to be broadcast against a bigger tensor)
-        if k.rank is not None and k.rank >= 3 and not any(known(d) and d == 1 for d in k.dims):
-            return Shape(tuple(None for _ in k.dims), k.channel_axis, k.explicit_layout, k.spatial)
+        if k.rank is not None and k.rank >= 3 and not any(known(d) and d == 1 for d in _dims(k)):
+            return Shape(tuple(None for _ in _dims(k)), k.channel_axis, k.explicit_layout, k.spatial)
         return UNKNOWN
     big, small = (a, b) if a.rank >= b.rank else (b, a)
+    assert big.rank is not None and small.rank is not None and big.dims is not None and small.dims is not None
     off = big.rank - small.rank
     dims = list(big.dims)
     for i, d in enumerate(small.dims):
@@ -258,27 +270,28 @@ def concat(shapes: Sequence[Shape], axis: int) -> Shape:
             a = base.axis(axis)
             if a is None:
                 return UNKNOWN
-            return base.with_dims(tuple(None if i == a else d for i, d in enumerate(base.dims)))
+            return base.with_dims(tuple(None if i == a else d for i, d in enumerate(_dims(base))))
         return UNKNOWN
     base = shapes[0]
+    assert base.rank is not None and base.dims is not None  # every rank is known and the same
     a = base.axis(axis)
     if a is None:
         return UNKNOWN
-    out = []
+    out: list[Dim] = []
     for i in range(base.rank):
         if i == a:
             out.append(
-                dim_product(s.dims[i] for s in shapes) and sum(s.dims[i] for s in shapes)
-                if all(known(s.dims[i]) for s in shapes)
+                dim_product(_dims(s)[i] for s in shapes) and sum(cast(int, _dims(s)[i]) for s in shapes)
+                if all(known(_dims(s)[i]) for s in shapes)
                 else None
             )
         else:
             d = base.dims[i]
             for s in shapes[1:]:
                 d = (
-                    join_dim(d, s.dims[i])
-                    if known(d) and known(s.dims[i])
-                    else (d if known(d) else s.dims[i])
+                    join_dim(d, _dims(s)[i])
+                    if known(d) and known(_dims(s)[i])
+                    else (d if known(d) else _dims(s)[i])
                 )
             out.append(d)
     cas = {s.channel_axis for s in shapes}
@@ -294,6 +307,7 @@ def stack(shapes: Sequence[Shape], axis: int) -> Shape:
     if not shapes or shapes[0].rank is None:
         return UNKNOWN
     base = shapes[0]
+    assert base.rank is not None and base.dims is not None
     r = base.rank + 1
     if not -r <= axis < r:
         return UNKNOWN
@@ -310,6 +324,7 @@ def matmul(x: Shape, y: Shape) -> Shape:
     keeps the left operand's channels-last layout."""
     if x.rank is None or y.rank is None:
         return UNKNOWN
+    assert x.dims is not None and y.dims is not None
     if y.rank == 1:
         return Shape.of(x.dims[:-1])
     if x.rank == 1:

@@ -13,7 +13,7 @@ input Shape and the constructor's ``Args``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from densecheck.shapes import ops
 from densecheck.shapes.lattice import UNKNOWN, Shape
@@ -168,7 +168,7 @@ def squeeze(x: str, axis: str) -> FunctionRule:
     def rule(a: Args) -> Shape:
         dim, s = a[axis], a.shape(x) or UNKNOWN
         if isinstance(dim, (tuple, list)):
-            for d in sorted((s.axis(i) for i in dim if s.axis(i) is not None), reverse=True):
+            for d in sorted((cast(int, s.axis(i)) for i in dim if s.axis(i) is not None), reverse=True):
                 s = ops.squeeze(s, d)
             return s
         return ops.squeeze(s, dim if isinstance(dim, int) else None)

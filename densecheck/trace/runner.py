@@ -236,14 +236,15 @@ def run(spec: dict) -> dict:
     def install(fw: str) -> None:
         if fw in recorders:
             return
-        if fw == "torch":
-            import torch  # noqa: F401 - the framework, not user code
+        # the framework's plugin names its recorder ("module:function", a context manager that records every
+        # Dense/Linear call while it is active); importing it imports the framework, not user code
+        from densecheck.plugins.registry import registry
 
-            recorders[fw] = stack.enter_context(record.torch_sites())
-        else:
-            import keras  # noqa: F401
-
-            recorders[fw] = stack.enter_context(record.keras_sites())
+        plugin = registry().plugin(fw)
+        if plugin is None or plugin.trace_recorder is None:
+            raise UsageError(f"no trace recorder for framework {fw!r}")
+        module_name, _, func = plugin.trace_recorder.partition(":")
+        recorders[fw] = stack.enter_context(getattr(importlib.import_module(module_name), func)())
 
     phase("import")
     with stack:

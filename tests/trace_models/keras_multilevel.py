@@ -3,14 +3,14 @@ functional / Sequential variants that declare their Input."""
 
 import keras
 from keras import layers
+
 from keras_helpers import head
 
 
 class Block(layers.Layer):
     def __init__(self, dim, **kwargs):
         super().__init__(**kwargs)
-        self.up = layers.Dense(4 * dim, activation="relu")
-        self.down = layers.Dense(dim)
+        self.up = layers.Dense(4 * dim, activation="relu"); self.down = layers.Dense(dim)
 
     def call(self, x):
         return x + self.down(self.up(x))

@@ -4,6 +4,7 @@ reported, a layer built but never called, and a non-ASCII name before a construc
 
 import torch
 from torch import nn
+
 from torch_helpers import make_head, two_on_one_line
 
 INPUT_SHAPE = (2, 3, 8, 8)
@@ -18,8 +19,7 @@ class Block(nn.Module):
     def __init__(self, dim):
         super().__init__()
         self.attn = nn.MultiheadAttention(dim, 2, batch_first=True)
-        self.fc1 = nn.Linear(dim, 4 * dim)
-        self.fc2 = ScaledLinear(4 * dim, dim)
+        self.fc1 = nn.Linear(dim, 4 * dim); self.fc2 = ScaledLinear(4 * dim, dim)
 
     def forward(self, x):
         x = x + self.attn(x, x, x)[0]

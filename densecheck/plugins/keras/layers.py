@@ -278,8 +278,8 @@ def einsum_dense(s: Shape, a: Args) -> Shape:
 
 _SAME = """Dropout SpatialDropout1D SpatialDropout2D SpatialDropout3D AlphaDropout GaussianDropout
 GaussianNoise Activation ReLU LeakyReLU PReLU ELU Softmax ThresholdedReLU BatchNormalization
-LayerNormalization GroupNormalization UnitNormalization RMSNormalization SyncBatchNormalization Rescaling
-Normalization ActivityRegularization Masking Identity""".split()
+LayerNormalization GroupNormalization UnitNormalization RMSNormalization SyncBatchNormalization
+Rescaling Normalization ActivityRegularization Masking Identity""".split()
 
 _CONV_P = "filters kernel_size strides padding data_format dilation_rate groups activation use_bias"
 _CONVT_P = "filters kernel_size strides padding output_padding data_format dilation_rate activation use_bias"
@@ -409,8 +409,8 @@ f_binary = rules.broadcasting("x", "y")
 f_matmul = rules.matmul("x", "y")
 
 
-_SAME_OPS = """relu gelu silu swish sigmoid tanh softmax log_softmax elu selu softplus leaky_relu exp log sqrt
-abs square negative cast identity stop_gradient dropout l2_normalize normalize erf clip""".split()
+_SAME_OPS = """relu gelu silu swish sigmoid tanh softmax log_softmax elu selu softplus leaky_relu exp
+log sqrt abs square negative cast identity stop_gradient dropout l2_normalize normalize erf clip""".split()
 
 FUNCTIONS = {
     **{

@@ -240,11 +240,11 @@ _MAXPOOL = "kernel_size stride padding dilation return_indices ceil_mode"
 _AVGPOOL = "kernel_size stride padding ceil_mode count_include_pad divisor_override"
 _RNN = "input_size hidden_size num_layers bias batch_first dropout bidirectional proj_size device dtype"
 
-_SAME = """Identity ReLU ReLU6 GELU SiLU Mish Sigmoid Tanh Softmax Softmax2d LogSoftmax LeakyReLU ELU SELU
-CELU PReLU RReLU Softplus Softsign Hardswish Hardsigmoid Hardtanh Tanhshrink Threshold GLU Softmin QuickGELU
-Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout
-BatchNorm1d BatchNorm2d BatchNorm3d SyncBatchNorm LazyBatchNorm1d LazyBatchNorm2d LazyBatchNorm3d LayerNorm
-GroupNorm InstanceNorm1d InstanceNorm2d InstanceNorm3d LocalResponseNorm RMSNorm CrossMapLRN2d
+_SAME = """Identity ReLU ReLU6 GELU SiLU Mish Sigmoid Tanh Softmax Softmax2d LogSoftmax LeakyReLU ELU
+SELU CELU PReLU RReLU Softplus Softsign Hardswish Hardsigmoid Hardtanh Tanhshrink Threshold GLU Softmin
+QuickGELU Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout BatchNorm1d BatchNorm2d
+BatchNorm3d SyncBatchNorm LazyBatchNorm1d LazyBatchNorm2d LazyBatchNorm3d LayerNorm GroupNorm
+InstanceNorm1d InstanceNorm2d InstanceNorm3d LocalResponseNorm RMSNorm CrossMapLRN2d
 TransformerEncoderLayer TransformerDecoderLayer TransformerEncoder TransformerDecoder""".split()
 
 LAYERS = {
@@ -560,12 +560,12 @@ def f_index_select(a: Args):
     )
 
 
-_SAME_FUNCS = """relu relu_ relu6 gelu silu mish sigmoid tanh softmax log_softmax leaky_relu elu selu celu
-softplus hardswish hardsigmoid hardtanh dropout dropout1d dropout2d dropout3d alpha_dropout layer_norm
-group_norm batch_norm instance_norm local_response_norm rms_norm normalize glu_ softmin logsigmoid silu_ gelu_
-tanhshrink prelu threshold""".split()
-_SAME_TORCH = """abs exp log sqrt rsqrt sigmoid tanh relu sin cos neg sign clamp clip clone erf square pow
-dropout where masked_fill nan_to_num softmax log_softmax cumsum roll flip tril triu""".split()
+_SAME_FUNCS = """relu relu_ relu6 gelu silu mish sigmoid tanh softmax log_softmax leaky_relu elu selu
+celu softplus hardswish hardsigmoid hardtanh dropout dropout1d dropout2d dropout3d alpha_dropout
+layer_norm group_norm batch_norm instance_norm local_response_norm rms_norm normalize glu_ softmin
+logsigmoid silu_ gelu_ tanhshrink prelu threshold""".split()
+_SAME_TORCH = """abs exp log sqrt rsqrt sigmoid tanh relu sin cos neg sign clamp clip clone erf square
+pow dropout where masked_fill nan_to_num softmax log_softmax cumsum roll flip tril triu""".split()
 
 FUNCTIONS = {
     **{f"torch.nn.functional.{n}": op("input", f_same) for n in _SAME_FUNCS},
@@ -631,10 +631,10 @@ FUNCTIONS = {
     "torch.nn.functional.scaled_dot_product_attention": op("query key value", lambda a: a.shape("query")),
 }
 
-_SAME_METHODS = """contiguous float double half bfloat16 int long bool to cuda cpu clone detach type type_as
-relu relu_ sigmoid tanh exp log sqrt rsqrt abs neg pow clamp clamp_ clip masked_fill masked_fill_ softmax
-log_softmax add_ mul_ div_ sub_ fill_ zero_ normal_ uniform_ requires_grad_ sign square erf cumsum flip roll
-float_power tril triu nan_to_num detach_ pin_memory""".split()
+_SAME_METHODS = """contiguous float double half bfloat16 int long bool to cuda cpu clone detach type
+type_as relu relu_ sigmoid tanh exp log sqrt rsqrt abs neg pow clamp clamp_ clip masked_fill
+masked_fill_ softmax log_softmax add_ mul_ div_ sub_ fill_ zero_ normal_ uniform_ requires_grad_ sign
+square erf cumsum flip roll float_power tril triu nan_to_num detach_ pin_memory""".split()
 
 
 def _as_method(spec: OpSpec) -> OpSpec:

@@ -4,9 +4,8 @@ import os
 
 
 def marker_path(here: str) -> str:
-    return os.environ.get("DENSECHECK_UNSAFE_MARKER") or os.path.join(
-        os.path.dirname(os.path.abspath(here)), "EXECUTED"
-    )
+    return os.environ.get("DENSECHECK_UNSAFE_MARKER") or os.path.join(os.path.dirname(os.path.abspath(here)),
+                                                                       "EXECUTED")
 
 
 def touch(here: str, what: str) -> str:

@@ -1,5 +1,4 @@
-"""Default arguments and annotations are evaluated when the def runs: these ones write the marker and
-raise."""
+"""Default arguments and annotations are evaluated when the def runs: these ones write the marker and raise."""
 
 from _marker import touch
 from torch import nn

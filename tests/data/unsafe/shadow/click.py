@@ -2,11 +2,7 @@
 
 import os
 
-with open(
-    os.environ.get("DENSECHECK_UNSAFE_MARKER")
-    or os.path.join(os.path.dirname(os.path.abspath(__file__)), "EXECUTED"),
-    "a",
-    encoding="utf-8",
-) as fh:
+with open(os.environ.get("DENSECHECK_UNSAFE_MARKER") or os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                     "EXECUTED"), "a", encoding="utf-8") as fh:
     fh.write("shadow/click.py imported\n")
 os._exit(7)

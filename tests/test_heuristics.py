@@ -1,0 +1,91 @@
+"""Every name-based guess lives in densecheck/engine/heuristics.py and can be switched off
+(``disable-heuristics``): each case here is a model whose Linear rank is known only through one guess. With
+the guess on, the static rank equals the rank torch itself sees; with it off, the rank is unknown (never
+another one)."""
+
+from __future__ import annotations
+
+import pytest
+
+from densecheck import api
+from densecheck.config import ConfigError, Settings, settings_from_table
+from densecheck.engine.heuristics import ALL
+
+CASES = {
+    # an unknown value named like an integer is a dimension: torch.ones(hidden_size) is 1-d
+    "int-names": (
+        "import torch\nfrom torch import nn\n\n"
+        "def head(hidden_size):\n"
+        "    x = torch.ones(hidden_size)\n"
+        "    return nn.Linear(hidden_size, 4)(x)\n",
+        lambda ns: ns["head"](16),
+    ),
+    # an unknown attribute named like an activation keeps its input's shape
+    "activation-names": (
+        "import torch\nfrom torch import nn\n\n"
+        "def block(config):\n"
+        "    x = config.hidden_act(torch.randn(2, 5, 8))\n"
+        "    return nn.Linear(8, 4)(x)\n",
+        lambda ns: ns["block"](type("Config", (), {"hidden_act": staticmethod(ns["torch"].relu)})),
+    ),
+    # an entry point's conventionally named input: input_ids is (batch, tokens)
+    "entry-inputs": (
+        "import torch\nfrom torch import nn\n\n"
+        "class TextModel(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.embed = nn.Embedding(100, 8)\n"
+        "        self.fc = nn.Linear(8, 4)\n\n"
+        "    def forward(self, input_ids):\n"
+        "        return self.fc(self.embed(input_ids))\n",
+        lambda ns: ns["TextModel"]()(ns["torch"].zeros(2, 7, dtype=ns["torch"].long)),
+    ),
+}
+
+
+def test_every_heuristic_has_a_case():
+    assert sorted(CASES) == sorted(ALL)
+
+
+def _rank(source: str, disabled: list[str]) -> int | None:
+    settings = Settings(disable_heuristics=disabled)
+    (layer,) = [
+        lay for lay in api.analyze_source(source, "model.py", settings).layers if lay.layer.endswith("Linear")
+    ]
+    return layer.input_rank
+
+
+def _torch_rank(source: str, run) -> int:
+    torch = pytest.importorskip("torch")
+    seen: list[int] = []
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda mod, args: seen.append(args[0].dim()) if isinstance(mod, torch.nn.Linear) else None
+    )
+    try:
+        ns: dict = {}
+        exec(compile(source, "model.py", "exec"), ns)  # the test's own source: truth from torch
+        run(ns)
+    finally:
+        hook.remove()
+    (rank,) = seen
+    return rank
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_guess_gives_torch_rank_and_can_be_switched_off(name):
+    source, run = CASES[name]
+    assert _rank(source, []) == _torch_rank(source, run)
+    assert _rank(source, [name]) is None
+    others = [n for n in ALL if n != name]
+    assert _rank(source, others) == _torch_rank(source, run)  # the other guesses play no part in this case
+
+
+def test_disable_heuristics_is_validated():
+    assert settings_from_table(
+        {"disable-heuristics": ["int-names"]}, "pyproject.toml"
+    ).disable_heuristics == ["int-names"]
+    with pytest.raises(ConfigError, match="unknown heuristic 'nope'"):
+        settings_from_table({"disable-heuristics": ["nope"]}, "pyproject.toml")
+    with pytest.raises(ConfigError, match="array of strings"):
+        settings_from_table({"disable-heuristics": "int-names"}, "pyproject.toml")
