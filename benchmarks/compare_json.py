@@ -15,6 +15,9 @@ The base side's output is kept in ``--keep DIR`` (default: ``densecheck-compare`
 keyed by the base commit and the tree's path, so a refactor checked many times against one base runs the base
 once.
 
+``--speed N`` also times N cold runs of each side, alternating, and prints the median wall-time ratio (the
+refactor's speed check: the same machine, the same run).
+
 Prints one line per tree (identical, or the first differing line of each side) and exits 1 when any tree
 differs. A tree whose package is not installed is reported and skipped. Nothing is imported from the checked
 trees.
@@ -26,6 +29,7 @@ import argparse
 import hashlib
 import importlib.util
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,6 +86,13 @@ def main() -> int:
         default=os.path.join(tempfile.gettempdir(), "densecheck-compare"),
         help="directory keeping the base side's outputs",
     )
+    ap.add_argument(
+        "--speed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time N cold runs of each side, alternating base and now, and print the median ratio",
+    )
     args = ap.parse_args()
     sha = subprocess.run(
         ["git", "-C", REPO, "rev-parse", args.base], capture_output=True, text=True, check=True
@@ -114,6 +125,16 @@ def main() -> int:
                 else:
                     differ = True
                     print(f"{name}: DIFFERENT at {first_difference(before, after)}")
+                if args.speed:
+                    times: dict[str, list[float]] = {"base": [], "now": []}
+                    for _ in range(args.speed):  # alternating, so drift on the machine hits both sides alike
+                        times["base"].append(run_json(base, tree, args.jobs)[1])
+                        times["now"].append(run_json(REPO, tree, args.jobs)[1])
+                    b, n = statistics.median(times["base"]), statistics.median(times["now"])
+                    print(
+                        f"{name}: cold wall, median of {args.speed}: base {b:.1f} s, now {n:.1f} s, "
+                        f"ratio now/base {n / b:.3f} (runs: base {times['base']}, now {times['now']})"
+                    )
         finally:
             subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", base], check=False)
     return 1 if differ else 0

@@ -3,8 +3,9 @@ methods (the methods' shape rules come from the plugins)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from densecheck.engine.base import EngineBase
 from densecheck.engine.helpers import feasible
 from densecheck.engine.values import (
     UNKNOWN,
@@ -47,11 +48,11 @@ def _tensor_method(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[
     return it.tensor_method(b.self, b.name.partition(".")[2], args, kwargs)
 
 
-class AttributesMixin:
+class AttributesMixin(EngineBase):
     """Member access on abstract values."""
 
     # --- attributes -------------------------------------------------------------------------------------
-    def getattr(self: Interpreter, v: Value, name: str) -> Value:
+    def getattr(self, v: Value, name: str) -> Value:
         if isinstance(v, Union):
             out: Value | None = None
             for o in feasible(v.options):
@@ -62,7 +63,7 @@ class AttributesMixin:
             return Ref(f"{v.qualname}.{name}")
         reg = registry()
         for hook in reg.attribute_hooks:  # a plugin's word comes first (a KV cache's ``update``)
-            a = hook(self, v, name)
+            a = hook(cast("Interpreter", self), v, name)
             if a is not None:
                 return a
         if isinstance(v, Tensor) or (
@@ -75,7 +76,7 @@ class AttributesMixin:
                 return v.attrs[name]
             c = v.cls.lookup(name)
             if isinstance(c, Function):
-                decorators = getattr(c, "decorators", set())
+                decorators: set[str] = getattr(c, "decorators", set())
                 if "property" in decorators:
                     return self.invoke(c, [], {}, self_value=v)
                 if "staticmethod" in decorators:
@@ -121,23 +122,23 @@ class AttributesMixin:
             return Builtin("dict." + name, v)
         return UNKNOWN
 
-    def _inherited(self: Interpreter, v: Value, name: str) -> Value:
+    def _inherited(self, v: Value, name: str) -> Value:
         """A name a model's instance or class does not define: a plugin may know it from the library's base
         class (``self.get_input_embeddings()``, ``MyFn.apply(x)``); else unknown."""
         for hook in registry().inherited_hooks:
-            a = hook(self, v, name)
+            a = hook(cast("Interpreter", self), v, name)
             if a is not None:
                 return a
         return UNKNOWN
 
-    def _layer_weight(self: Interpreter, layer: Layer) -> Value:
+    def _layer_weight(self, layer: Layer) -> Value:
         """``layer.weight``: its shape from the constructor arguments the layer's spec names."""
         if layer.spec.weight is None:
             return Tensor(UNKNOWN_SHAPE)
         a = self.layer_args(layer.spec.params, layer.spec.defaults, layer.args)
         return Tensor(Shape.of(tuple(a[p] for p in layer.spec.weight)))
 
-    def tensor_attr(self: Interpreter, t: Tensor, name: str) -> Value:
+    def tensor_attr(self, t: Tensor, name: str) -> Value:
         s = t.shape
         if name == "shape":
             return self.shape_seq(t)
@@ -146,6 +147,7 @@ class AttributesMixin:
         if name in ("T", "mT"):
             if s.rank is None:
                 return Tensor(UNKNOWN_SHAPE)
+            assert s.dims is not None  # the rank is known
             from densecheck.shapes import transpose
 
             return Tensor(
@@ -155,7 +157,7 @@ class AttributesMixin:
             return t
         return Builtin("tensor." + name, t, _tensor_method)
 
-    def shape_seq(self: Interpreter, t: Tensor) -> Value:
+    def shape_seq(self, t: Tensor) -> Value:
         s = t.shape
         if s.dims is None:
             return Seq([DimV(Sym("?"))], repeated=True)
@@ -167,9 +169,10 @@ class AttributesMixin:
                 changed = True
         if changed:
             t.shape = Shape(tuple(dims), s.channel_axis, s.explicit_layout)
-        return Seq([Const(d) if known(d) else DimV(d) for d in dims], "tuple")
+        # every unknown dim is a Sym now (a bool dim stays as it is)
+        return Seq([Const(d) if known(d) else DimV(cast(Sym, d)) for d in dims], "tuple")
 
-    def tensor_method(self: Interpreter, t: Tensor, name: str, args, kwargs) -> Value:
+    def tensor_method(self, t: Tensor, name: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
         s = t.shape
         if name == "size":
             full = self.shape_seq(t)
@@ -201,6 +204,7 @@ class AttributesMixin:
             if s.rank is not None and isinstance(dim, int):
                 a = s.axis(dim)
                 if a is not None:
+                    assert s.dims is not None  # the rank is known
                     dims = s.dims[:a] + s.dims[a + 1 :]
                     ca = (
                         s.channel_axis

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import libcst as cst
 
+from densecheck.engine.base import EngineBase
 from densecheck.engine.helpers import VarArgs, feasible, signature, strip_syms
 from densecheck.engine.limits import MAX_DEPTH, MAX_FOLLOWED_STEPS, Frame
 from densecheck.engine.names import dotted
@@ -44,11 +45,11 @@ if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
 
 
-class CallsMixin:
+class CallsMixin(EngineBase):
     """Calling abstract values."""
 
     # ================================================================================================ calls
-    def eval_Call(self: Interpreter, node: cst.Call, frame: Frame) -> Value:
+    def eval_Call(self, node: cst.Call, frame: Frame) -> Value:
         func = self.eval(node.func, frame)
         args: list[Value] = []
         kwargs: dict[str, Value] = {}
@@ -73,7 +74,7 @@ class CallsMixin:
         return self.call(func, args, kwargs, node)
 
     def call(
-        self: Interpreter,
+        self,
         fn: Value,
         args: list[Value],
         kwargs: dict[str, Value],
@@ -108,7 +109,7 @@ class CallsMixin:
         return UNKNOWN
 
     # --- external names: layers, containers, functions ----------------------------------------------------
-    def call_ref(self: Interpreter, q: str, args, kwargs, node) -> Value:
+    def call_ref(self, q: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call | None) -> Value:
         """A call of an external name: a plugin's layer, callable or function, the standard library's, a
         plugin hook for a family of names, or else the project's own definition of it."""
         reg = registry()
@@ -117,12 +118,12 @@ class CallsMixin:
             return self.make_layer(spec, args, kwargs, node)
         special = reg.calls.get(q) or STDLIB_CALLS.get(q)
         if special is not None:
-            return special(self, args, kwargs, node)
+            return special(cast("Interpreter", self), args, kwargs, node)
         op = reg.functions.get(q)
         if op is not None:
             return self.apply_op(op, args, kwargs)
         for hook in reg.resolve_hooks:
-            v = hook(self, q, args, kwargs, node)
+            v = hook(cast("Interpreter", self), q, args, kwargs, node)
             if v is not None:
                 return v
         target = self.project_value(q)
@@ -140,7 +141,7 @@ class CallsMixin:
         return self.bounded(lambda: self.call(target, args, kwargs, node), MAX_FOLLOWED_STEPS)
 
     def bind(
-        self: Interpreter,
+        self,
         params: Sequence[str],
         args: list[Value],
         kwargs: dict[str, Value],
@@ -171,7 +172,11 @@ class CallsMixin:
         return bound
 
     def layer_args(
-        self: Interpreter, spec_params, defaults, bound: dict[str, Value], keep_syms: bool = False
+        self,
+        spec_params: Sequence[str],
+        defaults: Mapping[str, Any],
+        bound: dict[str, Value],
+        keep_syms: bool = False,
     ) -> Args:
         vals: dict[str, Any] = dict(defaults)
         shapes: dict[str, Any] = {}
@@ -183,12 +188,12 @@ class CallsMixin:
             if isinstance(v, Tensor):
                 shapes[k] = v.shape
             elif isinstance(v, Seq) and v.items and all(isinstance(x, Tensor) for x in v.items):
-                shapes[k] = [x.shape for x in v.items]
+                shapes[k] = [cast(Tensor, x).shape for x in v.items]
         return Args(vals, shapes)
 
     # --- user code --------------------------------------------------------------------------------------
     def invoke(
-        self: Interpreter,
+        self,
         fn: Function,
         args: list[Value],
         kwargs: dict[str, Value],
@@ -211,7 +216,7 @@ class CallsMixin:
         return result
 
     def _invoke(
-        self: Interpreter,
+        self,
         fn: Function,
         args: list[Value],
         kwargs: dict[str, Value],
@@ -224,7 +229,7 @@ class CallsMixin:
         params = node.params
         positional = list(params.posonly_params) + list(params.params)
         args = list(args)
-        decorators = getattr(fn, "decorators", set())
+        decorators: set[str] = getattr(fn, "decorators", set())
         if self_value is not None and positional and "staticmethod" not in decorators:
             scope.vars[positional[0].name.value] = self_value
             positional = positional[1:]
@@ -285,7 +290,7 @@ class CallsMixin:
             return Const(None)
         return self.join_all(frame.returns)
 
-    def annotation_value(self: Interpreter, ann: cst.BaseExpression, frame: Frame) -> Value | None:
+    def annotation_value(self, ann: cst.BaseExpression, frame: Frame) -> Value | None:
         """Shape hints from annotations: a plugin's ``Head[Tensor, spec]`` (jaxtyping) and a plain tensor
         type."""
         if isinstance(ann, cst.Subscript) and len(ann.slice) == 2:
@@ -293,7 +298,9 @@ class CallsMixin:
             spec = ann.slice[1].slice
             if isinstance(head, Ref) and isinstance(spec, cst.Index):
                 for hook in registry().annotation_hooks:
-                    hint = hook(self, head.qualname, lambda: self.eval(spec.value, frame))
+                    hint = hook(
+                        cast("Interpreter", self), head.qualname, lambda: self.eval(spec.value, frame)
+                    )
                     if hint is not None:
                         return hint
         if isinstance(ann, (cst.Name, cst.Attribute)):
@@ -302,7 +309,9 @@ class CallsMixin:
                 return Tensor(UNKNOWN_SHAPE)
         return None
 
-    def instantiate(self: Interpreter, cls: ClassV, args, kwargs, entry: bool = False) -> Value:
+    def instantiate(
+        self, cls: ClassV, args: list[Value], kwargs: dict[str, Value], entry: bool = False
+    ) -> Value:
         self.instantiated.add(id(cls))
         # a subclass of a framework layer without its own forward/call behaves as that layer
         if cls.lookup("forward") is None and cls.lookup("call") is None:
@@ -331,10 +340,10 @@ class CallsMixin:
         elif init is None:
             # no __init__ of the project's: the framework base's own __init__ gets the arguments (as
             # ``super().__init__(*args, **kwargs)`` would), so ``super().forward(x)`` is that layer
-            b_super_init(self, Builtin("super.__init__", inst), args, kwargs)
+            b_super_init(cast("Interpreter", self), Builtin("super.__init__", inst), args, kwargs)
         return inst
 
-    def declared_fields(self: Interpreter, cls: ClassV) -> list[str] | None:
+    def declared_fields(self, cls: ClassV) -> list[str] | None:
         """A dataclass's fields in declaration order, its bases' first (as ``dataclasses`` orders them); None
         when a base's fields cannot be read (a library output class the project does not include)."""
         out: list[str] = []
@@ -367,7 +376,7 @@ class CallsMixin:
                     out.append(st.body[0].target.value)
         return out
 
-    def make_record(self: Interpreter, cls: ClassV, args, kwargs) -> Record:
+    def make_record(self, cls: ClassV, args: list[Value], kwargs: dict[str, Value]) -> Record:
         """An output record of ``cls``: its fields in declaration order (what ``out[i]`` / ``to_tuple()``
         index), whatever order the call gave them in; a field not given keeps its default, None."""
         fields = self.declared_fields(cls)
@@ -379,7 +388,9 @@ class CallsMixin:
         rec.update(given)
         return Record(rec)
 
-    def call_instance(self: Interpreter, inst: Instance, args, kwargs, entry: bool = False) -> Value:
+    def call_instance(
+        self, inst: Instance, args: list[Value], kwargs: dict[str, Value], entry: bool = False
+    ) -> Value:
         self.called.add(id(inst.cls))
         method = next((m for m in map(inst.cls.lookup, registry().call_methods) if m is not None), None)
         build = inst.cls.lookup("build")
@@ -400,10 +411,12 @@ class CallsMixin:
         return Tensor(UNKNOWN_SHAPE) if args else UNKNOWN
 
     # --- builtins ---------------------------------------------------------------------------------------
-    def call_builtin(self: Interpreter, b: Builtin, args, kwargs, node) -> Value:
+    def call_builtin(
+        self, b: Builtin, args: list[Value], kwargs: dict[str, Value], node: cst.Call | None
+    ) -> Value:
         if b.impl is not None:  # a plugin's method, or a tensor method
-            return b.impl(self, b, args, kwargs)
+            return b.impl(cast("Interpreter", self), b, args, kwargs)
         handler = BUILTIN_IMPL.get(b.name)
         if handler is not None:
-            return handler(self, b, args, kwargs)
+            return handler(cast("Interpreter", self), b, args, kwargs)
         return UNKNOWN

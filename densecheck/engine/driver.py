@@ -13,6 +13,7 @@ abstract value built at that site is applied to a tensor, the tensor's shape is 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from typing import Any
 
 import libcst as cst
@@ -41,7 +42,7 @@ from densecheck.plugins.base import LayerSpec
 from densecheck.plugins.registry import lookup_layer, registry
 
 
-class AnalysisResult(list):
+class AnalysisResult(list[LayerReport]):
     """The analysed file's LayerReports, then those of the project's other files its code reached (their
     shapes as seen from this file's calls: ``path`` tells them apart); ``dependencies``: every other file the
     analysis read."""
@@ -84,8 +85,8 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
         # memo tables: the same class built with the same abstract arguments is the same abstract instance,
         # and a method called with the same abstract arguments returns the same thing (observations are
         # already recorded)
-        self.instance_cache: dict[tuple, Instance] = {}
-        self.call_cache: dict[tuple, Value] = {}
+        self.instance_cache: dict[tuple[Any, ...], Instance] = {}
+        self.call_cache: dict[tuple[Any, ...], Value] = {}
 
     # ================================================================================================ driver
     def run(self) -> AnalysisResult:
@@ -168,6 +169,7 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
         pos = ctx.positions.get(node) if ctx is not None else None
         if pos is None:
             return None
+        assert ctx is not None  # pos was found in it
         model, name = self.context.get(node, (None, None))
         rep = LayerReport(
             path=ctx.path,
@@ -196,7 +198,7 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
         if not self.steps & 1023:
             budget.check()  # the file's time budget (a wall clock, unlike the step budget)
 
-    def bounded(self, run, steps: int) -> Value:
+    def bounded(self, run: Callable[[], Value], steps: int) -> Value:
         """``run()`` within ``steps`` more steps; UNKNOWN when they run out (the whole analysis's own budget
         running out still ends it)."""
         saved = self.limit

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import libcst as cst
 
+from densecheck.engine.base import EngineBase
 from densecheck.engine.helpers import (
     BINOPS,
     CMPOPS,
@@ -46,26 +47,25 @@ from densecheck.engine.values import (
 )
 from densecheck.plugins.registry import canonical, registry
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
-from densecheck.shapes import Shape, Sym, known, matmul
-
-if TYPE_CHECKING:
-    from densecheck.engine.driver import Interpreter
+from densecheck.shapes import Dim, Shape, Sym, known, matmul
 
 
-class ExpressionsMixin:
+class ExpressionsMixin(EngineBase):
     """Evaluating expressions to abstract values."""
 
     # =========================================================================================== expressions
-    def eval(self: Interpreter, node: cst.BaseExpression | None, frame: Frame) -> Value:
+    def eval(self, node: cst.BaseExpression | None, frame: Frame) -> Value:
         if node is None:
             return UNKNOWN
         self.tick()
-        meth = getattr(self, "eval_" + type(node).__name__, None)
+        meth: Callable[[cst.BaseExpression, Frame], Value] | None = getattr(
+            self, "eval_" + type(node).__name__, None
+        )
         if meth is None:
             return UNKNOWN
         return meth(node, frame)
 
-    def eval_Integer(self: Interpreter, node: cst.Integer, frame: Frame) -> Value:
+    def eval_Integer(self, node: cst.Integer, frame: Frame) -> Value:
         text = node.value.replace("_", "")
         if len(text) > MAX_INT_DIGITS:  # no shape dim is that big; int() of 4,300+ digits would even raise
             return DimV(Sym("?"))
@@ -75,29 +75,29 @@ class ExpressionsMixin:
             value = int(text)  # a literal with leading zeros ("007") is no valid base-0 literal
         return Const(value) if abs(value) <= MAX_INT else DimV(Sym("?"))
 
-    def eval_Float(self: Interpreter, node: cst.Float, frame: Frame) -> Value:
+    def eval_Float(self, node: cst.Float, frame: Frame) -> Value:
         try:
             return Const(float(node.value.replace("_", "")))
         except ValueError:
             return UNKNOWN
 
-    def eval_SimpleString(self: Interpreter, node: cst.SimpleString, frame: Frame) -> Value:
+    def eval_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
         try:
             return Const(node.evaluated_value)
         except Exception:  # noqa: BLE001 - odd literal: value unknown
             return UNKNOWN
 
-    def eval_ConcatenatedString(self: Interpreter, node: cst.ConcatenatedString, frame: Frame) -> Value:
+    def eval_ConcatenatedString(self, node: cst.ConcatenatedString, frame: Frame) -> Value:
         try:
             v = node.evaluated_value
             return Const(v) if v is not None else UNKNOWN
         except Exception:  # noqa: BLE001
             return UNKNOWN
 
-    def eval_Ellipsis(self: Interpreter, node, frame: Frame) -> Value:
+    def eval_Ellipsis(self, node: cst.Ellipsis, frame: Frame) -> Value:
         return Const(Ellipsis)
 
-    def eval_Name(self: Interpreter, node: cst.Name, frame: Frame) -> Value:
+    def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
         name = node.value
         v = frame.scope.lookup(name)
         # a followed module's globals are defined when first read; misses elsewhere (builtins, None) stay
@@ -113,23 +113,23 @@ class ExpressionsMixin:
             return Builtin(name)
         return self.guess.int_name(name)
 
-    def eval_Attribute(self: Interpreter, node: cst.Attribute, frame: Frame) -> Value:
+    def eval_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
         v = self.getattr(self.eval(node.value, frame), node.attr.value)
         if v is not UNKNOWN:
             return v
         # ``config.hidden_act`` / ``self.act_fn`` unknown: an activation, applied element-wise
         return self.guess.activation(node.attr.value) or self.guess.int_name(node.attr.value)
 
-    def eval_Tuple(self: Interpreter, node: cst.Tuple, frame: Frame) -> Value:
+    def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
         return self.elements(node.elements, frame, "tuple")
 
-    def eval_List(self: Interpreter, node: cst.List, frame: Frame) -> Value:
+    def eval_List(self, node: cst.List, frame: Frame) -> Value:
         return self.elements(node.elements, frame, "list")
 
-    def eval_Set(self: Interpreter, node: cst.Set, frame: Frame) -> Value:
+    def eval_Set(self, node: cst.Set, frame: Frame) -> Value:
         return self.elements(node.elements, frame, "list")
 
-    def elements(self: Interpreter, elts: Sequence[cst.BaseElement], frame: Frame, kind: str) -> Seq:
+    def elements(self, elts: Sequence[cst.BaseElement], frame: Frame, kind: str) -> Seq:
         """A display's items; unpacking something of unknown length (``(*shape, -1, d)`` with ``shape``
         unknown) makes the whole sequence one of unknown length -- never a guessed length."""
         out: list[Value] = []
@@ -148,7 +148,7 @@ class ExpressionsMixin:
             return Seq([self.join_all(out) if out else UNKNOWN], kind, repeated=True)
         return Seq(out, kind)
 
-    def eval_Dict(self: Interpreter, node: cst.Dict, frame: Frame) -> Value:
+    def eval_Dict(self, node: cst.Dict, frame: Frame) -> Value:
         items: dict[Any, Value] = {}
         for e in node.elements:
             if isinstance(e, cst.DictElement):
@@ -161,18 +161,18 @@ class ExpressionsMixin:
                         pass
         return Dict(items)
 
-    def eval_Lambda(self: Interpreter, node: cst.Lambda, frame: Frame) -> Value:
+    def eval_Lambda(self, node: cst.Lambda, frame: Frame) -> Value:
         defaults = {
             p.name.value: self.eval(p.default, frame) for p in node.params.params if p.default is not None
         }
         return Function(node, frame.scope, defaults, "<lambda>")
 
-    def eval_NamedExpr(self: Interpreter, node: cst.NamedExpr, frame: Frame) -> Value:
+    def eval_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
         v = self.eval(node.value, frame)
         self.assign(node.target, v, frame)
         return v
 
-    def eval_IfExp(self: Interpreter, node: cst.IfExp, frame: Frame) -> Value:
+    def eval_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:
         t = self.truth(self.eval(node.test, frame))
         if t is True:
             return self.eval(node.body, frame)
@@ -180,7 +180,7 @@ class ExpressionsMixin:
             return self.eval(node.orelse, frame)
         return join(self.eval(node.body, frame), self.eval(node.orelse, frame))
 
-    def eval_UnaryOperation(self: Interpreter, node: cst.UnaryOperation, frame: Frame) -> Value:
+    def eval_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:
         v = self.eval(node.expression, frame)
         if isinstance(node.operator, cst.Not):
             t = self.truth(v)
@@ -196,7 +196,7 @@ class ExpressionsMixin:
             return v
         return UNKNOWN
 
-    def eval_BooleanOperation(self: Interpreter, node: cst.BooleanOperation, frame: Frame) -> Value:
+    def eval_BooleanOperation(self, node: cst.BooleanOperation, frame: Frame) -> Value:
         left = self.eval(node.left, frame)
         t = self.truth(left)
         is_and = isinstance(node.operator, cst.And)
@@ -210,7 +210,7 @@ class ExpressionsMixin:
             return Const(not is_and)
         return join(left, right)
 
-    def eval_Comparison(self: Interpreter, node: cst.Comparison, frame: Frame) -> Value:
+    def eval_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
         left = self.eval(node.left, frame)
         result: bool | None = True
         for comp in node.comparisons:
@@ -231,7 +231,7 @@ class ExpressionsMixin:
             left = right
         return Const(result) if result is not None else UNKNOWN
 
-    def compare(self: Interpreter, op: cst.BaseCompOp, a: Value, b: Value) -> bool | None:
+    def compare(self, op: cst.BaseCompOp, a: Value, b: Value) -> bool | None:
         if isinstance(op, (cst.Is, cst.IsNot)):
             if isinstance(b, Const) and b.value is None:
                 if isinstance(a, Const):
@@ -260,7 +260,7 @@ class ExpressionsMixin:
                 elif isinstance(b, Seq):
                     if b.repeated or any(not isinstance(x, Const) for x in b.items):
                         return None
-                    r = a.value in [x.value for x in b.items]
+                    r = a.value in [cast(Const, x).value for x in b.items]
                 else:
                     r = a.value in b.value
                 return r if isinstance(op, cst.In) else not r
@@ -268,7 +268,7 @@ class ExpressionsMixin:
                 return None
         return None
 
-    def truth(self: Interpreter, v: Value) -> bool | None:
+    def truth(self, v: Value) -> bool | None:
         if isinstance(v, Const):
             try:
                 return bool(v.value)
@@ -282,10 +282,10 @@ class ExpressionsMixin:
             return True
         return None
 
-    def eval_BinaryOperation(self: Interpreter, node: cst.BinaryOperation, frame: Frame) -> Value:
+    def eval_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
         return self.binop(type(node.operator), self.eval(node.left, frame), self.eval(node.right, frame))
 
-    def binop(self: Interpreter, opcls, a: Value, b: Value) -> Value:
+    def binop(self, opcls: type[cst.BaseBinaryOp], a: Value, b: Value) -> Value:
         if isinstance(a, Union) or isinstance(b, Union):
             out: Value | None = None
             for x in feasible(options(a)):
@@ -302,7 +302,7 @@ class ExpressionsMixin:
                 from densecheck.shapes import broadcast
 
                 return Tensor(broadcast(a.shape, b.shape))
-            t = a if isinstance(a, Tensor) else b
+            t = cast(Tensor, a if isinstance(a, Tensor) else b)
             other = b if t is a else a
             if isinstance(other, (Const, DimV)):
                 return Tensor(t.shape)
@@ -375,7 +375,7 @@ class ExpressionsMixin:
             return DimV(Sym("?"))
         return UNKNOWN
 
-    def eval_Subscript(self: Interpreter, node: cst.Subscript, frame: Frame) -> Value:
+    def eval_Subscript(self, node: cst.Subscript, frame: Frame) -> Value:
         base = self.eval(node.value, frame)
         elems = node.slice
         if isinstance(base, Tensor):
@@ -388,7 +388,7 @@ class ExpressionsMixin:
             return out or UNKNOWN
         return self.subscript(base, elems, frame)
 
-    def subscript(self: Interpreter, base: Value, elems, frame: Frame) -> Value:
+    def subscript(self, base: Value, elems: Sequence[cst.SubscriptElement], frame: Frame) -> Value:
         if isinstance(base, Tensor):
             return self.index_tensor(base, elems, frame)
         if isinstance(base, Ref):
@@ -442,7 +442,7 @@ class ExpressionsMixin:
                 return UNKNOWN
         return UNKNOWN
 
-    def _known_prefix(self: Interpreter, items: list[Value], s, frame: Frame) -> Value:
+    def _known_prefix(self, items: list[Value], s: cst.BaseSlice, frame: Frame) -> Value:
         """``seq[k]`` / ``seq[a:b]`` when only ``items`` are known to start the sequence (what follows them
         may shift): a non-negative index or slice that stays inside them, else unknown."""
         if isinstance(s, cst.Index):
@@ -461,7 +461,7 @@ class ExpressionsMixin:
                 return Seq(items[lower:upper], "tuple")
         return UNKNOWN
 
-    def index_tensor(self: Interpreter, t: Tensor, elems, frame: Frame) -> Value:
+    def index_tensor(self, t: Tensor, elems: Sequence[cst.SubscriptElement], frame: Frame) -> Value:
         s = t.shape
         kinds: list[tuple[str, Any]] = []
         for el in elems:
@@ -473,7 +473,7 @@ class ExpressionsMixin:
                 ]
                 kinds.append(("slice", parts))
                 continue
-            v = self.eval(sl.value, frame)
+            v = self.eval(cast(cst.Index, sl).value, frame)  # a BaseSlice is an Index or a Slice
             if isinstance(v, Const) and v.value is None:
                 kinds.append(("new", None))
             elif isinstance(v, Const) and v.value is Ellipsis:
@@ -492,13 +492,14 @@ class ExpressionsMixin:
             if any(k == "ellipsis" for k, _ in kinds):
                 return Tensor(UNKNOWN_SHAPE)
             return Tensor(UNKNOWN_SHAPE)
+        assert s.dims is not None  # the rank is known
         consumed = sum(1 for k, _ in kinds if k in ("slice", "int", "adv"))
         advs = [i for i, (k, _) in enumerate(kinds) if k == "adv"]
         adv_seen = False
         if consumed > s.rank:
             return Tensor(UNKNOWN_SHAPE)
-        dims: list = []
-        src_axes: list = []
+        dims: list[Dim] = []
+        src_axes: list[int | None] = []
         axis = 0
         for k, parts in kinds:
             if k == "ellipsis":
@@ -545,7 +546,9 @@ class ExpressionsMixin:
             Shape(tuple(dims), ca, s.explicit_layout, s.spatial and len(dims) == s.rank and not advs)
         )
 
-    def comprehension(self: Interpreter, node, frame: Frame) -> tuple[list[Value], bool, list[bool] | None]:
+    def comprehension(
+        self, node: cst.BaseSimpleComp, frame: Frame
+    ) -> tuple[list[Value], bool, list[bool] | None]:
         """Evaluate a comprehension: (items, exact, maybe). ``exact``: the items are all of them, in order.
         ``maybe`` (one loop over known items, only its filters unsure): which items a filter might drop."""
         inner = Frame(Scope(parent=frame.scope), frame.self_value, frame.func)
@@ -559,7 +562,7 @@ class ExpressionsMixin:
             self.frames.pop()
 
     def _comp_for(
-        self: Interpreter, comp: cst.CompFor, elt, frame: Frame, out: list, maybe: list
+        self, comp: cst.CompFor, elt: cst.BaseExpression, frame: Frame, out: list[Value], maybe: list[bool]
     ) -> tuple[bool, bool]:
         """(exact, looped): ``looped`` when the loop ran over all its known items (only filters may be
         unsure)."""
@@ -587,7 +590,7 @@ class ExpressionsMixin:
                 maybe.append(unsure)
         return exact, looped
 
-    def _comp_seq(self: Interpreter, node, frame: Frame, kind: str) -> Value:
+    def _comp_seq(self, node: cst.BaseSimpleComp, frame: Frame, kind: str) -> Value:
         items, exact, maybe = self.comprehension(node, frame)
         if exact:
             return Seq(items, kind)
@@ -599,14 +602,14 @@ class ExpressionsMixin:
             )
         return Seq([self.join_all(items)], kind, repeated=True)
 
-    def eval_ListComp(self: Interpreter, node: cst.ListComp, frame: Frame) -> Value:
+    def eval_ListComp(self, node: cst.ListComp, frame: Frame) -> Value:
         return self._comp_seq(node, frame, "list")
 
-    def eval_GeneratorExp(self: Interpreter, node: cst.GeneratorExp, frame: Frame) -> Value:
+    def eval_GeneratorExp(self, node: cst.GeneratorExp, frame: Frame) -> Value:
         return self._comp_seq(node, frame, "tuple")
 
-    def eval_SetComp(self: Interpreter, node: cst.SetComp, frame: Frame) -> Value:
+    def eval_SetComp(self, node: cst.SetComp, frame: Frame) -> Value:
         return self._comp_seq(node, frame, "list")
 
-    def eval_DictComp(self: Interpreter, node: cst.DictComp, frame: Frame) -> Value:
+    def eval_DictComp(self, node: cst.DictComp, frame: Frame) -> Value:
         return UNKNOWN

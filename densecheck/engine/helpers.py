@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import operator
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeGuard, TypeVar, cast
 
 import libcst as cst
 
@@ -75,6 +76,7 @@ def drop_first_axis(s: Shape) -> Shape:
     """The shape of one item when iterating over (or unpacking) a tensor along its first axis."""
     if not s.rank:
         return UNKNOWN_SHAPE
+    assert s.dims is not None  # the rank is known
     ca = s.channel_axis - 1 if s.channel_axis is not None and s.channel_axis > 0 else None
     return Shape(s.dims[1:], ca, s.explicit_layout)
 
@@ -92,7 +94,7 @@ def options_seq(x: Value) -> list[Value]:
     return [x]
 
 
-def sig(v: Value):
+def sig(v: Value) -> Hashable | None:
     """A hashable summary of an abstract value for the memo tables; None when it must not be memoised."""
     if isinstance(v, Tensor):
         s = v.shape
@@ -122,8 +124,8 @@ def sig(v: Value):
     return None
 
 
-def signature(head: tuple, args: list[Value], kwargs: dict[str, Value]):
-    parts = []
+def signature(head: tuple[Any, ...], args: list[Value], kwargs: dict[str, Value]) -> tuple[Any, ...] | None:
+    parts: list[Hashable] = []
     for a in args:
         s = sig(a)
         if s is None:
@@ -137,8 +139,14 @@ def signature(head: tuple, args: list[Value], kwargs: dict[str, Value]):
     return tuple(id(h) if not isinstance(h, bool) else h for h in head) + tuple(parts)
 
 
-def safe(rule, *a):
+_T = TypeVar("_T")
+
+
+def safe(rule: Callable[..., _T] | None, *a: Any) -> _T | None:
+    """``rule(*a)``, None when it fails (or there is no rule)."""
     try:
+        if rule is None:  # calling it would raise TypeError: the same None
+            return None
         return rule(*a)
     except (TypeError, ValueError, ZeroDivisionError, IndexError, KeyError, AttributeError, OverflowError):
         return None
@@ -168,7 +176,7 @@ def is_none(v: Value) -> bool:
     return isinstance(v, Const) and v.value is None
 
 
-def is_tuple(v: Value) -> bool:
+def is_tuple(v: Value) -> TypeGuard[Seq]:
     return isinstance(v, Seq) and v.kind == "tuple" and not v.repeated
 
 
@@ -179,4 +187,4 @@ def may_be_none(v: Value) -> bool:
 def module_of(scope: Scope) -> ModuleContext:
     while scope.parent is not None:
         scope = scope.parent
-    return scope.module
+    return cast(ModuleContext, scope.module)  # the root scope is a module's globals

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
+from densecheck.engine.base import EngineBase
 from densecheck.engine.limits import MAX_DEPTH, MAX_FOLLOWED_MODULES, Frame
 from densecheck.engine.project import parse_module, reexports
 from densecheck.engine.sites import ModuleContext, top_level_bindings
@@ -20,15 +20,12 @@ from densecheck.engine.values import (
     Value,
 )
 
-if TYPE_CHECKING:
-    from densecheck.engine.driver import Interpreter
 
-
-class ImportsMixin:
+class ImportsMixin(EngineBase):
     """Loading the project's other modules."""
 
     # --------------------------------------------------------------------------- followed imports (project)
-    def load_module(self: Interpreter, name: str) -> ModuleContext | None:
+    def load_module(self, name: str) -> ModuleContext | None:
         """Project module ``name``, its top level run (definitions, imports, constants), or None when it is
         not the project's, cannot be parsed, or the per-file limit of followed modules is reached."""
         if name in self.modules:
@@ -53,7 +50,7 @@ class ImportsMixin:
         ctx.pending = {k: list(v) for k, v in parsed.bindings.items()}
         return ctx
 
-    def module_global(self: Interpreter, ctx: ModuleContext, name: str) -> Value | None:
+    def module_global(self, ctx: ModuleContext, name: str) -> Value | None:
         """``name`` in ``ctx``'s globals; for a followed module, first running the top-level statements that
         bind it (a module whose one class is used costs that class's definition, not the whole file's top
         level)."""
@@ -70,7 +67,7 @@ class ImportsMixin:
                 self.frames.pop()
         return ctx.globals.vars.get(name)
 
-    def project_value(self: Interpreter, qualname: str) -> Value | None:
+    def project_value(self, qualname: str) -> Value | None:
         """What an imported name of the project is (a class or function of another of its files), or None."""
         if self.project is None:
             return None

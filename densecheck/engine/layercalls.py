@@ -3,8 +3,9 @@ site sees."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from densecheck.engine.base import EngineBase
 from densecheck.engine.helpers import feasible, options_seq, safe
 from densecheck.engine.limits import MAX_SHAPES_PER_SITE, MAX_UNROLL
 from densecheck.engine.values import (
@@ -26,13 +27,17 @@ from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 from densecheck.shapes import Shape
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from densecheck.engine.driver import Interpreter
 
 
-class LayersMixin:
+class LayersMixin(EngineBase):
     """Layers and ops over abstract tensors."""
 
-    def make_layer(self: Interpreter, spec: LayerSpec, args, kwargs, node) -> Value:
+    def make_layer(
+        self, spec: LayerSpec, args: list[Value], kwargs: dict[str, Value], node: cst.Call | None
+    ) -> Value:
         bound = self.bind(spec.params, args, kwargs)
         layer = Layer(spec, bound)
         plugin = registry().plugin(spec.framework)
@@ -65,7 +70,7 @@ class LayersMixin:
         if not isinstance(rep.out_features, int) or isinstance(rep.out_features, bool):
             rep.out_features = None
 
-    def record(self: Interpreter, layer: Layer, shape: Shape) -> None:
+    def record(self, layer: Layer, shape: Shape) -> None:
         if layer.site is None:
             return
         rep = layer.site.report
@@ -79,7 +84,7 @@ class LayersMixin:
                 return
         rep.shapes.append(shape)
 
-    def apply_layer(self: Interpreter, layer: Layer, args: list[Value], kwargs: dict[str, Value]) -> Value:
+    def apply_layer(self, layer: Layer, args: list[Value], kwargs: dict[str, Value]) -> Value:
         spec = layer.spec
         x = args[0] if args else next(iter(kwargs.values()), UNKNOWN)
         if isinstance(x, Union):
@@ -101,21 +106,21 @@ class LayersMixin:
             return Tensor(UNKNOWN_SHAPE)
         return self.to_value(safe(spec.rule, shape, a))
 
-    def apply_wrapper(self: Interpreter, layer: Layer, x: Value) -> Value:
+    def apply_wrapper(self, layer: Layer, x: Value) -> Value:
         """A layer that wraps another (``TimeDistributed(Dense(8))``): the wrapper's plugin rule says how."""
         inner = layer.args.get("layer")
         if not isinstance(inner, Layer) or not isinstance(x, Tensor) or layer.spec.wrap is None:
             if isinstance(inner, Layer) and inner.spec.dense:
                 self.record(inner, UNKNOWN_SHAPE)
             return Tensor(UNKNOWN_SHAPE)
-        return layer.spec.wrap(self, layer, x)
+        return layer.spec.wrap(cast("Interpreter", self), layer, x)
 
-    def apply_sequential(self: Interpreter, seq: Sequential, x: Value) -> Value:
+    def apply_sequential(self, seq: Sequential, x: Value) -> Value:
         for layer in seq.layers:
             x = self.call(layer, [x], {})
         return x
 
-    def to_value(self: Interpreter, r: Any) -> Value:
+    def to_value(self, r: Any) -> Value:
         if isinstance(r, Shape):
             return Tensor(r)
         if isinstance(r, tuple):
@@ -129,7 +134,7 @@ class LayersMixin:
         return Tensor(UNKNOWN_SHAPE) if r is None else UNKNOWN
 
     def apply_op(
-        self: Interpreter,
+        self,
         op: OpSpec,
         args: list[Value],
         kwargs: dict[str, Value],

@@ -24,12 +24,15 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
 from densecheck.engine.names import package_of
 from densecheck.plugins.registry import candidate_names
+
+if TYPE_CHECKING:
+    from densecheck.engine.sites import SiteFinder
 
 #: never followed, even when their source sits in the project's directory: their layers come from the tables
 FRAMEWORK_PACKAGES = frozenset(
@@ -108,7 +111,7 @@ class ParsedModule:
     tree: Any  # CPython's ast of the same text
     #: what the analysis derives from the tree alone (its call sites and their positions), computed once per
     #: process by whoever first needs it
-    syntax: Any = None
+    syntax: tuple[SiteFinder, Any] | None = None
     bindings: Any = None
 
 

@@ -5,7 +5,8 @@ and ``math``."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from densecheck.engine.helpers import is_tuple
 from densecheck.engine.limits import MAX_INT, MAX_ITEMS, MAX_UNROLL
@@ -35,6 +36,10 @@ from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
+    from densecheck.plugins.base import MethodImpl, SpecialCall
+
+    #: ``math.<fn>`` as a method: called with no bound method (``b`` None) by the stdlib calls
+    MathImpl = Callable[[Interpreter, Builtin | None, list[Value], dict[str, Value]], Value]
 from densecheck.shapes import Shape, Sym, known
 
 # ---------------------------------------------------------------------------------------------------------
@@ -42,7 +47,7 @@ from densecheck.shapes import Shape, Sym, known
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _b_len(it, b, args, kwargs):
+def _b_len(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     x = args[0] if args else UNKNOWN
     if isinstance(x, Seq) and not x.repeated:
         return Const(len(x.items))
@@ -53,12 +58,13 @@ def _b_len(it, b, args, kwargs):
     if isinstance(x, Const) and isinstance(x.value, (str, tuple)):
         return Const(len(x.value))
     if isinstance(x, Tensor) and x.shape.rank:
+        assert x.shape.dims is not None  # the rank is known
         d = x.shape.dims[0]
         return Const(d) if known(d) else DimV(d if isinstance(d, Sym) else Sym("?"))
     return UNKNOWN
 
 
-def _b_range(it, b, args, kwargs):
+def _b_range(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     vals = [pyvalue(a) for a in args]
     if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
         try:
@@ -70,8 +76,8 @@ def _b_range(it, b, args, kwargs):
     return Seq([DimV(Sym("i"))], "list", repeated=True)
 
 
-def _b_numeric(kind):
-    def impl(it, b, args, kwargs):
+def _b_numeric(kind: Callable[[Any], Any]) -> MethodImpl:
+    def impl(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
         x = args[0] if args else Const(0)
         if isinstance(x, Const) and isinstance(x.value, (int, float, str, bool)):
             try:
@@ -85,8 +91,8 @@ def _b_numeric(kind):
     return impl
 
 
-def _b_seq(kind):
-    def impl(it, b, args, kwargs):
+def _b_seq(kind: str) -> MethodImpl:
+    def impl(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
         x = args[0] if args else Seq([], kind)
         if isinstance(x, Record) and kind == "tuple":
             return x  # a ModelOutput's tuple, or a filtered generator's items: indexed the same way
@@ -101,8 +107,8 @@ def _b_seq(kind):
     return impl
 
 
-def _b_minmax(fn):
-    def impl(it, b, args, kwargs):
+def _b_minmax(fn: Callable[[list[Any]], Any]) -> MethodImpl:
+    def impl(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
         vals = [pyvalue(a) for a in args]
         if len(vals) == 1 and isinstance(vals[0], tuple):
             vals = list(vals[0])
@@ -113,15 +119,15 @@ def _b_minmax(fn):
     return impl
 
 
-def _b_sum(it, b, args, kwargs):
+def _b_sum(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     v = pyvalue(args[0]) if args else None
     if isinstance(v, tuple) and all(isinstance(x, (int, float)) for x in v):
         return Const(sum(v))
     return UNKNOWN
 
 
-def b_math(fn):
-    def impl(it, b, args, kwargs):
+def b_math(fn: Callable[..., Any]) -> MathImpl:
+    def impl(it: Interpreter, b: Builtin | None, args: list[Value], kwargs: dict[str, Value]) -> Value:
         vals = [pyvalue(a) for a in args]
         if len(vals) == 1 and isinstance(vals[0], tuple):
             vals = list(vals[0]) if fn is math.prod else vals
@@ -138,7 +144,7 @@ def b_math(fn):
     return impl
 
 
-def _b_getattr(it, b, args, kwargs):
+def _b_getattr(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     if len(args) >= 2:
         name = pyvalue(args[1])
         if isinstance(name, str):
@@ -149,7 +155,7 @@ def _b_getattr(it, b, args, kwargs):
     return UNKNOWN
 
 
-def _b_setattr(it, b, args, kwargs):
+def _b_setattr(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     if len(args) == 3:
         name = pyvalue(args[1])
         if isinstance(name, str) and isinstance(args[0], (Instance, ClassV)):
@@ -157,7 +163,7 @@ def _b_setattr(it, b, args, kwargs):
     return Const(None)
 
 
-def _b_super(it, b, args, kwargs):
+def _b_super(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     frame = it.frame
     fn = frame.func
     if fn is not None and fn.cls is not None and frame.self_value is not None:
@@ -167,7 +173,7 @@ def _b_super(it, b, args, kwargs):
     return UNKNOWN
 
 
-def _b_enumerate(it, b, args, kwargs):
+def _b_enumerate(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     x = args[0] if args else UNKNOWN
     items, exact = it.iteration(x)
     if exact:
@@ -175,7 +181,7 @@ def _b_enumerate(it, b, args, kwargs):
     return Seq([Seq([DimV(Sym("i")), items[0]])], "list", repeated=True)
 
 
-def _b_zip(it, b, args, kwargs):
+def _b_zip(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     cols = [it.iteration(a) for a in args]
     if cols and all(exact for _, exact in cols):
         n = min(len(items) for items, _ in cols)
@@ -183,14 +189,14 @@ def _b_zip(it, b, args, kwargs):
     return Seq([Seq([items[0] if items else UNKNOWN for items, _ in cols])], "list", repeated=True)
 
 
-def _b_reversed(it, b, args, kwargs):
+def _b_reversed(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     x = args[0] if args else UNKNOWN
     if isinstance(x, Seq):
         return Seq(list(reversed(x.items)), x.kind, x.repeated)
     return UNKNOWN
 
 
-def _b_slice(it, b, args, kwargs):
+def _b_slice(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     """``slice(a, b, c)``: a slice object (bounds not known statically stand as unknown dimensions)."""
     if not 1 <= len(args) <= 3 or kwargs:
         return UNKNOWN
@@ -199,7 +205,7 @@ def _b_slice(it, b, args, kwargs):
     return Const(slice(*parts))
 
 
-def _b_isinstance(it, b, args, kwargs):
+def _b_isinstance(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     """``isinstance(x, tuple)`` where the answer is sure: a tensor is a ``torch.Tensor`` and no tuple, list,
     dict, number or string (``layer_outputs[0] if isinstance(layer_outputs, tuple) else layer_outputs``); a
     constant is what it is; an instance of a class of the analysed code is an instance of the classes in its
@@ -238,11 +244,11 @@ def py_isinstance(v: Value, kind: Value) -> bool | None:
     return None
 
 
-def _b_print(it, b, args, kwargs):
+def _b_print(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     return Const(None)
 
 
-def _b_seq_add(it, b, args, kwargs):
+def _b_seq_add(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     """``seq.add(layer)`` / ``seq.append(layer)``: the container's framework says what adding does (Keras
     builds the layer on the shape so far); otherwise the layer is appended."""
     seq = b.self
@@ -255,13 +261,13 @@ def _b_seq_add(it, b, args, kwargs):
     return Const(None)
 
 
-def _b_seq_add_module(it, b, args, kwargs):
+def _b_seq_add_module(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     if isinstance(b.self, Sequential) and len(args) == 2:
         b.self.layers.append(args[1])
     return Const(None)
 
 
-def _b_seq_build(it, b, args, kwargs):
+def _b_seq_build(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     seq = b.self
     shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("input_shape"))
     if isinstance(seq, Sequential) and isinstance(shape, tuple):
@@ -273,7 +279,7 @@ def _b_seq_build(it, b, args, kwargs):
     return Const(None)
 
 
-def _b_list_append(it, b, args, kwargs):
+def _b_list_append(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     if isinstance(b.self, Seq) and args:
         if b.self.repeated:
             b.self.items[0] = join(b.self.items[0], args[0])
@@ -282,7 +288,7 @@ def _b_list_append(it, b, args, kwargs):
     return Const(None)
 
 
-def _b_list_extend(it, b, args, kwargs):
+def _b_list_extend(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     if isinstance(b.self, Seq) and args:
         x = args[0]
         if isinstance(x, Seq) and not x.repeated and not b.self.repeated:
@@ -293,7 +299,7 @@ def _b_list_extend(it, b, args, kwargs):
     return Const(None)
 
 
-def _b_list_insert(it, b, args, kwargs):
+def _b_list_insert(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     if isinstance(b.self, Seq) and len(args) == 2:
         idx = pyvalue(args[0])
         if isinstance(idx, int) and not b.self.repeated:
@@ -301,22 +307,22 @@ def _b_list_insert(it, b, args, kwargs):
     return Const(None)
 
 
-def _b_dict_items(it, b, args, kwargs):
+def _b_dict_items(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     d = b.self
     return Seq([Seq([Const(k), v]) for k, v in d.items.items()], "list") if isinstance(d, Dict) else UNKNOWN
 
 
-def _b_dict_values(it, b, args, kwargs):
+def _b_dict_values(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     d = b.self
     return Seq(list(d.items.values()), "list") if isinstance(d, Dict) else UNKNOWN
 
 
-def _b_dict_keys(it, b, args, kwargs):
+def _b_dict_keys(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     d = b.self
     return Seq([Const(k) for k in d.items], "list") if isinstance(d, Dict) else UNKNOWN
 
 
-def _b_dict_get(it, b, args, kwargs):
+def _b_dict_get(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     d = b.self
     if isinstance(d, Dict) and args:
         k = pyvalue(args[0])
@@ -329,7 +335,7 @@ def _b_dict_get(it, b, args, kwargs):
     return UNKNOWN
 
 
-def _b_dict_update(it, b, args, kwargs):
+def _b_dict_update(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     d = b.self
     if isinstance(d, Dict):
         if args and isinstance(args[0], Dict):
@@ -338,7 +344,7 @@ def _b_dict_update(it, b, args, kwargs):
     return Const(None)
 
 
-def b_super_init(it, b, args, kwargs):
+def b_super_init(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     """super().__init__(...) of an external base: subclasses of a container (``nn.Sequential``) keep their
     layers, subclasses of a framework layer (``class ScaledEmbedding(nn.Embedding)``) keep the layer their
     base builds."""
@@ -357,7 +363,7 @@ def b_super_init(it, b, args, kwargs):
     return Const(None)
 
 
-def _b_super_forward(it, b, args, kwargs):
+def _b_super_forward(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     """super().forward(x) / super().call(x) where the base is a framework layer."""
     inst = b.self
     layer = inst.attrs.get("__layer__") if isinstance(inst, Instance) else None
@@ -372,7 +378,7 @@ def bare_layer(qualname: str, guessed: bool = False) -> Value:
     return Layer(spec, {}, guessed=guessed) if spec is not None else UNKNOWN
 
 
-BUILTIN_IMPL = {
+BUILTIN_IMPL: dict[str, MethodImpl] = {
     "len": _b_len,
     "range": _b_range,
     "int": _b_numeric(int),
@@ -410,7 +416,9 @@ BUILTIN_IMPL = {
     "super.forward": _b_super_forward,
     "super.call": _b_super_forward,
     "super.__call__": _b_super_forward,
-    "record.to_tuple": lambda it, b, args, kwargs: b.self,  # indexed as the record is: None fields skipped
+    "record.to_tuple": lambda it, b, args, kwargs: cast(
+        Value, b.self
+    ),  # indexed as the record is: None fields skipped
 }
 PY_BUILTINS = {n for n in BUILTIN_IMPL if "." not in n} | {
     "str",
@@ -426,7 +434,7 @@ PY_BUILTINS = {n for n in BUILTIN_IMPL if "." not in n} | {
     "any",
     "all",
 }
-MATH = {
+MATH: dict[str, Callable[..., Any]] = {
     "prod": math.prod,
     "sqrt": math.sqrt,
     "ceil": math.ceil,
@@ -437,7 +445,7 @@ MATH = {
 }
 
 
-def ordered_dict(it: Interpreter, args, kwargs, node) -> Value:
+def ordered_dict(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     items = args[0] if args else None
     out: dict[Any, Value] = {}
     if isinstance(items, Seq):
@@ -451,20 +459,20 @@ def ordered_dict(it: Interpreter, args, kwargs, node) -> Value:
     return Dict(out)
 
 
-def partial(it: Interpreter, args, kwargs, node) -> Value:
+def partial(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     if not args:
         return UNKNOWN
     return Partial(args[0], list(args[1:]), dict(kwargs))
 
 
-def _math_call(fn):
+def _math_call(fn: Callable[..., Any]) -> SpecialCall:
     """``math.<fn>(...)`` as a call the engine implements."""
     return lambda it, args, kwargs, node: b_math(fn)(it, None, args, kwargs)
 
 
 #: callables of the standard library (and numpy's ``prod``) the engine implements: (engine, args, kwargs,
 # node)
-STDLIB_CALLS: dict[str, Any] = {
+STDLIB_CALLS: dict[str, SpecialCall] = {
     "collections.OrderedDict": ordered_dict,
     "typing.OrderedDict": ordered_dict,
     "functools.partial": partial,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 import libcst as cst
@@ -109,7 +110,7 @@ class SiteFinder(ImportTable):
         self._stmt_target: list[str | None] = []
 
     def run(self, module: cst.Module) -> SiteFinder:
-        enter = {
+        enter: dict[type[cst.CSTNode], Callable[[Any], object]] = {
             cst.Module: self.visit_Module,
             cst.Import: self.visit_Import,
             cst.ImportFrom: self.visit_ImportFrom,
@@ -118,7 +119,7 @@ class SiteFinder(ImportTable):
             cst.SimpleStatementLine: self.visit_SimpleStatementLine,
             cst.Call: self.visit_Call,
         }
-        leave = {
+        leave: dict[type[cst.CSTNode], Callable[[], object]] = {
             cst.ClassDef: self._ctx.pop,
             cst.FunctionDef: self._ctx.pop,
             cst.SimpleStatementLine: self._stmt_target.pop,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import libcst as cst
 
+from densecheck.engine.base import EngineBase
 from densecheck.engine.helpers import GlobalRef, drop_first_axis, module_of
 from densecheck.engine.limits import MAX_UNROLL, Frame
 from densecheck.engine.names import dotted, import_bindings
@@ -30,22 +31,19 @@ from densecheck.engine.values import (
 )
 from densecheck.plugins.registry import canonical, lookup_layer, registry
 
-if TYPE_CHECKING:
-    from densecheck.engine.driver import Interpreter
 
-
-class StatementsMixin:
+class StatementsMixin(EngineBase):
     """Executing statements over abstract values."""
 
     # ============================================================================================ statements
-    def exec_block(self: Interpreter, body: Sequence[cst.CSTNode], frame: Frame) -> bool:
+    def exec_block(self, body: Sequence[cst.CSTNode], frame: Frame) -> bool:
         """Execute statements; True when the block certainly ends (return/raise/break/continue)."""
         for stmt in body:
             if self.exec_stmt(stmt, frame):
                 return True
         return False
 
-    def exec_stmt(self: Interpreter, stmt: cst.CSTNode, frame: Frame) -> bool:
+    def exec_stmt(self, stmt: cst.CSTNode, frame: Frame) -> bool:
         self.tick()
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
@@ -84,7 +82,7 @@ class StatementsMixin:
             return self.exec_block(stmt.body, frame)
         return False
 
-    def exec_small(self: Interpreter, small: cst.CSTNode, frame: Frame) -> bool:
+    def exec_small(self, small: cst.CSTNode, frame: Frame) -> bool:
         if isinstance(small, cst.Assign):
             v = self.eval(small.value, frame)
             for t in small.targets:
@@ -100,7 +98,8 @@ class StatementsMixin:
             cur = self.eval(small.target, frame)
             rhs = self.eval(small.value, frame)
             op = type(small.operator).__name__.replace("Assign", "")
-            opcls = getattr(cst, op, None)
+            # every augmented operator has its binary one (``AddAssign`` -> ``Add``)
+            opcls = cast("type[cst.BaseBinaryOp]", getattr(cst, op, None))
             self.assign(small.target, self.binop(opcls, cur, rhs), frame)
         elif isinstance(small, cst.Expr):
             self.eval(small.value, frame)
@@ -118,7 +117,9 @@ class StatementsMixin:
                 frame.scope.vars[local] = Ref(qual)
         return False
 
-    def branch(self: Interpreter, frame: Frame, run) -> tuple[dict, dict | None, bool]:
+    def branch(
+        self, frame: Frame, run: Callable[..., bool]
+    ) -> tuple[dict[str, Value], dict[str, Value] | None, bool]:
         """Run ``run`` on a copy of the frame's variables (and self's attributes); return the resulting
         state."""
         saved = dict(frame.scope.vars)
@@ -128,36 +129,40 @@ class StatementsMixin:
         out_vars, out_attrs = frame.scope.vars, (dict(inst.attrs) if inst else None)
         frame.scope.vars = saved
         if inst is not None:
+            assert saved_attrs is not None  # saved from inst
             inst.attrs.clear()
             inst.attrs.update(saved_attrs)
         return out_vars, out_attrs, ended
 
-    def merge(self: Interpreter, frame: Frame, states: list[tuple[dict, dict | None, bool]]) -> bool:
+    def merge(
+        self, frame: Frame, states: list[tuple[dict[str, Value], dict[str, Value] | None, bool]]
+    ) -> bool:
         live = [s for s in states if not s[2]]
         if not live:
             return True
         inst = frame.self_value if isinstance(frame.self_value, Instance) else None
 
-        def join_maps(maps: list[dict]) -> dict:
+        def join_maps(maps: list[dict[str, Value]]) -> dict[str, Value]:
             # a name (or attribute) bound on some paths only: wherever it is used without raising, it has one
             # of the values it was given, so the paths that never bound it add nothing
-            keys = set().union(*maps)
-            out = {}
+            keys: set[str] = set().union(*maps)
+            out: dict[str, Value] = {}
             for k in keys:
                 v: Value | None = None
                 for m in maps:
                     if k in m:
                         v = join(v, m[k]) if v is not None else m[k]
+                assert v is not None  # k is in one of the maps
                 out[k] = v
             return out
 
         frame.scope.vars = join_maps([s[0] for s in live])
         if inst is not None and all(s[1] is not None for s in live):
             inst.attrs.clear()
-            inst.attrs.update(join_maps([s[1] for s in live]))
+            inst.attrs.update(join_maps([cast("dict[str, Value]", s[1]) for s in live]))
         return False
 
-    def exec_if(self: Interpreter, stmt: cst.If, frame: Frame) -> bool:
+    def exec_if(self, stmt: cst.If, frame: Frame) -> bool:
         truth = self.truth(self.eval(stmt.test, frame))
         orelse = stmt.orelse
         if truth is True:
@@ -166,7 +171,7 @@ class StatementsMixin:
             return self._exec_orelse(orelse, frame)
         narrow = self.narrowing(stmt.test, frame)
 
-        def run(branch_taken: bool, body):
+        def run(branch_taken: bool, body: Callable[[], bool]) -> bool:
             if narrow is not None:
                 name, when_true, when_false = narrow
                 frame.scope.vars[name] = when_true if branch_taken else when_false
@@ -176,9 +181,7 @@ class StatementsMixin:
         b = self.branch(frame, lambda: run(False, lambda: self._exec_orelse(orelse, frame)))
         return self.merge(frame, [a, b])
 
-    def narrowing(
-        self: Interpreter, test: cst.BaseExpression, frame: Frame
-    ) -> tuple[str, Value, Value] | None:
+    def narrowing(self, test: cst.BaseExpression, frame: Frame) -> tuple[str, Value, Value] | None:
         """``if x is None`` / ``if x is not None`` with x a maybe-None union: x's value in each branch."""
         if not (
             isinstance(test, cst.Comparison)
@@ -204,14 +207,14 @@ class StatementsMixin:
             return name, nones[0], not_none
         return name, not_none, nones[0]
 
-    def _exec_orelse(self: Interpreter, orelse, frame: Frame) -> bool:
+    def _exec_orelse(self, orelse: cst.If | cst.Else | None, frame: Frame) -> bool:
         if orelse is None:
             return False
         if isinstance(orelse, cst.If):
             return self.exec_if(orelse, frame)
         return self.exec_block(orelse.body.body, frame)
 
-    def iteration(self: Interpreter, it: Value) -> tuple[list[Value], bool]:
+    def iteration(self, it: Value) -> tuple[list[Value], bool]:
         """(items, exact): exact means these are all the items, in order."""
         if isinstance(it, Seq):
             if it.repeated:
@@ -220,7 +223,7 @@ class StatementsMixin:
                 return list(it.items), True
             return [self.join_all(it.items)], False
         if isinstance(it, Dict):
-            keys = [Const(k) for k in it.items]
+            keys: list[Value] = [Const(k) for k in it.items]
             return (keys, True) if len(keys) <= MAX_UNROLL else ([UNKNOWN], False)
         if isinstance(it, Sequential):
             return (list(it.layers), True) if len(it.layers) <= MAX_UNROLL else ([UNKNOWN], False)
@@ -235,7 +238,7 @@ class StatementsMixin:
             out = join(out, x) if out is not None else x
         return out if out is not None else UNKNOWN
 
-    def exec_for(self: Interpreter, stmt: cst.For, frame: Frame) -> bool:
+    def exec_for(self, stmt: cst.For, frame: Frame) -> bool:
         items, exact = self.iteration(self.eval(stmt.iter, frame))
         if exact:
             for item in items:
@@ -256,9 +259,7 @@ class StatementsMixin:
         return False
 
     # ----------------------------------------------------------------------------------------- definitions
-    def define_function(
-        self: Interpreter, node: cst.FunctionDef, frame: Frame, cls: ClassV | None = None
-    ) -> Function:
+    def define_function(self, node: cst.FunctionDef, frame: Frame, cls: ClassV | None = None) -> Function:
         defaults: dict[str, Value] = {}
         p = node.params
         for param in list(p.posonly_params) + list(p.params) + list(p.kwonly_params):
@@ -274,7 +275,7 @@ class StatementsMixin:
                 self.functions.append(fn)
         return fn
 
-    def define_class(self: Interpreter, node: cst.ClassDef, frame: Frame) -> ClassV:
+    def define_class(self, node: cst.ClassDef, frame: Frame) -> ClassV:
         bases = []
         for arg in node.bases:
             b = self.eval(arg.value, frame)
@@ -296,14 +297,14 @@ class StatementsMixin:
         cls.attrs.update(body_scope.vars)
         return cls
 
-    def _is_module_class(self: Interpreter, cls: ClassV) -> bool:
+    def _is_module_class(self, cls: ClassV) -> bool:
         ext = cls.external_bases()
         if any(b in registry().module_bases or lookup_layer(b) is not None for b in ext):
             return True
         return cls.lookup("forward") is not None or cls.lookup("call") is not None
 
     # ============================================================================================ assignment
-    def assign(self: Interpreter, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
+    def assign(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
         if isinstance(target, cst.Name):
             if isinstance(frame.scope.vars.get(target.value), GlobalRef):
                 module_of(frame.scope).globals.vars[target.value] = value
@@ -349,12 +350,12 @@ class StatementsMixin:
                 ):
                     base.items[key] = value
 
-    def unpack(self: Interpreter, value: Value, n: int) -> list[Value]:
+    def unpack(self, value: Value, n: int) -> list[Value]:
         if isinstance(value, Union) and all(
             isinstance(o, Seq) and not o.repeated and len(o.items) == n for o in value.options
         ):
             # one of several sequences of n items: each target is one of their items there
-            return [self.join_all([o.items[i] for o in value.options]) for i in range(n)]
+            return [self.join_all([cast(Seq, o).items[i] for o in value.options]) for i in range(n)]
         if isinstance(value, Seq):
             if value.repeated:
                 return [self.join_all(value.items)] * n

@@ -8,12 +8,15 @@ function/class/instance, a reference to an external name, a union of alternative
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
 from densecheck.plugins.base import LayerSpec
 from densecheck.shapes import Shape, Sym
+
+if TYPE_CHECKING:
+    from densecheck.plugins.base import MethodImpl
 
 
 class Value:
@@ -127,7 +130,7 @@ class Builtin(Value):
     self: Value | None = None
     #: a plugin's implementation ``(engine, this, args, kwargs) -> value``; None: the engine's own, by
     # ``name``
-    impl: Any = None
+    impl: MethodImpl | None = None
 
 
 @dataclass(eq=False)
@@ -161,7 +164,7 @@ class ClassV(Value):
         return None
 
     def external_bases(self) -> list[str]:
-        out = []
+        out: list[str] = []
         for c in self.mro():
             out.extend(b.qualname for b in c.bases if isinstance(b, Ref))
         return out

@@ -47,8 +47,9 @@ if TYPE_CHECKING:
     from densecheck.engine.values import Builtin, Layer, Sequential, Value
 
 
-ShapeRule = Callable[[Shape, Args], Any]
-"""(input shape, constructor args) -> output Shape, or a tuple of outputs (RNNs), or None (unknown)."""
+ShapeRule = Callable[[Shape, Args], Any] | Callable[[list[Shape], Args], Any]
+"""(input shape, constructor args) -> output Shape, or a tuple of outputs (RNNs), or None (unknown); a
+``multi_input`` layer's rule takes the list of its input shapes."""
 
 WrapRule = Callable[["Interpreter", "Layer", "Value"], "Value"]
 """A wrapper layer's call: (engine, the wrapper layer, its input) -> output value."""

@@ -61,7 +61,7 @@ def shape_of(s: Shape, pattern: str, sizes: dict[str, Any]) -> Shape:
     dims = []
     ca = None
     for i, g in enumerate(right):
-        total = 1
+        total: int | None = 1
         for n in g:
             v = axis_size.get(n, 1 if n == "1" else None)
             if v is None:

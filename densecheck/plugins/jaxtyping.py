@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 from densecheck.engine.values import Tensor, Value, pyvalue
 from densecheck.plugins.base import Plugin
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
-from densecheck.shapes import Shape, Sym
+from densecheck.shapes import Dim, Shape, Sym
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
 
 
 def shape_of(spec: str) -> Shape:
-    dims: list = []
+    dims: list[Dim] = []
     for tok in spec.split():
         if tok.startswith("*") or tok == "...":
             return UNKNOWN_SHAPE

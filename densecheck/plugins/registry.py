@@ -13,7 +13,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from densecheck.plugins.base import (
     AnnotationHook,
@@ -26,6 +26,9 @@ from densecheck.plugins.base import (
     SpecialCall,
 )
 from densecheck.shapes import Shape
+
+if TYPE_CHECKING:
+    from densecheck.engine.values import Value
 
 _NOT_PLUGINS = frozenset({"base", "registry"})
 T = TypeVar("T")
@@ -78,7 +81,7 @@ class Registry:
         return _merged(self.plugins, lambda p: p.calls, "call")
 
     @functools.cached_property
-    def subscripts(self) -> dict[str, Callable[[], object]]:
+    def subscripts(self) -> dict[str, Callable[[], Value]]:
         return _merged(self.plugins, lambda p: p.subscripts, "subscript")
 
     @functools.cached_property

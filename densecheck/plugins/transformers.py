@@ -30,6 +30,7 @@ from densecheck.shapes import Shape, transpose
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
+    from densecheck.plugins.base import SpecialCall
 
 
 # --- behaviours
@@ -41,7 +42,7 @@ def activation(it: Interpreter, args: list[Value], kwargs: dict[str, Value], nod
     return bare_layer("torch.nn.GELU")
 
 
-def returns_arg(i: int):
+def returns_arg(i: int) -> SpecialCall:
     """A helper that returns its argument ``i`` (or its ``default=``): same shape in, same shape out."""
 
     def call(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
@@ -50,7 +51,7 @@ def returns_arg(i: int):
     return call
 
 
-def calls_first_on_rest(n: int):
+def calls_first_on_rest(n: int) -> SpecialCall:
     """``apply_chunking_to_forward(fn, chunk_size, dim, *tensors)``: ``fn(*tensors)``."""
 
     def call(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:

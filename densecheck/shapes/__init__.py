@@ -1,7 +1,7 @@
 """Shapes: the lattice (:mod:`.lattice`: dims, shapes, joins) and the op family over it (:mod:`.ops`)."""
 
 from densecheck.shapes.lattice import *  # noqa: F403
-from densecheck.shapes.lattice import UNKNOWN, Dim, Shape, Sym, dim_eq, dim_product, join_dim, known
+from densecheck.shapes.lattice import UNKNOWN, Dim, Shape, Sym, dim_eq, dim_product, dims_of, join_dim, known
 from densecheck.shapes.ops import (
     as_tuple,
     broadcast,
@@ -26,6 +26,7 @@ __all__ = [
     "Sym",
     "dim_eq",
     "dim_product",
+    "dims_of",
     "join_dim",
     "known",
     "as_tuple",

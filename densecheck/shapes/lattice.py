@@ -173,6 +173,12 @@ class Shape:
 UNKNOWN = Shape(None, None, False)
 
 
+def dims_of(s: Shape) -> tuple[Dim, ...]:
+    """``s.dims`` of a shape whose rank the caller has checked is known (for the type checker)."""
+    assert s.dims is not None
+    return s.dims
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Transfer functions shared by the framework tables
 # ---------------------------------------------------------------------------------------------------------

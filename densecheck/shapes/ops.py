@@ -13,13 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, cast
 
-from densecheck.shapes.lattice import UNKNOWN, Dim, Shape, Sym, dim_eq, dim_product, join_dim, known
-
-
-def _dims(s: Shape) -> tuple[Dim, ...]:
-    """``s.dims`` of a shape the caller has checked has a known rank."""
-    assert s.dims is not None
-    return s.dims
+from densecheck.shapes.lattice import UNKNOWN, Dim, Shape, Sym, dim_eq, dim_product, dims_of, join_dim, known
 
 
 def as_tuple(v: Any, n: int) -> tuple[Any, ...] | None:
@@ -236,8 +230,8 @@ def broadcast(a: Shape, b: Shape) -> Shape:
         # side's rank.
         k = a if b.rank is None else b
         # (one with a size-1 axis, ``w.view(-1, 1, 1)``, is there to be broadcast against a bigger tensor)
-        if k.rank is not None and k.rank >= 3 and not any(known(d) and d == 1 for d in _dims(k)):
-            return Shape(tuple(None for _ in _dims(k)), k.channel_axis, k.explicit_layout, k.spatial)
+        if k.rank is not None and k.rank >= 3 and not any(known(d) and d == 1 for d in dims_of(k)):
+            return Shape(tuple(None for _ in dims_of(k)), k.channel_axis, k.explicit_layout, k.spatial)
         return UNKNOWN
     big, small = (a, b) if a.rank >= b.rank else (b, a)
     assert big.rank is not None and small.rank is not None and big.dims is not None and small.dims is not None
@@ -270,7 +264,7 @@ def concat(shapes: Sequence[Shape], axis: int) -> Shape:
             a = base.axis(axis)
             if a is None:
                 return UNKNOWN
-            return base.with_dims(tuple(None if i == a else d for i, d in enumerate(_dims(base))))
+            return base.with_dims(tuple(None if i == a else d for i, d in enumerate(dims_of(base))))
         return UNKNOWN
     base = shapes[0]
     assert base.rank is not None and base.dims is not None  # every rank is known and the same
@@ -281,17 +275,17 @@ def concat(shapes: Sequence[Shape], axis: int) -> Shape:
     for i in range(base.rank):
         if i == a:
             out.append(
-                dim_product(_dims(s)[i] for s in shapes) and sum(cast(int, _dims(s)[i]) for s in shapes)
-                if all(known(_dims(s)[i]) for s in shapes)
+                dim_product(dims_of(s)[i] for s in shapes) and sum(cast(int, dims_of(s)[i]) for s in shapes)
+                if all(known(dims_of(s)[i]) for s in shapes)
                 else None
             )
         else:
             d = base.dims[i]
             for s in shapes[1:]:
                 d = (
-                    join_dim(d, _dims(s)[i])
-                    if known(d) and known(_dims(s)[i])
-                    else (d if known(d) else _dims(s)[i])
+                    join_dim(d, dims_of(s)[i])
+                    if known(d) and known(dims_of(s)[i])
+                    else (d if known(d) else dims_of(s)[i])
                 )
             out.append(d)
     cas = {s.channel_axis for s in shapes}

@@ -39,7 +39,8 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from types import FrameType
+from typing import Any, cast
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the densecheck package directory
 
@@ -73,11 +74,11 @@ class SiteRecord:
     )  # per sample, per entry of input_shapes (bias excluded)
     mult_adds: int | None = None  # whole batch, all calls, bias included (torchinfo's convention, done right)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict) -> SiteRecord:
+    def from_json(cls, d: dict[str, Any]) -> SiteRecord:
         names = cls.__dataclass_fields__.keys()
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -108,7 +109,7 @@ def _is_own(filename: str) -> bool:
     return os.path.abspath(filename).startswith(_HERE + os.sep)
 
 
-def _column(frame) -> tuple[int, int | None]:
+def _column(frame: FrameType) -> tuple[int, int | None]:
     """(line, 1-based character column) of the instruction ``frame`` is executing."""
     code = frame.f_code
     try:
@@ -129,7 +130,7 @@ def _column(frame) -> tuple[int, int | None]:
 
 def call_site(obj: Any, fw_dirs: tuple[str, ...]) -> tuple[str, int, int | None] | None:
     """The constructor call site of ``obj`` (being constructed now), or None when a framework built it."""
-    f = sys._getframe(1)
+    f: FrameType | None = sys._getframe(1)
     while f is not None:
         fn = f.f_code.co_filename
         if _is_own(fn) or f.f_locals.get("self", None) is obj:
@@ -155,11 +156,11 @@ _UNSET = object()
 
 @dataclass
 class _Site:
-    key: tuple
+    key: tuple[str, int, int | None]
     framework: str
     layer: str
-    instances: list = field(default_factory=list)
-    shapes: list = field(default_factory=list)
+    instances: list[Any] = field(default_factory=list)
+    shapes: list[list[int | None]] = field(default_factory=list)
     calls: int = 0
     mult_adds: int | None = 0
 
@@ -182,25 +183,27 @@ class _Site:
             if in_f is None or out_f is None or any(d is None for d in shape[:-1]):
                 self.mult_adds = None
             else:
-                self.mult_adds += math.prod(shape[:-1]) * (in_f * out_f + (out_f if bias else 0))
+                self.mult_adds += math.prod(cast("list[int]", shape[:-1])) * (
+                    in_f * out_f + (out_f if bias else 0)
+                )
 
-    def record(self, describe: Callable[[Any], tuple]) -> SiteRecord:
+    def record(self, describe: Callable[[Any], tuple[Any, ...]]) -> SiteRecord:
         path, line, col = self.key
         facts = [describe(m) for m in self.instances]  # (in, out, params, bias)
 
-        def same(i):
+        def same(i: int) -> Any:
             vals = {f[i] for f in facts}
             return vals.pop() if len(vals) == 1 else None
 
         in_f, out_f, params, bias = same(0), same(1), same(2), same(3)
         ptot = sum(f[2] for f in facts) if facts and all(f[2] is not None for f in facts) else None
-        macs = []
+        macs: list[int | None] = []
         for s in self.shapes:
             if in_f is None or out_f is None or not s:
                 macs.append(None)
                 continue
             pos = (
-                math.prod(s[1:-1])
+                math.prod(cast("list[int]", s[1:-1]))
                 if len(s) > 2 and all(d is not None for d in s[1:-1])
                 else (1 if len(s) <= 2 else None)
             )
@@ -225,12 +228,14 @@ class _Site:
 
 
 class _Recorder:
+    _handles: list[Any]  # torch: the forward pre-hooks, set by torch_sites
+
     def __init__(self, framework: str):
         self.framework = framework
-        self.sites: dict[tuple, _Site] = {}
+        self.sites: dict[tuple[str, int, int | None], _Site] = {}
         self.by_id: dict[int, _Site] = {}
 
-    def add(self, obj, layer_name: str, fw_dirs) -> None:
+    def add(self, obj: Any, layer_name: str, fw_dirs: tuple[str, ...]) -> None:
         site = call_site(obj, fw_dirs)
         if site is None:
             return
@@ -240,11 +245,11 @@ class _Recorder:
         s.instances.append(obj)
         self.by_id[id(obj)] = s
 
-    def records(self, describe) -> list[SiteRecord]:
+    def records(self, describe: Callable[[Any], tuple[Any, ...]]) -> list[SiteRecord]:
         return [s.record(describe) for s in self.sites.values()]
 
 
-def _shape_list(x) -> list[int | None] | None:
+def _shape_list(x: Any) -> list[int | None] | None:
     shape = getattr(x, "shape", None)
     if shape is None:
         return None
@@ -253,7 +258,7 @@ def _shape_list(x) -> list[int | None] | None:
             shape = shape.as_list()
         except ValueError:  # unknown rank
             return None
-    out = []
+    out: list[int | None] = []
     for d in shape:
         try:
             out.append(None if d is None else int(d))
@@ -262,7 +267,7 @@ def _shape_list(x) -> list[int | None] | None:
     return out
 
 
-def _qualname(cls, canonical: dict) -> str:
+def _qualname(cls: type, canonical: dict[Any, str]) -> str:
     return canonical.get(cls) or f"{cls.__module__}.{cls.__qualname__}"
 
 
@@ -281,10 +286,10 @@ def torch_sites() -> Iterator[_Recorder]:
     canonical = {nn.Linear: "torch.nn.Linear", nn.LazyLinear: "torch.nn.LazyLinear"}
     fw = framework_dirs()
     orig = nn.Linear.__init__
-    handles: list = []
+    handles: list[Any] = []
     rec._handles = handles  # forward pre-hooks; the caller removes them once the forward pass has run
 
-    def hook(mod, args, kwargs):
+    def hook(mod: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         site = rec.by_id.get(id(mod))
         if site is None:
             return
@@ -297,21 +302,21 @@ def torch_sites() -> Iterator[_Recorder]:
             site.see(shape, in_f, mod.out_features, getattr(mod, "bias", None) is not None)
         return
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         orig(self, *args, **kwargs)
         if id(self) not in rec.by_id:
             rec.add(self, _qualname(type(self), canonical), fw)
             if id(self) in rec.by_id:
                 handles.append(self.register_forward_pre_hook(hook, with_kwargs=True))
 
-    nn.Linear.__init__ = __init__
+    nn.Linear.__init__ = __init__  # type: ignore[method-assign]  # patched while recording, restored below
     try:
         yield rec
     finally:
-        nn.Linear.__init__ = orig
+        nn.Linear.__init__ = orig  # type: ignore[method-assign]  # restoring the patch
 
 
-def _describe_torch(mod) -> tuple:
+def _describe_torch(mod: Any) -> tuple[Any, ...]:
     from torch import nn
 
     w = getattr(mod, "weight", None)
@@ -322,11 +327,11 @@ def _describe_torch(mod) -> tuple:
     return mod.in_features, mod.out_features, params, b is not None
 
 
-def make_torch_inputs(specs, device="meta") -> list:
+def make_torch_inputs(specs: Any, device: str = "meta") -> list[Any]:
     """``[(shape, dtype_name), ...]`` -> tensors (uninitialised; on the meta device they cost nothing)."""
     import torch
 
-    out = []
+    out: list[Any] = []
     for shape, dtype in specs:
         dt = getattr(torch, dtype or "float32", None)
         if not isinstance(dt, torch.dtype):
@@ -339,7 +344,7 @@ def make_torch_inputs(specs, device="meta") -> list:
     return out
 
 
-def record_torch(build: Callable[[], Any], inputs=None, *, device: str = "meta") -> list[SiteRecord]:
+def record_torch(build: Callable[[], Any], inputs: Any = None, *, device: str = "meta") -> list[SiteRecord]:
     """Build the model with ``build()`` on ``device`` and run it on ``inputs``; one SiteRecord per call site.
 
     ``inputs``: a tensor, a sequence of tensors, a dict of keyword tensors, or a callable returning one of
@@ -359,7 +364,7 @@ def record_torch(build: Callable[[], Any], inputs=None, *, device: str = "meta")
             h.remove()
 
 
-def _run_torch(model, inputs, device) -> None:
+def _run_torch(model: Any, inputs: Any, device: str) -> None:
     import torch
 
     with torch.device(device):
@@ -404,19 +409,19 @@ def keras_sites() -> Iterator[_Recorder]:
     orig_maybe_build = Layer.__dict__.get("_maybe_build")
     building = [0]
 
-    def _maybe_build(self, *args, **kwargs):
+    def _maybe_build(self: Any, *args: Any, **kwargs: Any) -> Any:
         building[0] += 1
         try:
             return orig_maybe_build(self, *args, **kwargs)
         finally:
             building[0] -= 1
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         orig_init(self, *args, **kwargs)
         if id(self) not in rec.by_id:
             rec.add(self, _qualname(type(self), canonical), fw)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
         out = orig_call(self, *args, **kwargs)
         site = rec.by_id.get(id(self))
         if site is not None:
@@ -440,7 +445,7 @@ def keras_sites() -> Iterator[_Recorder]:
             Layer._maybe_build = orig_maybe_build
 
 
-def _describe_keras(layer) -> tuple:
+def _describe_keras(layer: Any) -> tuple[Any, ...]:
     bias = bool(getattr(layer, "use_bias", True))
     if not getattr(layer, "built", False):
         return None, layer.units, None, bias
@@ -453,20 +458,20 @@ def _describe_keras(layer) -> tuple:
     return in_f, layer.units, params, bias
 
 
-def make_keras_inputs(specs) -> list:
+def make_keras_inputs(specs: Any) -> list[Any]:
     import keras
 
     return [keras.Input(batch_shape=tuple(shape), dtype=dtype or "float32") for shape, dtype in specs]
 
 
-def _keras_declared_inputs(model) -> bool:
+def _keras_declared_inputs(model: Any) -> bool:
     try:
         return bool(getattr(model, "inputs", None))
     except Exception:  # noqa: BLE001 - unbuilt models raise on .inputs
         return False
 
 
-def record_keras(build: Callable[[], Any], inputs=None) -> list[SiteRecord]:
+def record_keras(build: Callable[[], Any], inputs: Any = None) -> list[SiteRecord]:
     """Build the Keras model and record every Dense's input shapes symbolically (no data flows).
 
     Sequential / functional models that declare their Input are recorded while they are built; ``inputs`` is
@@ -480,7 +485,7 @@ def record_keras(build: Callable[[], Any], inputs=None) -> list[SiteRecord]:
     return rec.records(_describe_keras)
 
 
-def _run_keras(model, inputs, rec: _Recorder) -> None:
+def _run_keras(model: Any, inputs: Any, rec: _Recorder) -> None:
     if _keras_declared_inputs(model):
         return
     if inputs is None:
@@ -510,7 +515,11 @@ def _run_keras(model, inputs, rec: _Recorder) -> None:
 
 
 def record_auto(
-    build: Callable[[], Any], specs=None, *, frameworks=("torch", "keras"), device: str = "meta"
+    build: Callable[[], Any],
+    specs: Any = None,
+    *,
+    frameworks: tuple[str, ...] = ("torch", "keras"),
+    device: str = "meta",
 ) -> tuple[str, list[SiteRecord]]:
     """Build with the recorders of ``frameworks`` active, then run the model according to its type.
 
@@ -551,7 +560,7 @@ def record_auto(
                 h.remove()
 
 
-def detect_framework(obj) -> str | None:
+def detect_framework(obj: Any) -> str | None:
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(obj, torch.nn.Module):
         return "torch"

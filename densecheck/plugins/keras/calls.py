@@ -7,10 +7,11 @@ Each is a :data:`~densecheck.plugins.base.SpecialCall` ``(engine, args, kwargs, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from densecheck.engine.values import (
     UNKNOWN,
+    Builtin,
     Const,
     Instance,
     KerasModel,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
 
 
-def sequential(it: Interpreter, args, kwargs, node) -> Value:
+def sequential(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     items = args[0] if args else kwargs.get("layers")
     seq = Sequential("keras", [])
     if isinstance(items, Seq):
@@ -51,7 +52,7 @@ def add(it: Interpreter, seq: Sequential, layer: Value) -> None:
         seq.current = out.shape if isinstance(out, Tensor) else UNKNOWN_SHAPE
 
 
-def input_tensor(it: Interpreter, args, kwargs, node) -> Value:
+def input_tensor(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("shape"))
     batch = pyvalue(kwargs.get("batch_size"))
     if shape is None and "batch_shape" in kwargs:
@@ -66,12 +67,12 @@ def input_tensor(it: Interpreter, args, kwargs, node) -> Value:
     return Tensor(Shape.of(dims, -1, spatial=len(dims) >= 4))  # a rank >= 4 Input is an image / feature map
 
 
-def model(it: Interpreter, args, kwargs, node) -> Value:
+def model(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     outputs = args[1] if len(args) > 1 else kwargs.get("outputs", UNKNOWN)
     return KerasModel(outputs)
 
 
-def module_build(it, b, args, kwargs):
+def module_build(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     """model.build((None, 32, 32, 3)) on a subclassed Keras model: call it on that symbolic input."""
     shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("input_shape"))
     if isinstance(b.self, Instance) and isinstance(shape, tuple):
@@ -79,7 +80,7 @@ def module_build(it, b, args, kwargs):
     return Const(None)
 
 
-def input_layer(it: Interpreter, args, kwargs, node) -> Value:
+def input_layer(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     if "input_shape" in kwargs and "shape" not in kwargs:
         kwargs = dict(kwargs, shape=kwargs["input_shape"])
     return input_tensor(it, args, kwargs, node)
@@ -108,11 +109,13 @@ def time_distributed(it: Interpreter, layer: Layer, x: Value) -> Value:
     s = x.shape
     if s.rank is None or s.rank < 3:
         return it.apply_layer(inner, [Tensor(UNKNOWN_SHAPE)], {})
+    assert s.dims is not None  # the rank is known
     ca = s.channel_axis - 1 if s.channel_axis is not None and s.channel_axis > 1 else s.channel_axis
     inner_in = Shape(s.dims[:1] + s.dims[2:], ca, s.explicit_layout)
     out = it.apply_layer(inner, [Tensor(inner_in)], {})
     if isinstance(out, Tensor) and out.shape.rank is not None:
         o = out.shape
+        assert o.dims is not None  # the rank is known
         oca = o.channel_axis + 1 if o.channel_axis is not None and o.channel_axis >= 1 else o.channel_axis
         return Tensor(Shape(o.dims[:1] + (s.dims[1],) + o.dims[1:], oca, o.explicit_layout))
     return Tensor(UNKNOWN_SHAPE)
@@ -121,7 +124,7 @@ def time_distributed(it: Interpreter, layer: Layer, x: Value) -> Value:
 def bidirectional(it: Interpreter, layer: Layer, x: Value) -> Value:
     """``Bidirectional(rnn)``: the RNN on the input, its features doubled when the two directions are
     concatenated (the default ``merge_mode``)."""
-    out = it.apply_layer(layer.args["layer"], [x], {})
+    out = it.apply_layer(cast(Layer, layer.args["layer"]), [x], {})  # a Layer (apply_wrapper checked)
     merge = pyvalue(layer.args.get("merge_mode")) if "merge_mode" in layer.args else "concat"
     if merge != "concat":
         return out

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Sequence
 
 from densecheck.plugins import base
 from densecheck.plugins.base import Args, DenseArgs, on_last_axis, op, same
 from densecheck.plugins.keras import calls
 from densecheck.shapes import (
     UNKNOWN,
+    Dim,
     Shape,
     as_tuple,
     broadcast,
     concat,
     conv_out,
     dim_product,
+    dims_of,
     flatten,
     known,
     permute,
@@ -38,39 +41,43 @@ dense = on_last_axis("units")
 
 
 def _channels_first(a: Args) -> bool:
-    return a.get("data_format", "channels_last") == "channels_first"
+    data_format: object = a.get("data_format", "channels_last")
+    return data_format == "channels_first"
 
 
-def _split(s: Shape, nd: int, cf: bool):
+def _split(s: Shape, nd: int, cf: bool) -> tuple[Shape, tuple[Dim, ...]] | tuple[None, None]:
     """(batch dims, spatial dims) of a keras spatial input; unknown rank -> batched with unknown dims."""
     if s.rank is None:
         s = Shape.of((None,) * (nd + 2), 1 if cf else -1)
     if s.rank != nd + 2:
         return None, None
+    assert s.dims is not None  # the rank is known
     spatial = s.dims[2:] if cf else s.dims[1:-1]
     return s, spatial
 
 
-def _assemble(s: Shape, spatial, channels, cf: bool) -> Shape:
+def _assemble(s: Shape, spatial: Sequence[Dim], channels: Dim, cf: bool) -> Shape:
+    assert s.dims is not None  # a shape from _split
     if cf:
         return Shape.of((s.dims[0], channels) + tuple(spatial), 1, spatial=True)
     return Shape.of((s.dims[0],) + tuple(spatial) + (channels,), -1, spatial=True)
 
 
-def conv(nd: int, transposed: bool = False, depthwise: bool = False):
-    def rule(s: Shape, a: Args) -> Shape:
+def conv(nd: int, transposed: bool = False, depthwise: bool = False) -> Callable[[Shape, Args], Shape]:
+    def rule(shape: Shape, a: Args) -> Shape:
         cf = _channels_first(a)
-        s, spatial = _split(s, nd, cf)
+        s, spatial = _split(shape, nd, cf)
         if s is None:
             return UNKNOWN
+        assert spatial is not None and s.dims is not None  # both come with a shape of known rank
         k = as_tuple(a["kernel_size"], nd)
         st = as_tuple(a.get("strides", 1), nd)
         dl = as_tuple(a.get("dilation_rate", 1), nd)
         pad = str(a.get("padding", "valid")).lower()
         opad = as_tuple(a["output_padding"], nd) if transposed and a["output_padding"] is not None else None
-        out = []
+        out: list[Dim] = []
         for i in range(nd):
-            if None in (k, st, dl):
+            if k is None or st is None or dl is None:
                 out.append(None)
             elif transposed and opad is not None:
                 out.append(
@@ -97,12 +104,13 @@ def conv(nd: int, transposed: bool = False, depthwise: bool = False):
     return rule
 
 
-def pool(nd: int):
-    def rule(s: Shape, a: Args) -> Shape:
+def pool(nd: int) -> Callable[[Shape, Args], Shape]:
+    def rule(shape: Shape, a: Args) -> Shape:
         cf = _channels_first(a)
-        s, spatial = _split(s, nd, cf)
+        s, spatial = _split(shape, nd, cf)
         if s is None:
             return UNKNOWN
+        assert spatial is not None and s.dims is not None  # both come with a shape of known rank
         k = as_tuple(a.get("pool_size", 2), nd)
         st = as_tuple(a["strides"] if a["strides"] is not None else a.get("pool_size", 2), nd)
         pad = str(a.get("padding", "valid")).lower()
@@ -115,12 +123,13 @@ def pool(nd: int):
     return rule
 
 
-def global_pool(nd: int):
-    def rule(s: Shape, a: Args) -> Shape:
+def global_pool(nd: int) -> Callable[[Shape, Args], Shape]:
+    def rule(shape: Shape, a: Args) -> Shape:
         cf = _channels_first(a)
-        s, _ = _split(s, nd, cf)
+        s, _ = _split(shape, nd, cf)
         if s is None:
             return UNKNOWN
+        assert s.dims is not None  # a shape of known rank
         c = s.dims[1] if cf else s.dims[-1]
         if a.get("keepdims", False):
             return _assemble(s, (1,) * nd, c, cf)
@@ -144,7 +153,7 @@ def reshape_layer(s: Shape, a: Args) -> Shape:
             (None,) + tuple(d if known(d) and d >= 0 else None for d in target), channel_axis=-1
         )
     out = reshape(s, list(target), keep_batch=True)
-    return out.with_dims(out.dims, channel_axis=-1) if out.channel_axis is None else out
+    return out.with_dims(dims_of(out), channel_axis=-1) if out.channel_axis is None else out
 
 
 def permute_layer(s: Shape, a: Args) -> Shape:
@@ -157,13 +166,15 @@ def permute_layer(s: Shape, a: Args) -> Shape:
 def embedding(s: Shape, a: Args) -> Shape:
     if s.rank is None:
         return UNKNOWN
+    assert s.dims is not None  # the rank is known
     return Shape.of(s.dims + (a["output_dim"],), -1)
 
 
-def rnn(s: Shape, a: Args):
+def rnn(s: Shape, a: Args) -> Shape | tuple[Shape, Shape, Shape]:
     units = a["units"]
     if s.rank is None:
         s = Shape.of((None, None, None), -1)
+    assert s.dims is not None  # the rank is known
     if a.get("return_sequences", False):
         out = Shape.of(s.dims[:2] + (units,), -1)
     else:
@@ -177,12 +188,13 @@ def repeat_vector(s: Shape, a: Args) -> Shape:
     return Shape.of((s.dims[0] if s.dims else None, a["n"], s.last if s.rank == 2 else None), -1)
 
 
-def upsampling(nd: int):
-    def rule(s: Shape, a: Args) -> Shape:
+def upsampling(nd: int) -> Callable[[Shape, Args], Shape]:
+    def rule(shape: Shape, a: Args) -> Shape:
         cf = _channels_first(a)
-        s, spatial = _split(s, nd, cf)
+        s, spatial = _split(shape, nd, cf)
         if s is None:
             return UNKNOWN
+        assert spatial is not None and s.dims is not None  # both come with a shape of known rank
         size = as_tuple(a.get("size", 2), nd)
         out = [d * size[i] if known(d) and size else None for i, d in enumerate(spatial)]
         return _assemble(s, out, s.dims[1] if cf else s.dims[-1], cf)
@@ -190,14 +202,15 @@ def upsampling(nd: int):
     return rule
 
 
-def padding_layer(nd: int, sign: int):
-    def rule(s: Shape, a: Args) -> Shape:
+def padding_layer(nd: int, sign: int) -> Callable[[Shape, Args], Shape]:
+    def rule(shape: Shape, a: Args) -> Shape:
         cf = _channels_first(a)
-        s, spatial = _split(s, nd, cf)
+        s, spatial = _split(shape, nd, cf)
         if s is None:
             return UNKNOWN
+        assert spatial is not None and s.dims is not None  # both come with a shape of known rank
         p = a.get("padding" if sign > 0 else "cropping", 1)
-        out = []
+        out: list[Dim] = []
         for i, d in enumerate(spatial):
             if isinstance(p, int):
                 amount = 2 * p
@@ -219,11 +232,11 @@ def padding_layer(nd: int, sign: int):
     return rule
 
 
-def merge_concat(shapes, a: Args) -> Shape:
+def merge_concat(shapes: list[Shape], a: Args) -> Shape:
     return concat(shapes, a.get("axis", -1)) if shapes else UNKNOWN
 
 
-def merge_elementwise(shapes, a: Args) -> Shape:
+def merge_elementwise(shapes: list[Shape], a: Args) -> Shape:
     if not shapes:
         return UNKNOWN
     out = shapes[0]
@@ -266,6 +279,7 @@ def einsum_dense(s: Shape, a: Args) -> Shape:
         return UNKNOWN
     if s.rank is None:
         return UNKNOWN if "0" in eq else Shape.of((None,) * (1 + len(spec)), -1)
+    assert s.dims is not None  # the rank is known
     elided = s.rank - len(m.group(1))
     out = [s.dims[0]] + [d if known(d) else None for d in spec]
     if elided > 0 and left:

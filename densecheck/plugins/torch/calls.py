@@ -6,7 +6,7 @@ Each is a :data:`~densecheck.plugins.base.SpecialCall` ``(engine, args, kwargs, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from densecheck.engine.helpers import VarArgs
 from densecheck.engine.pybuiltins import ordered_dict
@@ -29,9 +29,10 @@ from densecheck.shapes import Shape
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
+    from densecheck.plugins.base import SpecialCall
 
 
-def sequential(it: Interpreter, args, kwargs, node) -> Value:
+def sequential(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     layers: list[Value] = []
     for a in args:
         if isinstance(a, Dict):
@@ -47,7 +48,7 @@ def sequential(it: Interpreter, args, kwargs, node) -> Value:
     return Sequential("torch", layers)
 
 
-def module_list(it: Interpreter, args, kwargs, node) -> Value:
+def module_list(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     items = args[0] if args else kwargs.get("modules")
     if isinstance(items, Seq):
         return Seq(list(items.items), "list", items.repeated)
@@ -56,7 +57,7 @@ def module_list(it: Interpreter, args, kwargs, node) -> Value:
     return Seq([], "list") if items is None else Seq([UNKNOWN], "list", repeated=True)
 
 
-def module_dict(it: Interpreter, args, kwargs, node) -> Value:
+def module_dict(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     items = args[0] if args else None
     if isinstance(items, Dict):
         return Dict(dict(items.items))
@@ -65,15 +66,15 @@ def module_dict(it: Interpreter, args, kwargs, node) -> Value:
     return Dict({})
 
 
-def torch_size(it: Interpreter, args, kwargs, node) -> Value:
+def torch_size(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     return args[0] if args and isinstance(args[0], Seq) else UNKNOWN
 
 
-def first_arg(it: Interpreter, args, kwargs, node) -> Value:
+def first_arg(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     return args[0] if args else next(iter(kwargs.values()), UNKNOWN)
 
 
-def arange(it: Interpreter, args, kwargs, node) -> Value:
+def arange(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     vals = [pyvalue(a) for a in args]
     if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
         try:
@@ -83,26 +84,26 @@ def arange(it: Interpreter, args, kwargs, node) -> Value:
     return Tensor(Shape.of((None,)))
 
 
-def literal_shape(v: Value) -> tuple | None:
+def literal_shape(v: Value) -> tuple[int, ...] | None:
     if isinstance(v, Seq) and not v.repeated:
         inner = [literal_shape(x) for x in v.items]
         if inner and all(i is not None and i == inner[0] for i in inner):
-            return (len(v.items),) + inner[0]
+            return (len(v.items),) + cast("tuple[int, ...]", inner[0])
         return (len(v.items),) if not inner else None
     if isinstance(v, Const) and isinstance(v.value, (int, float, bool)):
         return ()
     return None
 
 
-def torch_tensor(it: Interpreter, args, kwargs, node) -> Value:
+def torch_tensor(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     shape = literal_shape(args[0]) if args else None
     return Tensor(Shape.of(shape)) if shape is not None else Tensor(UNKNOWN_SHAPE)
 
 
-def summary(batch_missing: bool):
+def summary(batch_missing: bool) -> SpecialCall:
     """torchinfo.summary(model, input_size=(1, 3, 224, 224)) / torchsummary.summary(model, (3, 224, 224))."""
 
-    def impl(it, args, kwargs, node):
+    def impl(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
         model = args[0] if args else kwargs.get("model", UNKNOWN)
         size = pyvalue(args[1]) if len(args) > 1 else pyvalue(kwargs.get("input_size"))
         if isinstance(size, tuple) and size and all(isinstance(d, int) for d in size):
@@ -113,7 +114,7 @@ def summary(batch_missing: bool):
     return impl
 
 
-def add_module(it, b, args, kwargs):
+def add_module(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     if len(args) == 2 and isinstance(b.self, Instance):
         name = pyvalue(args[0])
         if isinstance(name, str):
@@ -121,7 +122,7 @@ def add_module(it, b, args, kwargs):
     return Const(None)
 
 
-def autograd_apply(it: Interpreter, b: Builtin, args, kwargs) -> Value:
+def autograd_apply(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     forward = b.self.lookup("forward") if isinstance(b.self, ClassV) else None
     if not isinstance(forward, Function):
         return UNKNOWN

@@ -7,15 +7,19 @@ Layout convention: torch convolutions and pooling are channels-first, (N, C, *sp
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import cast
 
 from densecheck.plugins import base
 from densecheck.plugins.base import Args, DenseArgs, OpSpec, on_last_axis, op, same
 from densecheck.shapes import (
     UNKNOWN,
+    Dim,
     Shape,
     as_tuple,
     broadcast,
     conv_out,
+    dims_of,
     flatten,
     known,
     pool_out_ceil,
@@ -45,11 +49,12 @@ def _channels_first_input(s: Shape, nd: int) -> Shape:
     return s
 
 
-def conv(nd: int, transposed: bool = False):
+def conv(nd: int, transposed: bool = False) -> Callable[[Shape, Args], Shape]:
     def rule(s: Shape, a: Args) -> Shape:
         s = _channels_first_input(s, nd)
         if s.rank not in (nd + 1, nd + 2):
             return UNKNOWN
+        assert s.dims is not None  # the rank is known
         lead = s.rank - nd - 1  # 1 when batched, 0 when not
         k = as_tuple(a["kernel_size"], nd)
         st = as_tuple(a.get("stride", 1), nd)
@@ -58,7 +63,7 @@ def conv(nd: int, transposed: bool = False):
         pads = (pad,) * nd if isinstance(pad, str) else as_tuple(pad, nd)
         op_ = as_tuple(a.get("output_padding", 0), nd) if transposed else (0,) * nd
         spatial = s.dims[lead + 1 :]
-        out = []
+        out: list[Dim] = []
         for i in range(nd):
             if k is None or st is None or dl is None or pads is None or op_ is None:
                 out.append(None)
@@ -73,11 +78,12 @@ def conv(nd: int, transposed: bool = False):
     return rule
 
 
-def pool(nd: int, kind: str = "max"):
+def pool(nd: int, kind: str = "max") -> Callable[[Shape, Args], Shape]:
     def rule(s: Shape, a: Args) -> Shape:
         s = _channels_first_input(s, nd)
         if s.rank not in (nd + 1, nd + 2):
             return UNKNOWN
+        assert s.dims is not None  # the rank is known
         lead = s.rank - nd - 1
         k = as_tuple(a["kernel_size"], nd)
         st = as_tuple(a["stride"] if a["stride"] is not None else a["kernel_size"], nd)
@@ -85,9 +91,9 @@ def pool(nd: int, kind: str = "max"):
         dl = as_tuple(a.get("dilation", 1), nd) if kind == "max" else (1,) * nd
         ceil = a.get("ceil_mode", False)
         spatial = s.dims[lead + 1 :]
-        out = []
+        out: list[Dim] = []
         for i in range(nd):
-            if None in (k, st, pads, dl):
+            if k is None or st is None or pads is None or dl is None:
                 out.append(None)
             elif ceil:
                 out.append(pool_out_ceil(spatial[i], k[i], st[i], pads[i], dl[i]))
@@ -98,15 +104,17 @@ def pool(nd: int, kind: str = "max"):
     return rule
 
 
-def adaptive_pool(nd: int):
+def adaptive_pool(nd: int) -> Callable[[Shape, Args], Shape]:
     def rule(s: Shape, a: Args) -> Shape:
         s = _channels_first_input(s, nd)
         if s.rank not in (nd + 1, nd + 2):
             return UNKNOWN
+        assert s.dims is not None  # the rank is known
         lead = s.rank - nd - 1
         size = a["output_size"]
         sizes = as_tuple(size, nd)
         spatial = s.dims[lead + 1 :]
+        out: tuple[Dim, ...]
         if sizes is None:
             out = (None,) * nd
         else:
@@ -128,6 +136,7 @@ def unflatten_layer(s: Shape, a: Args) -> Shape:
     d = s.axis(dim)
     if d is None:
         return UNKNOWN
+    assert s.dims is not None  # the rank is known
     dims = s.dims[:d] + tuple(size) + s.dims[d + 1 :]
     ca = s.channel_axis
     if ca is not None and ca > d:
@@ -140,14 +149,15 @@ def unflatten_layer(s: Shape, a: Args) -> Shape:
 def embedding(s: Shape, a: Args) -> Shape:
     if s.rank is None:
         return UNKNOWN
+    assert s.dims is not None  # the rank is known
     return Shape.of(s.dims + (a["embedding_dim"],), -1)
 
 
 def embedding_bag(s: Shape, a: Args) -> Shape:
-    return Shape.of((s.dims[0] if s.rank == 2 else None, a["embedding_dim"]), -1)
+    return Shape.of((dims_of(s)[0] if s.rank == 2 else None, a["embedding_dim"]), -1)
 
 
-def rnn(s: Shape, a: Args):
+def rnn(s: Shape, a: Args) -> tuple[Shape, None]:
     hidden = a["hidden_size"]
     proj = a.get("proj_size", 0)
     dirs = 2 if a.get("bidirectional", False) else 1
@@ -155,26 +165,27 @@ def rnn(s: Shape, a: Args):
     if s.rank is None:
         out = UNKNOWN
     elif s.rank == 2:  # unbatched (L, H_in)
-        out = Shape.of((s.dims[0], feat), -1)
+        out = Shape.of((dims_of(s)[0], feat), -1)
     else:
-        out = Shape.of(s.dims[:2] + (feat,), -1)
+        out = Shape.of(dims_of(s)[:2] + (feat,), -1)
     return (out, UNKNOWN_TUPLE)
 
 
 UNKNOWN_TUPLE = None  # the hidden state: not tracked
 
 
-def mha(s: Shape, a: Args):
+def mha(s: Shape, a: Args) -> tuple[Shape, None]:
     return (s, None)
 
 
 def upsample(s: Shape, a: Args) -> Shape:
     if s.rank is None or s.rank < 3:
         return UNKNOWN if s.rank is None else s
+    assert s.dims is not None  # the rank is known
     nd = s.rank - 2
     size = as_tuple(a["size"], nd) if a["size"] is not None else None
     scale = as_tuple(a["scale_factor"], nd) if a["scale_factor"] is not None else None
-    out = []
+    out: list[Dim] = []
     for i, d in enumerate(s.dims[2:]):
         if size is not None:
             out.append(size[i])
@@ -189,19 +200,21 @@ def pixel_shuffle(s: Shape, a: Args) -> Shape:
     r = a["upscale_factor"]
     if s.rank != 4 or r is None:
         return UNKNOWN
+    assert s.dims is not None  # the rank is 4
     n, c, h, w = s.dims
     return Shape.of(
         (n, c // (r * r) if known(c) else None, h * r if known(h) else None, w * r if known(w) else None), 1
     )
 
 
-def pad_nd(nd: int):
+def pad_nd(nd: int) -> Callable[[Shape, Args], Shape]:
     """ZeroPad2d(p) and friends: p is an int or (left, right[, top, bottom[, front, back]]), last axis
     first."""
 
     def rule(s: Shape, a: Args) -> Shape:
         if s.rank is None:
             return s
+        assert s.dims is not None  # the rank is known
         p = a["padding"]
         pads = (p,) * (2 * nd) if isinstance(p, int) else p
         dims = list(s.dims)
@@ -213,7 +226,7 @@ def pad_nd(nd: int):
                 and known(dims[ax])
                 and all(isinstance(x, int) for x in pads[2 * i : 2 * i + 2])
             ):
-                dims[ax] = dims[ax] + pads[2 * i] + pads[2 * i + 1]
+                dims[ax] = cast(int, dims[ax]) + pads[2 * i] + pads[2 * i + 1]
             else:
                 dims[ax] = None
         return s.with_dims(dims)
@@ -221,7 +234,7 @@ def pad_nd(nd: int):
     return rule
 
 
-def f_pad(a: Args):
+def f_pad(a: Args) -> Shape:
     """F.pad(x, pad): pad has 2 entries per padded trailing axis."""
     s = _x(a)
     p = a["pad"]
@@ -361,7 +374,7 @@ f_permute = rules.permute("input", "dims")
 f_transpose = rules.swapaxes("input", "dim0", "dim1")
 
 
-def f_t(a: Args):
+def f_t(a: Args) -> Shape:
     s = _x(a)
     return transpose(s, 0, 1) if s.rank == 2 else s
 
@@ -369,7 +382,7 @@ def f_t(a: Args):
 f_reduce = rules.reduce("input", "dim", "keepdim")
 
 
-def f_max(a: Args):
+def f_max(a: Args) -> Shape | tuple[Shape, Shape]:
     """x.max(dim) returns (values, indices); x.max() a scalar; torch.max(a, b) elementwise."""
     dim = a["dim"]
     if isinstance(dim, int):
@@ -389,7 +402,7 @@ f_cat = rules.concat("tensors", "dim")
 f_stack = rules.stack("tensors", "dim")
 
 
-def f_new(a: Args):
+def f_new(a: Args) -> Shape:
     """torch.randn(2, 3) / torch.zeros((2, 3)) / torch.empty(size=...)."""
     size = a["size"]
     if isinstance(size, (tuple, list)) and len(size) == 1 and isinstance(size[0], (tuple, list)):
@@ -399,14 +412,14 @@ def f_new(a: Args):
     return Shape.of(tuple(d if known(d) else None for d in size))
 
 
-def f_randint(a: Args):
+def f_randint(a: Args) -> Shape:
     size = a["size"] if a["size"] is not None else a["high"]
     if isinstance(size, (tuple, list)):
         return Shape.of(tuple(d if known(d) else None for d in size))
     return UNKNOWN
 
 
-def f_like(a: Args):
+def f_like(a: Args) -> Shape:
     s = _x(a)
     return Shape.of(s.dims) if s.dims is not None else UNKNOWN
 
@@ -414,26 +427,26 @@ def f_like(a: Args):
 f_binary = rules.broadcasting("input", "other")
 
 
-def f_gather(a: Args):
+def f_gather(a: Args) -> Shape:
     """torch.gather(input, dim, index): the result has the shape of ``index``."""
     s = a.shape("index")
     return Shape.of(s.dims) if s is not None and s.dims is not None else UNKNOWN
 
 
-def f_repeat_interleave(a: Args):
+def f_repeat_interleave(a: Args) -> Shape:
     """x.repeat_interleave(repeats, dim): the same rank (one axis longer); without dim, flattened to one
     axis."""
     x, dim = _x(a), a["dim"]
     if dim is None:
         return UNKNOWN if "dim" in a._values else Shape.of((None,))
-    if not isinstance(dim, int) or x.dims is None or not -x.rank <= dim < x.rank:
+    if not isinstance(dim, int) or x.dims is None or not -len(x.dims) <= dim < len(x.dims):  # len: the rank
         return UNKNOWN
     dims = list(x.dims)
     dims[dim] = None
     return Shape(tuple(dims), x.channel_axis, x.explicit_layout)
 
 
-def f_one_hot(a: Args):
+def f_one_hot(a: Args) -> Shape:
     """F.one_hot(ids, num_classes): a class axis after the ids' axes."""
     x = _x(a)
     if x.dims is None:
@@ -442,24 +455,25 @@ def f_one_hot(a: Args):
     return Shape.of(tuple(x.dims) + (n if isinstance(n, int) and n > 0 else None,), -1)
 
 
-def f_halve(a: Args):
+def f_halve(a: Args) -> Shape:
     """F.glu(x, dim): the same rank, ``dim`` halved."""
     x, dim = _x(a), a["dim"]
-    if not isinstance(dim, int) or x.dims is None or not -x.rank <= dim < x.rank:
+    if not isinstance(dim, int) or x.dims is None or not -len(x.dims) <= dim < len(x.dims):  # len: the rank
         return UNKNOWN
     dims = list(x.dims)
-    dims[dim] = dims[dim] // 2 if known(dims[dim]) else None
+    dims[dim] = cast(int, dims[dim]) // 2 if known(dims[dim]) else None
     return Shape(tuple(dims), x.channel_axis, x.explicit_layout)
 
 
 f_matmul = rules.matmul("input", "other")
 
 
-def f_chunk(a: Args):
+def f_chunk(a: Args) -> Shape | tuple[str, Shape, int | None]:
     """x.chunk(n, dim) / x.split(size, dim): a tuple of tensors of the same rank."""
     s = _x(a)
     if s.rank is None:
         return UNKNOWN
+    assert s.dims is not None  # the rank is known
     d = s.axis(a.get("dim", 0))
     piece = (
         s.with_dims(tuple(None if i == d else x for i, x in enumerate(s.dims))) if d is not None else UNKNOWN
@@ -468,12 +482,12 @@ def f_chunk(a: Args):
     return ("repeat", piece, n if isinstance(n, int) else None)
 
 
-def f_expand(a: Args):
+def f_expand(a: Args) -> Shape:
     sizes = a["sizes"]
     s = _x(a)
     if not isinstance(sizes, (tuple, list)):
         return UNKNOWN
-    dims = []
+    dims: list[Dim] = []
     off = len(sizes) - (s.rank or 0)
     for i, d in enumerate(sizes):
         if isinstance(d, int) and d == -1 and s.dims is not None and i - off >= 0:
@@ -484,20 +498,21 @@ def f_expand(a: Args):
     return Shape.of(dims, ca)
 
 
-def f_repeat(a: Args):
+def f_repeat(a: Args) -> Shape:
     reps = a["sizes"]
     s = _x(a)
     if not isinstance(reps, (tuple, list)):
         return UNKNOWN
     if s.rank is not None and len(reps) == s.rank:
+        assert s.dims is not None  # the rank is known
         return s.with_dims(
             tuple(d * r if known(d) and isinstance(r, int) else None for d, r in zip(s.dims, reps))
         )
     return Shape.of((None,) * len(reps))
 
 
-def f_pool(nd: int):
-    def rule(a: Args):
+def f_pool(nd: int) -> Callable[[Args], Shape]:
+    def rule(a: Args) -> Shape:
         s = _channels_first_input(_x(a), nd)
         args = Args(
             {
@@ -513,50 +528,55 @@ def f_pool(nd: int):
     return rule
 
 
-def f_adaptive(nd: int):
-    def rule(a: Args):
+def f_adaptive(nd: int) -> Callable[[Args], Shape]:
+    def rule(a: Args) -> Shape:
         return adaptive_pool(nd)(_x(a), Args({"output_size": a["output_size"]}))
 
     return rule
 
 
-def f_interpolate(a: Args):
+def f_interpolate(a: Args) -> Shape:
     return upsample(_x(a), Args({"size": a["size"], "scale_factor": a["scale_factor"]}))
 
 
-def f_linear(a: Args):
+def f_linear(a: Args) -> Shape:
     s = _x(a)
     w = a.shape("weight")
-    out = w.dims[0] if w is not None and w.rank == 2 else None
+    out = dims_of(w)[0] if w is not None and w.rank == 2 else None
     return s.with_last(out) if s.rank else s
 
 
-def f_embedding(a: Args):
+def f_embedding(a: Args) -> Shape:
     s = _x(a)
     w = a.shape("weight")
     return (
-        Shape.of(s.dims + (w.dims[-1] if w is not None and w.rank == 2 else None,), -1) if s.rank else UNKNOWN
+        Shape.of(dims_of(s) + (dims_of(w)[-1] if w is not None and w.rank == 2 else None,), -1)
+        if s.rank
+        else UNKNOWN
     )
 
 
-def f_conv(nd: int):
+def f_conv(nd: int) -> Callable[[Args], Shape]:
     """F.conv{nd}d(input, weight, ...): (N, C, *spatial) or unbatched (C, *spatial) in, the same rank out."""
 
-    def rule(a: Args):
+    def rule(a: Args) -> Shape:
         s = _x(a)
         if s.rank not in (nd + 1, nd + 2):
             return UNKNOWN
+        assert s.dims is not None  # the rank is known
         lead = s.rank - nd - 1
         return Shape.of(s.dims[:lead] + (None,) * (nd + 1), lead, spatial=True)
 
     return rule
 
 
-def f_index_select(a: Args):
+def f_index_select(a: Args) -> Shape:
     s = _x(a)
     d = s.axis(a.get("dim", 0)) if s.rank is not None else None
     return (
-        s.with_dims(tuple(None if i == d else x for i, x in enumerate(s.dims))) if d is not None else UNKNOWN
+        s.with_dims(tuple(None if i == d else x for i, x in enumerate(dims_of(s))))
+        if d is not None
+        else UNKNOWN
     )
 
 
