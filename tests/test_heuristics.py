@@ -40,6 +40,21 @@ CASES = {
         "        return self.fc(self.embed(input_ids))\n",
         lambda ns: ns["TextModel"]()(ns["torch"].zeros(2, 7, dtype=ns["torch"].long)),
     ),
+    # a loop over a container of an unknown number of like blocks runs at least once: the convolutions fix the
+    # rank of an input that is unknown before the loop
+    "nonempty-loops": (
+        "import torch\nfrom torch import nn\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, depth):\n"
+        "        super().__init__()\n"
+        "        self.blocks = nn.ModuleList([nn.Conv2d(3, 3, 3, padding=1) for _ in range(depth)])\n"
+        "        self.fc = nn.Linear(3, 4)\n\n"
+        "    def forward(self, x):\n"
+        "        for blk in self.blocks:\n"
+        "            x = blk(x)\n"
+        "        return self.fc(x.mean(dim=(2, 3)))\n",
+        lambda ns: ns["Net"](2)(ns["torch"].randn(2, 3, 8, 8)),
+    ),
 }
 
 

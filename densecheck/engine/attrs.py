@@ -116,7 +116,7 @@ class AttributesMixin(EngineBase):
             if name == "layers":
                 return Seq(v.layers, "list")
             return UNKNOWN
-        if isinstance(v, Seq) and v.kind == "list" and name in ("append", "extend", "insert"):
+        if isinstance(v, Seq) and v.kind == "list" and name in ("append", "extend", "insert", "pop"):
             return Builtin("list." + name, v)
         if isinstance(v, Dict) and name in ("items", "values", "keys", "get", "update", "setdefault"):
             return Builtin("dict." + name, v)

@@ -6,17 +6,15 @@ the engine follows the code only. Each guess has a name, listed in :data:`ALL` a
 ``disable-heuristics`` setting (``[tool.densecheck]``), so their effect can be measured and a user who
 distrusts one can turn it off:
 
-==================  ==========================================================================================
-``int-names``       an unknown value named like an integer (``hidden_size``, ``num_heads``, ``dim``) is an
-unknown
-                    dimension, so ``torch.ones(hidden_size)`` is known to be 1-d
-``activation-names`` an unknown attribute named like an activation (``config.hidden_act``, ``self.act_fn``) is
-a
-                    shape-preserving callable
-``entry-inputs``    an entry point's parameter with a conventional name (``input_ids``: (batch, tokens)) holds
-a
-                    tensor of that rank; the names come from the plugins (``entry_inputs``)
-==================  ==========================================================================================
+* ``int-names``: an unknown value named like an integer (``hidden_size``, ``num_heads``, ``dim``) is an
+  unknown dimension, so ``torch.ones(hidden_size)`` is known to be 1-d;
+* ``activation-names``: an unknown attribute named like an activation (``config.hidden_act``, ``self.act_fn``)
+  is a shape-preserving callable;
+* ``entry-inputs``: an entry point's parameter with a conventional name (``input_ids``: (batch, tokens)) holds
+  a tensor of that rank; the names come from the plugins (``entry_inputs``);
+* ``nonempty-loops``: a loop over a container of an unknown number of like items (``for blk in self.blocks``,
+  a ModuleList built from ``range(config.num_layers)``) runs at least once; any other loop of unknown length
+  may also run zero times.
 """
 
 from __future__ import annotations
@@ -24,13 +22,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from densecheck.engine.values import UNKNOWN, DimV, Layer, Value
+from densecheck.engine.values import UNKNOWN, DimV, Layer, Seq, Value
 from densecheck.plugins.base import LayerSpec, same
 from densecheck.plugins.registry import registry
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 from densecheck.shapes import Shape, Sym
 
-ALL = ("int-names", "activation-names", "entry-inputs")
+ALL = ("int-names", "activation-names", "entry-inputs", "nonempty-loops")
 
 INT_NAME = re.compile(
     r"(?:^|_)(?:size|dim|channels|features|heads|width|height|depth|length|len|rank|units)$"
@@ -75,3 +73,7 @@ class Heuristics:
         if "entry-inputs" in self.disabled:
             return UNKNOWN_SHAPE
         return registry().entry_inputs.get(name, UNKNOWN_SHAPE)
+
+    def nonempty_loop(self, iterable: Value) -> bool:
+        """Whether a loop over ``iterable`` (items not known one by one) is taken to run at least once."""
+        return "nonempty-loops" not in self.disabled and isinstance(iterable, Seq) and bool(iterable.items)

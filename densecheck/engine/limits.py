@@ -29,14 +29,30 @@ class Returned(Exception):
     pass
 
 
+#: a frame's state at one point of a path: its variables and, in a method, its instance's attributes
+State = tuple[dict[str, Value], dict[str, Value] | None]
+
+
+class LoopExits:
+    """The states in which the paths through one loop body left it: by ``break`` (to after the loop) and by
+    ``continue`` (to its next iteration)."""
+
+    __slots__ = ("breaks", "continues")
+
+    def __init__(self) -> None:
+        self.breaks: list[State] = []
+        self.continues: list[State] = []
+
+
 class Frame:
-    __slots__ = ("scope", "returns", "self_value", "func")
+    __slots__ = ("scope", "returns", "self_value", "func", "loops")
 
     def __init__(self, scope: Scope, self_value: Value | None = None, func: Function | None = None) -> None:
         self.scope = scope
         self.returns: list[Value] = []
         self.self_value = self_value
         self.func = func
+        self.loops: list[LoopExits] = []  # the loops being run, innermost last
 
 
 #: how many project modules one file's analysis may follow imports into (bounds the cost per file)

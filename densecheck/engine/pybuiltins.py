@@ -307,6 +307,20 @@ def _b_list_insert(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[
     return Const(None)
 
 
+def _b_list_pop(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
+    """``skips.pop()`` / ``xs.pop(0)``: the item, taken out of a list known item by item; of a list of an
+    unknown number of like items, one of them (the list stays as it is)."""
+    seq = b.self
+    if not isinstance(seq, Seq) or not seq.items:
+        return UNKNOWN
+    if seq.repeated:
+        return seq.items[0]
+    idx = pyvalue(args[0]) if args else -1
+    if not isinstance(idx, int) or isinstance(idx, bool) or not -len(seq.items) <= idx < len(seq.items):
+        return UNKNOWN
+    return seq.items.pop(idx)
+
+
 def _b_dict_items(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     d = b.self
     return Seq([Seq([Const(k), v]) for k, v in d.items.items()], "list") if isinstance(d, Dict) else UNKNOWN
@@ -407,6 +421,7 @@ BUILTIN_IMPL: dict[str, MethodImpl] = {
     "list.append": _b_list_append,
     "list.extend": _b_list_extend,
     "list.insert": _b_list_insert,
+    "list.pop": _b_list_pop,
     "dict.items": _b_dict_items,
     "dict.values": _b_dict_values,
     "dict.keys": _b_dict_keys,

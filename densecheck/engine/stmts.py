@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import cast
 
 import libcst as cst
 
 from densecheck.engine.base import EngineBase
 from densecheck.engine.helpers import GlobalRef, drop_first_axis, module_of
-from densecheck.engine.limits import MAX_UNROLL, Frame
+from densecheck.engine.limits import MAX_UNROLL, Frame, LoopExits, State
 from densecheck.engine.names import dotted, import_bindings
 from densecheck.engine.values import (
     UNKNOWN,
@@ -29,6 +29,7 @@ from densecheck.engine.values import (
     options,
     pyvalue,
 )
+from densecheck.engine.walk import children as walk_children
 from densecheck.plugins.registry import canonical, lookup_layer, registry
 
 
@@ -61,17 +62,11 @@ class StatementsMixin(EngineBase):
         if isinstance(stmt, cst.For):
             return self.exec_for(stmt, frame)
         if isinstance(stmt, cst.While):
-            self.exec_block(stmt.body.body, frame)
-            return False
+            return self.exec_while(stmt, frame)
         if isinstance(stmt, (cst.Try, cst.TryStar)):
-            ended = self.exec_block(stmt.body.body, frame)
-            for h in stmt.handlers:
-                self.branch(frame, lambda h=h: self.exec_block(h.body.body, frame))
-            if stmt.orelse is not None and not ended:
-                ended = self.exec_block(stmt.orelse.body.body, frame)
-            if stmt.finalbody is not None:
-                self.exec_block(stmt.finalbody.body.body, frame)
-            return ended
+            return self.exec_try(stmt, frame)
+        if isinstance(stmt, cst.Match):
+            return self.exec_match(stmt, frame)
         if isinstance(stmt, cst.With):
             for item in stmt.items:
                 v = self.eval(item.item, frame)
@@ -106,7 +101,14 @@ class StatementsMixin(EngineBase):
         elif isinstance(small, cst.Return):
             frame.returns.append(self.eval(small.value, frame) if small.value is not None else Const(None))
             return True
-        elif isinstance(small, (cst.Raise, cst.Break, cst.Continue)):
+        elif isinstance(small, (cst.Break, cst.Continue)):
+            if frame.loops:  # this path leaves the loop body here: its state goes where CPython goes next
+                exits = frame.loops[-1]
+                (exits.breaks if isinstance(small, cst.Break) else exits.continues).append(
+                    self.snapshot(frame)
+                )
+            return True
+        elif isinstance(small, cst.Raise):
             return True
         elif isinstance(small, cst.Global) and frame.scope.parent is not None:
             for n in small.names:  # reads and writes of these names go to the module scope
@@ -238,25 +240,248 @@ class StatementsMixin(EngineBase):
             out = join(out, x) if out is not None else x
         return out if out is not None else UNKNOWN
 
-    def exec_for(self, stmt: cst.For, frame: Frame) -> bool:
-        items, exact = self.iteration(self.eval(stmt.iter, frame))
-        if exact:
-            for item in items:
-                self.assign(stmt.target, item, frame)
-                if self.exec_block(stmt.body.body, frame):
-                    break
-        else:
-            for _ in range(2):  # twice: values that flow around the loop settle (or are joined below)
-                self.assign(stmt.target, items[0], frame)
-                state = self.branch(frame, lambda: self.exec_block(stmt.body.body, frame))
-                if state[2]:
-                    break
-                frame.scope.vars = state[0]
-                if state[1] is not None and isinstance(frame.self_value, Instance):
-                    frame.self_value.attrs.update(state[1])
-        if stmt.orelse is not None:
-            self.exec_block(stmt.orelse.body.body, frame)
+    # --- loops, try, match: CPython's control flow --------------------------------------------------------
+    # A path that leaves a loop body by ``break``/``continue`` leaves its state in the loop's LoopExits; after
+    # each iteration the next one starts from the join of the states that reach it (the body's end and every
+    # ``continue``), and the statement after the loop from the join of every way out (the loop's normal end,
+    # then its ``else``, and every ``break``). Loops over items known one by one are unrolled exactly; any
+    # other loop (unknown items, an unknown ``while`` condition, more than MAX_UNROLL iterations) may run any
+    # number of times, so what follows it is the join of running it zero, one or two times (values flowing
+    # around the loop settle or become unknown), never one of those possibilities.
+
+    def snapshot(self, frame: Frame) -> State:
+        inst = frame.self_value if isinstance(frame.self_value, Instance) else None
+        return dict(frame.scope.vars), (dict(inst.attrs) if inst is not None else None)
+
+    def restore(self, frame: Frame, states: list[State]) -> None:
+        """Continue from the join of ``states`` (at least one)."""
+        if len(states) == 1:
+            vars_, attrs = states[0]
+            frame.scope.vars = dict(vars_)
+            inst = frame.self_value if isinstance(frame.self_value, Instance) else None
+            if inst is not None and attrs is not None:
+                inst.attrs.clear()
+                inst.attrs.update(attrs)
+            return
+        self.merge(frame, [(v, a, False) for v, a in states])
+
+    def _iterate(self, frame: Frame, exits: LoopExits, step: Callable[[], bool]) -> bool:
+        """Run one iteration (``step()`` runs the body and says whether it certainly ended); then continue
+        from the join of the states that reach the next iteration. False when no path does."""
+        ended = step()
+        nxt = exits.continues + ([] if ended else [self.snapshot(frame)])
+        exits.continues = []
+        if not nxt:
+            return False
+        self.restore(frame, nxt)
+        return True
+
+    def _leave_loop(self, frame: Frame, exits: LoopExits, normal: bool, orelse: cst.Else | None) -> bool:
+        """After a loop: ``normal``: the loop may end without ``break`` (its ``else`` runs then). True when no
+        path gets past the loop (every one returned or raised)."""
+        outs: list[State] = []
+        if normal:
+            if orelse is None or not self.exec_block(orelse.body.body, frame):
+                outs.append(self.snapshot(frame))
+        outs.extend(exits.breaks)
+        if not outs:
+            return True
+        self.restore(frame, outs)
         return False
+
+    def _unknown_count_loop(
+        self,
+        frame: Frame,
+        exits: LoopExits,
+        step: Callable[[], bool],
+        before: Callable[[], None] | None = None,
+        nonempty: bool = False,
+    ) -> bool:
+        """A loop that runs an unknown number of times: the join of running it 0, 1 and 2 times (1 and 2 when
+        it is ``nonempty``). ``before()`` runs before each iteration (a ``for`` loop's target assignment).
+        False when no path ends it normally."""
+        ends = [] if nonempty else [self.snapshot(frame)]  # zero iterations
+        for _ in range(2):
+            if before is not None:
+                before()
+            if not self._iterate(frame, exits, step):
+                break
+            ends.append(self.snapshot(frame))
+        if not ends:
+            return False
+        self.restore(frame, ends)
+        return True
+
+    def exec_for(self, stmt: cst.For, frame: Frame) -> bool:
+        iterable = self.eval(stmt.iter, frame)
+        items, exact = self.iteration(iterable)
+        exits = LoopExits()
+        frame.loops.append(exits)
+        try:
+            normal = True
+            if exact:
+                for item in items:
+                    self.assign(stmt.target, item, frame)
+                    if not self._iterate(frame, exits, lambda: self.exec_block(stmt.body.body, frame)):
+                        normal = False  # every path left by break, return or raise
+                        break
+            else:
+                normal = self._unknown_count_loop(
+                    frame,
+                    exits,
+                    lambda: self.exec_block(stmt.body.body, frame),
+                    before=lambda: self.assign(stmt.target, items[0], frame),
+                    nonempty=self.guess.nonempty_loop(iterable),
+                )
+        finally:
+            frame.loops.pop()
+        return self._leave_loop(frame, exits, normal, stmt.orelse)
+
+    def exec_while(self, stmt: cst.While, frame: Frame) -> bool:
+        exits = LoopExits()
+        frame.loops.append(exits)
+        try:
+            normal = True
+            for _ in range(MAX_UNROLL + 1):
+                truth = self.truth(self.eval(stmt.test, frame))
+                if truth is False:
+                    break
+                if truth is None or _ == MAX_UNROLL:  # no known bound: any number of further iterations
+                    normal = self._unknown_count_loop(
+                        frame, exits, lambda: self.exec_block(stmt.body.body, frame)
+                    )
+                    break
+                if not self._iterate(frame, exits, lambda: self.exec_block(stmt.body.body, frame)):
+                    normal = False
+                    break
+        finally:
+            frame.loops.pop()
+        return self._leave_loop(frame, exits, normal, stmt.orelse)
+
+    def exec_try(self, stmt: cst.Try | cst.TryStar, frame: Frame) -> bool:
+        """The body (then ``else``) on the normal path; each handler from the state before the body (the
+        exception may come from its first statement); after the statement, the join of the paths that get
+        past it; ``finally`` on that state."""
+        before = self.snapshot(frame)
+        outs: list[State] = []
+        ended = self.exec_block(stmt.body.body, frame)
+        if not ended and stmt.orelse is not None:
+            ended = self.exec_block(stmt.orelse.body.body, frame)
+        if not ended:
+            outs.append(self.snapshot(frame))
+        for h in stmt.handlers:
+            self.restore(frame, [before])
+            if h.name is not None:
+                self.assign(h.name.name, UNKNOWN, frame)
+            if not self.exec_block(h.body.body, frame):
+                outs.append(self.snapshot(frame))
+        self.restore(frame, outs or [before])
+        if stmt.finalbody is not None and self.exec_block(stmt.finalbody.body.body, frame):
+            return True
+        return not outs
+
+    def exec_match(self, stmt: cst.Match, frame: Frame) -> bool:
+        """Cases in order: a case that certainly matches runs and ends the search; one that may match runs on
+        a copy; after the statement, the join of every case run (and of no case matching, unless one certainly
+        did)."""
+        subject = self.eval(stmt.subject, frame)
+        states: list[tuple[dict[str, Value], dict[str, Value] | None, bool]] = []
+        certain = False
+        for case in stmt.cases:
+            verdict, binds = self.match_pattern(case.pattern, subject, frame)
+            if verdict is False:
+                continue
+
+            def run(case: cst.MatchCase = case, binds: dict[str, Value] = binds) -> bool:
+                for name, value in binds.items():
+                    frame.scope.vars[name] = value
+                if case.guard is not None:
+                    self.eval(case.guard, frame)
+                return self.exec_block(case.body.body, frame)
+
+            guard_known = case.guard is None or self.truth(self.eval(case.guard, frame)) is True
+            states.append(self.branch(frame, run))
+            if verdict is True and guard_known:
+                certain = True
+                break
+        if not certain:
+            states.append((dict(frame.scope.vars), self.snapshot(frame)[1], False))
+        return self.merge(frame, states)
+
+    def _match_sequence(
+        self, pattern: cst.MatchSequence, subject: Seq, frame: Frame
+    ) -> tuple[bool | None, dict[str, Value]]:
+        """``case ("conv", out_ch):`` / ``case [first, *rest]:`` against a sequence whose items are known one
+        by one (a str subject never matches a sequence pattern; it is a Const here, not a Seq)."""
+        elems = list(pattern.patterns)
+        stars = [i for i, e in enumerate(elems) if isinstance(e, cst.MatchStar)]
+        items = subject.items
+        if len(stars) > 1:
+            return None, {}
+        if stars:
+            k = stars[0]
+            before, after = elems[:k], elems[k + 1 :]
+            if len(items) < len(before) + len(after):
+                return False, {}
+            star = elems[k]
+            middle = items[len(before) : len(items) - len(after)]
+            tail = items[len(items) - len(after) :]
+            pairs = list(zip(before, items[: len(before)])) + list(zip(after, tail))
+            binds: dict[str, Value] = {}
+            if isinstance(star, cst.MatchStar) and star.name is not None:
+                binds[star.name.value] = Seq(list(middle), "list")
+        else:
+            if len(items) != len(elems):
+                return False, {}
+            pairs = list(zip(elems, items))
+            binds = {}
+        verdict: bool | None = True
+        for elem, item in pairs:
+            assert isinstance(elem, cst.MatchSequenceElement)
+            v, b = self.match_pattern(elem.value, item, frame)
+            binds.update(b)
+            if v is False:
+                return False, binds
+            if v is None:
+                verdict = None
+        return verdict, binds
+
+    def match_pattern(
+        self, pattern: cst.MatchPattern, subject: Value, frame: Frame
+    ) -> tuple[bool | None, dict[str, Value]]:
+        """(whether ``subject`` matches: True, False or None for unknown; the names the pattern binds)."""
+        if isinstance(pattern, cst.MatchAs):
+            if pattern.pattern is None:  # ``case x:`` / ``case _:``
+                return True, ({pattern.name.value: subject} if pattern.name is not None else {})
+            verdict, binds = self.match_pattern(pattern.pattern, subject, frame)
+            if pattern.name is not None:
+                binds = {**binds, pattern.name.value: subject}
+            return verdict, binds
+        if isinstance(pattern, (cst.MatchValue, cst.MatchSingleton)):
+            value = self.eval(pattern.value, frame)
+            if isinstance(value, Const) and isinstance(subject, Const):
+                same = (
+                    subject.value is value.value
+                    if isinstance(pattern, cst.MatchSingleton)
+                    else (subject.value == value.value)
+                )
+                return bool(same), {}
+            return None, {}
+        if isinstance(pattern, cst.MatchOr):
+            verdicts = []
+            alts: dict[str, Value] = {}
+            for alt in pattern.patterns:
+                v, b = self.match_pattern(alt.pattern, subject, frame)
+                verdicts.append(v)
+                alts.update(b)
+            if any(v is True for v in verdicts):
+                return True, alts
+            return (False if all(v is False for v in verdicts) else None), alts
+        if isinstance(pattern, cst.MatchSequence) and isinstance(subject, Seq) and not subject.repeated:
+            return self._match_sequence(pattern, subject, frame)
+        # other sequence, mapping and class patterns: may match; the names they bind are unknown
+        names = {n.value for n in walk_names(pattern)}
+        return None, dict.fromkeys(names, UNKNOWN)
 
     # ----------------------------------------------------------------------------------------- definitions
     def define_function(self, node: cst.FunctionDef, frame: Frame, cls: ClassV | None = None) -> Function:
@@ -364,3 +589,17 @@ class StatementsMixin(EngineBase):
         if isinstance(value, Tensor) and value.shape.rank:
             return [Tensor(drop_first_axis(value.shape))] * n
         return [UNKNOWN] * n
+
+
+def walk_names(pattern: cst.CSTNode) -> Iterator[cst.Name]:
+    """The names a match pattern binds (``case [x, *rest]``, ``case {"k": v, **kw}``, ``case P(a=b) as
+    c``)."""
+    stack = [pattern]
+    while stack:
+        node = stack.pop()
+        name = getattr(node, "name", None) if isinstance(node, (cst.MatchAs, cst.MatchStar)) else None
+        if isinstance(node, cst.MatchMapping) and isinstance(node.rest, cst.Name):
+            name = node.rest
+        if isinstance(name, cst.Name):
+            yield name
+        stack.extend(walk_children(node))

@@ -7,26 +7,24 @@ in a plugin's ``layers`` table, adding a framework is one new plugin folder (and
 
 What a plugin provides (every field optional):
 
-==================  ==========================================================================================
-``layers``          canonical qualified name -> :class:`LayerSpec`: constructor signature, shape rule, and for
-a
-                    Dense/Linear the :class:`DenseArgs` (which arguments are in/out features and bias)
-``functions``       canonical qualified name -> :class:`OpSpec` (``torch.flatten``, ``keras.ops.reshape``)
-``tensor_methods``  tensor method name -> :class:`OpSpec` (``x.view``, ``x.permute``); ``tensor_results``:
-methods
-                    whose result is a tensor of unknown shape
-``calls``           qualified name -> :data:`SpecialCall`: containers, inputs, models, library helpers
-``subscripts``      ``NAME[...]`` of a library registry -> the value it gives (``ACT2FN[...]``)
-``module_bases``    base classes whose subclasses are models or blocks; ``call_methods``: the method that runs
-one ``module_methods``  methods a model inherits from its framework base (``add_module``, ``build``, ``to``)
-``containers``      ``super().__init__(...)`` of these bases builds a container (``nn.Sequential`` subclasses)
-``record_bases``    prefixes of output-record classes (``ModelOutput``): fields by keyword, ``out[0]``
-``entry_inputs``    conventional entry-point inputs by parameter name (``input_ids``: (batch, tokens)); see
-                    :mod:`densecheck.engine.heuristics`, which can switch them off
-``canonical``       spelling normaliser (``tensorflow.keras.layers.Dense`` -> ``keras.layers.Dense``)
-hooks               ``attribute`` / ``inherited`` / ``resolve`` / ``annotation`` for what tables cannot say
-``trace_recorder``  ``"module:function"``: a context manager recording every Dense/Linear call while tracing
-==================  ==========================================================================================
+* ``layers``: canonical qualified name -> :class:`LayerSpec`: constructor signature, shape rule, and for a
+  Dense/Linear the :class:`DenseArgs` (which arguments are in/out features and bias);
+* ``functions``: canonical qualified name -> :class:`OpSpec` (``torch.flatten``, ``keras.ops.reshape``);
+* ``tensor_methods``: tensor method name -> :class:`OpSpec` (``x.view``, ``x.permute``); ``tensor_results``:
+  the methods whose result is a tensor of unknown shape;
+* ``calls``: qualified name -> :data:`SpecialCall`: containers, inputs, models, library helpers;
+* ``subscripts``: ``NAME[...]`` of a library registry -> the value it gives (``ACT2FN[...]``);
+* ``module_bases``: base classes whose subclasses are models or blocks; ``call_methods``: the method that runs
+  one; ``module_methods``: methods a model inherits from its framework base (``add_module``, ``build``,
+  ``to``);
+* ``containers``: ``super().__init__(...)`` of these bases builds a container (``nn.Sequential`` subclasses);
+* ``record_bases``: prefixes of output-record classes (``ModelOutput``): fields by keyword, ``out[0]``;
+* ``entry_inputs``: conventional entry-point inputs by parameter name (``input_ids``: (batch, tokens)); see
+  :mod:`densecheck.engine.heuristics`, which can switch them off;
+* ``canonical``: spelling normaliser (``tensorflow.keras.layers.Dense`` -> ``keras.layers.Dense``);
+* hooks: ``attribute`` / ``inherited`` / ``resolve`` / ``annotation`` for what tables cannot say;
+* ``trace_recorder``: ``"module:function"``, a context manager recording every Dense/Linear call while
+  tracing.
 """
 
 from __future__ import annotations
