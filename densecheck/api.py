@@ -133,7 +133,7 @@ def _too_large(size: int, limit: int) -> str:
     )
 
 
-def _first_line(text: str) -> str:
+def _first_line(text: str | BaseException) -> str:
     text = str(text).strip()
     return text.splitlines()[0] if text else ""
 
@@ -354,6 +354,7 @@ def analyze_facts(source: str | bytes, path: str = "<stdin>", settings: Settings
         try:
             module, tree, problem = _parse(text, path)
             if module is None:
+                assert problem is not None  # _parse gives a diagnostic whenever it gives no module
                 result.notes.append(problem)
                 return result
             try:
@@ -411,6 +412,7 @@ def _analyze_parsed(
                     )
                 )
                 return result
+        assert layers is not None  # analyze_module's list, or the deep call's (None returned above)
         result.layers = [r for r in layers if r.path == path]
         result.foreign = [r for r in layers if r.path != path]
         result.dependencies = list(getattr(layers, "dependencies", []))
@@ -520,6 +522,8 @@ def read_source(path: str, limit: int = MAX_FILE_BYTES, *, follow_symlinks: bool
 
 
 class FileTooLarge(OSError):
+    strerror: str  # always given: see __init__
+
     def __init__(self, size: int, limit: int, path: str) -> None:
         super().__init__(errno.EFBIG, _too_large(size, limit), path)
         self.size, self.limit = size, limit

@@ -149,7 +149,7 @@ def content_hash(data: bytes) -> str:
 def shape_to_json(shape: Shape, syms: dict[int, int]) -> Any:
     """A Shape as JSON; symbolic dims become ``{"s": k, "n": name}`` with ``k`` shared by the same Sym object
     in one file's results, so joins after loading (``LayerReport.input``) behave exactly as before."""
-    dims = None
+    dims: list[object] | None = None
     if shape.dims is not None:
         dims = []
         for d in shape.dims:

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import traceback
+from typing import Any
 
 import click
 
@@ -386,7 +387,7 @@ def list_rules(output_format: str) -> None:
         "enabled": "default",
         "summary": "summary",
     }
-    cells = [header] + [{**r, "enabled": "on" if r["enabled"] else "off"} for r in rows]
+    cells: list[dict[str, Any]] = [header] + [{**r, "enabled": "on" if r["enabled"] else "off"} for r in rows]
     widths = {k: max(len(str(c[k])) for c in cells) for k in ("code", "name", "severity", "enabled")}
     for c in cells:
         click.echo("  ".join(str(c[k]).ljust(widths[k]) for k in widths) + "  " + c["summary"])

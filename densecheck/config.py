@@ -302,6 +302,7 @@ def load_settings(config_file: str | None = None, start: str | None = None) -> S
     A ``--config`` file named ``pyproject.toml`` is read from its [tool.densecheck] table; any other TOML file
     (e.g. ``densecheck.toml``) holds the keys at its top level.
     """
+    path: str | None
     if config_file is not None:
         if not os.path.isfile(config_file):
             raise ConfigError(f"{config_file}: config file not found")

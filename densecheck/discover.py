@@ -63,6 +63,7 @@ class _Patterns:
         """True (excluded), False (re-included by a ``!pattern``) or None (no pattern names it)."""
         verdict = None
         for p in self.patterns:  # the last matching pattern decides
+            assert p.regex is not None  # patterns without a regex are left out in __init__
             m = p.regex.match(key)
             # a match through a parent directory ("build" matching "build/x.py") leaves the rest of the key
             # unread; pathspec compiles a lone ``*`` or ``**`` to the regex ``.``, "everything", which names

@@ -70,6 +70,7 @@ class LayerReport:
         s = self.input
         if s is None:
             return UNKNOWN
+        assert s.rank is not None  # input: a join of shapes of one known rank
         if s.rank <= 2:
             return FULLY_CONNECTED
         if s.channel_axis is None or s.channel_axis == s.rank - 1:
@@ -89,6 +90,7 @@ class LayerReport:
         s = self.input
         if s is None:
             return None
+        assert s.rank is not None and s.dims is not None  # input: a join of shapes of one known rank
         if s.rank <= 1:
             return 1
         return dim_product(s.dims[1:-1])
@@ -103,7 +105,10 @@ class LayerReport:
     @property
     def params_if_flattened(self) -> int | None:
         s = self.input
-        if s is None or s.rank <= 2 or self.out_features is None or self.bias is None:
+        if s is None:
+            return None
+        assert s.rank is not None and s.dims is not None  # input: a join of shapes of one known rank
+        if s.rank <= 2 or self.out_features is None or self.bias is None:
             return None
         flat = dim_product(s.dims[1:])
         if flat is None:
@@ -135,6 +140,7 @@ class LayerReport:
             if len(self.ranks) > 1:
                 return f"{head} is applied to inputs of different ranks ({', '.join(map(str, self.ranks))})"
             return f"{head}: input shape unknown statically"
+        assert s.rank is not None  # input: a join of shapes of one known rank
         on = f"{head} on {s}"
         p = self.params
         ptxt = f"{p:,} params" if p is not None else "params unknown"

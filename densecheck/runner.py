@@ -15,6 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import repeat
+from typing import cast
 
 from densecheck import api, budget, findings
 from densecheck.cache import Cache, Stamp, stamp_for
@@ -188,6 +189,7 @@ def check_file(path: str, settings: Settings) -> CheckedFile:
     data, failed, _ = _read(path, settings)
     if failed is not None:
         return failed
+    assert data is not None  # _read gives the bytes whenever it gives no CheckedFile
     return check_source(data, path, settings)
 
 
@@ -196,6 +198,7 @@ def _check_file_stamped(path: str, settings: Settings) -> tuple[CheckedFile, Sta
     data, failed, st = _read(path, settings)
     if failed is not None:
         return failed, None
+    assert data is not None and st is not None  # _read gives both whenever it gives no CheckedFile
     out = check_source(data, path, settings)
     if out.notebook is not None or out.result.internal_error or _over_budget(out.result):
         return out, None  # notebooks are not cached; a crash or an overrun is retried next time
@@ -346,7 +349,7 @@ def _check_in_workers(files: list[str], todo: list[int], settings: Settings, job
                 left = [i for i in remaining if i not in done]
                 for i in left:
                     if ended.get(files[i]):  # its watchdog ended it: over budget, not worth a second try
-                        keep(i, _over_budget_file(files[i], ended[files[i]], limits), None)
+                        keep(i, _over_budget_file(files[i], cast(str, ended[files[i]]), limits), None)
                 # the files workers were on when the pool broke; the pool terminates the healthy workers too,
                 # so each suspect gets a worker of its own: only a file that kills that one as well is
                 # reported

@@ -15,6 +15,7 @@ from densecheck.formats import Context, counts, layer_sort_key
 
 
 def document(ctx: Context) -> dict:
+    diagnostics: list[dict]
     layers, diagnostics = [], []
     for f in ctx.run.files:
         path = ctx.display_path(f.path)

@@ -70,7 +70,7 @@ def pool_out_ceil(size: Dim, kernel: int, stride: int, padding: int, dilation: i
     out = math.ceil((size + 2 * padding - eff) / stride) + 1
     if (out - 1) * stride >= size + padding:
         out -= 1
-    return out
+    return out if out >= 1 else None  # a window larger than the input: torch raises, the size is unknown
 
 
 def flatten(shape: Shape, start: int = 1, end: int = -1) -> Shape:
@@ -129,7 +129,9 @@ def reduce_axes(shape: Shape, axes: Sequence[int] | None, keepdim: bool) -> Shap
     """mean/sum/max over axes (None = all)."""
     r = shape.rank
     if axes is None:
-        return Shape((1,) * r, shape.channel_axis) if keepdim and r is not None else Shape(())
+        if keepdim:  # every axis kept, as size 1: the rank is the input's (unknown when it is)
+            return Shape((1,) * r, shape.channel_axis) if r is not None else UNKNOWN
+        return Shape(())
     if r is None:
         return UNKNOWN
     assert shape.dims is not None
@@ -275,7 +277,7 @@ def concat(shapes: Sequence[Shape], axis: int) -> Shape:
     for i in range(base.rank):
         if i == a:
             out.append(
-                dim_product(dims_of(s)[i] for s in shapes) and sum(cast(int, dims_of(s)[i]) for s in shapes)
+                sum(cast(int, dims_of(s)[i]) for s in shapes)
                 if all(known(dims_of(s)[i]) for s in shapes)
                 else None
             )

@@ -100,6 +100,8 @@ def flatten(
     (``default_start=1``)."""
 
     def rule(a: Args) -> Shape:
+        if any(name and _given_but_unknown(a, name) for name in (start, end)):
+            return UNKNOWN  # which axes are flattened is not known
         lo = a.get(start, default_start) if start else default_start
         hi = a.get(end, default_end) if end else default_end
         return ops.flatten(a.shape(x) or UNKNOWN, lo, hi)
@@ -151,6 +153,8 @@ def reduce(x: str, axes: str, keep: str) -> FunctionRule:
     statically give an unknown shape."""
 
     def rule(a: Args) -> Shape:
+        if _given_but_unknown(a, keep):
+            return UNKNOWN  # whether the reduced axes are kept is not known
         axis, keepdims, s = a[axes], bool(a.get(keep, False)), a.shape(x) or UNKNOWN
         if axis is None:
             return UNKNOWN if _given_but_unknown(a, axes) else ops.reduce_axes(s, None, keepdims)
@@ -166,6 +170,8 @@ def squeeze(x: str, axis: str) -> FunctionRule:
     """``squeeze(x, axis)``: one axis, several (a tuple), or every size-1 axis (none given)."""
 
     def rule(a: Args) -> Shape:
+        if _given_but_unknown(a, axis):
+            return UNKNOWN  # squeezing an axis not known statically: not every size-1 axis
         dim, s = a[axis], a.shape(x) or UNKNOWN
         if isinstance(dim, (tuple, list)):
             for d in sorted((cast(int, s.axis(i)) for i in dim if s.axis(i) is not None), reverse=True):
@@ -201,7 +207,9 @@ def joining(combine: Callable[[list[Shape], Any], Shape], seq: str, axis: str) -
 
     def rule(a: Args) -> Shape:
         shapes = a.shapes(seq)
-        return combine(shapes, a.get(axis, 0)) if shapes else Shape()
+        if not shapes or _given_but_unknown(a, axis):
+            return Shape()  # the operands, or the axis they are joined along, not known
+        return combine(shapes, a.get(axis, 0))
 
     return rule
 

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from densecheck.trace import sandbox
 from densecheck.trace.spec import DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIMEOUT, TraceTarget
@@ -198,6 +199,7 @@ def _children(pid: int) -> list[int]:
 
 def _tree_rss_mb(pid: int) -> float | None:
     """Resident memory of ``pid`` and all its descendants (a grandchild does not escape the cap)."""
+    seen: set[int]
     total, seen, todo = None, set(), [pid]
     while todo and len(seen) < 4096:
         p = todo.pop()
@@ -261,7 +263,7 @@ def run_target(
     timeout = float(target.timeout or timeout or DEFAULT_TIMEOUT)
     mem_limit = target.memory_limit_mb or memory_limit_mb or DEFAULT_MEMORY_LIMIT_MB
     root = os.path.abspath(root or os.getcwd())
-    spec = {
+    spec: dict[str, Any] = {
         "target": target.target,
         "inputs": [i.to_json() for i in target.inputs],
         "framework": target.framework,
@@ -286,6 +288,7 @@ def run_target(
     peak_seen = 0.0
     out_reader = _Reader(proc.stdout, until=b'"event": "result"')
     err_reader = _Reader(proc.stderr, keep=MAX_STDERR_BYTES)
+    assert proc.stdin is not None  # Popen(stdin=PIPE)
     try:
         proc.stdin.write(json.dumps(spec).encode())
         proc.stdin.close()

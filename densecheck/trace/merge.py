@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from densecheck.diagnostics import Diagnostic
 from densecheck.layers import LayerReport
 from densecheck.shapes import Shape
+
+if TYPE_CHECKING:
+    from densecheck.rules.dc106_trace_failed import TraceFailed
 
 
 def _result(item):
@@ -110,7 +113,7 @@ def compare(static: LayerReport, facts: dict) -> tuple[bool | None, list[str]]:
     reasons = []
     known = [s for s in static.shapes if s.rank is not None]
     if known and shapes:
-        s_ranks = sorted({s.rank for s in known})
+        s_ranks = sorted({cast(int, s.rank) for s in known})  # known: the shapes of known rank
         t_ranks = sorted({len(s) for s in shapes})
         if s_ranks != t_ranks:
             reasons.append("rank")
@@ -274,7 +277,7 @@ def _new_item(file_results: list, path: str):
                 data = fh.read()
         except OSError:
             data = None
-        item = CheckedFile(path, res, data)
+        item: CheckedFile | FileResult = CheckedFile(path, res, data)
     else:
         item = res
     file_results.append(item)
@@ -284,7 +287,7 @@ def _new_item(file_results: list, path: str):
 def failure_diagnostic(result, settings, root: str) -> Diagnostic | None:
     from densecheck.rules import RULES
 
-    rule = RULES["DC106"]
+    rule = cast("TraceFailed", RULES["DC106"])
     if not settings.rule_enabled(rule.code, rule.default_enabled):
         return None
     err = result.error or {}

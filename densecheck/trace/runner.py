@@ -25,12 +25,14 @@ import sys
 import sysconfig
 import time
 import traceback
+from typing import TextIO, cast
 
 _T0 = time.perf_counter()
-_OUT = None  # the protocol stream
+_OUT: TextIO | None = None  # the protocol stream
 
 
 def emit(**event) -> None:
+    assert _OUT is not None  # main() opens it before anything runs
     _OUT.write(json.dumps(event) + "\n")
     _OUT.flush()
 
@@ -62,19 +64,19 @@ def disable_network() -> None:
                 return _original(self, *args)
 
             setattr(cls, name, method)
-        original_sendmsg = cls.sendmsg
+        original_sendmsg = cls.sendmsg  # type: ignore[attr-defined]  # monkeypatching: socket classes have it
 
         def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
             if address is not None:
                 guard(self, address)
             return original_sendmsg(self, buffers, ancdata, flags, *(() if address is None else (address,)))
 
-        cls.sendmsg = sendmsg
+        cls.sendmsg = sendmsg  # type: ignore[attr-defined]  # monkeypatching the socket classes
 
     guarded(socket.socket)
     raw = type("socket", (_socket.socket,), {"__module__": "_socket"})  # the C type itself cannot be patched
     guarded(raw)
-    _socket.socket = _socket.SocketType = raw
+    _socket.socket = _socket.SocketType = raw  # type: ignore[misc, assignment]  # monkeypatching _socket
 
 
 # -- user frames
@@ -117,7 +119,8 @@ def user_frame(exc: BaseException) -> dict | None:
         return {
             "path": os.path.abspath(fn),
             "line": fs.lineno,
-            "column": _char_col(fn, fs.lineno, getattr(fs, "colno", None)),
+            # a traceback's frames carry tb_lineno (an int) when their position has no line
+            "column": _char_col(fn, cast(int, fs.lineno), getattr(fs, "colno", None)),
             "function": fs.name,
             "text": (fs.line or "").strip(),
         }
@@ -247,6 +250,7 @@ def run(spec: dict) -> dict:
         recorders[fw] = stack.enter_context(getattr(importlib.import_module(module_name), func)())
 
     phase("import")
+    fw: str | None
     with stack:
         for fw in fws:
             install(fw)
@@ -348,14 +352,19 @@ def import_target(mod_name: str, path: str | None, dotted: str | None):
 
     if not is_file_target(mod_name):
         return importlib.import_module(dotted or mod_name)
+    # locate() gives both for a file target that exists, and run() stops when it gave neither
+    assert path is not None and dotted is not None
     top = dotted.split(".")[0]
     if "." in dotted and top not in _NEVER_SHADOW and top not in sys.modules:
         return importlib.import_module(dotted)
     name = dotted if top not in _NEVER_SHADOW and dotted not in sys.modules else f"_densecheck_target_{top}"
     name = name.replace(".", "_") if name != dotted else name
     spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+    # spec is None for a file whose suffix no loader takes (`models/net`, `net.txt`): AttributeError here
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]  # see above: kept as it was
     sys.modules[name] = module
+    # module_from_spec(None) raised above; a spec from a file location always has a loader
+    assert spec is not None and spec.loader is not None
     spec.loader.exec_module(module)
     return module
 
@@ -390,6 +399,7 @@ def main() -> int:
     sys.stdout = sys.stderr
     disable_network()
     if spec.get("dump_after"):
+        assert sys.__stderr__ is not None  # launch.py starts this process with stderr=PIPE
         faulthandler.dump_traceback_later(float(spec["dump_after"]), exit=False, file=sys.__stderr__)
     try:
         out = run(spec)

@@ -411,8 +411,10 @@ SPECIAL = {
 
 # the numpy-style op family (densecheck.shapes.rules) under Keras's argument names
 f_same = rules.identity("x")
-f_reshape = rules.reshape("x", "shape", scalar=False)
-f_transpose = rules.permute("x", "perm", none_reverses=True)
+# keras.ops and tf name these arguments their own ways: keras.ops.reshape(x, newshape),
+# keras.ops.transpose(x, axes=None); tf.reshape(tensor, shape), tf.transpose(a, perm=None)
+f_ops_reshape = rules.reshape("x", "newshape", scalar=False)
+f_ops_transpose = rules.permute("x", "axes", none_reverses=True)
 f_reduce = rules.reduce("x", "axis", "keepdims")
 f_expand = rules.unsqueeze("x", "axis")
 f_squeeze = rules.squeeze("x", "axis")
@@ -432,8 +434,10 @@ FUNCTIONS = {
         for ns in ("keras.ops", "keras.activations", "tf.nn", "tf.math", "tf")
         for n in _SAME_OPS
     },
-    **{f"{ns}.reshape": op("x shape", f_reshape) for ns in ("keras.ops", "tf")},
-    **{f"{ns}.transpose": op("x perm", f_transpose) for ns in ("keras.ops", "tf")},
+    "keras.ops.reshape": op("x newshape", f_ops_reshape),
+    "tf.reshape": op("tensor shape", rules.reshape("tensor", "shape", scalar=False)),
+    "keras.ops.transpose": op("x axes", f_ops_transpose),
+    "tf.transpose": op("a perm", rules.permute("a", "perm", none_reverses=True)),
     **{
         f"{ns}.{n}": op("x axis keepdims", f_reduce)
         for ns in ("keras.ops", "tf", "tf.math")
