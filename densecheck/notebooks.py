@@ -95,6 +95,18 @@ def _mapping(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def looks_like_notebook(data: bytes) -> bool:
+    """Whether bytes with no file name to go by are a Jupyter notebook: a JSON object with a ``cells`` list
+    and an ``nbformat`` (a Python file that is a dict literal is not)."""
+    if not data.lstrip()[:1] == b"{" or b'"cells"' not in data or b'"nbformat"' not in data:
+        return False
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("cells"), list) and "nbformat" in doc
+
+
 def parse_notebook(text: str) -> Notebook | None:
     """The virtual module of a notebook, or None when its kernel is not Python. Raises NotebookError."""
     try:

@@ -22,7 +22,7 @@ from densecheck.cache import Cache, Stamp, stamp_for
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic, severity_rank
 from densecheck.discover import discover
-from densecheck.notebooks import Notebook, analyze_notebook
+from densecheck.notebooks import Notebook, analyze_notebook, looks_like_notebook
 from densecheck.plugins.registry import candidate_names
 from densecheck.processes import die_with_parent
 
@@ -471,7 +471,19 @@ def run(
 
 
 def run_stdin(data: bytes, path: str, settings: Settings, *, finish: bool = True) -> Run:
-    out = Run(files=[check_source(data, path, settings, keep=True)])
+    """Standard input as the file ``path`` (``-`` when no ``--stdin-filename`` named it: then notebook JSON
+    is read as a notebook, anything else as Python)."""
+    if path == "-" and looks_like_notebook(data):
+        try:
+            result, nb = analyze_notebook(data, path, settings)
+            checked = CheckedFile(path, result, data, nb)
+        except Exception as e:  # noqa: BLE001 - as check_source: a bug is this input's DC002, not a traceback
+            checked = CheckedFile(
+                path, api.FileResult(path, notes=[api._internal_error(path, e)], internal_error=True), data
+            )
+        out = Run(files=[checked])
+    else:
+        out = Run(files=[check_source(data, path, settings, keep=True)])
     if finish:
         finish_all(out.files, settings)
     return out

@@ -269,6 +269,8 @@ class StatementsMixin(EngineBase):
         """Run one iteration (``step()`` runs the body and says whether it certainly ended); then continue
         from the join of the states that reach the next iteration. False when no path does."""
         ended = step()
+        if not exits.continues:  # the body's end is where the next iteration starts (nothing to join)
+            return not ended
         nxt = exits.continues + ([] if ended else [self.snapshot(frame)])
         exits.continues = []
         if not nxt:

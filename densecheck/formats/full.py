@@ -43,7 +43,9 @@ def snippet(ctx: Context, f: CheckedFile, d) -> list[str]:
         if n == d.line:
             raw = lines[n - 1]
             start = len(raw[: d.column - 1].expandtabs(4))
-            end_col = d.end_column if d.end_line == d.line and d.end_column > d.column else len(raw) + 1
+            # the span the diagnostic reports (a point span is one caret); a span that runs past this line,
+            # to the line's end
+            end_col = d.end_column if d.end_line == d.line and d.end_column >= d.column else len(raw) + 1
             length = max(1, len(raw[: end_col - 1].expandtabs(4)) - start)
             marks = ctx.style(
                 "^" * length + " " + d.code, fg="red" if d.severity == "error" else "yellow", bold=True
