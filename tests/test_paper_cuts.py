@@ -54,3 +54,52 @@ def test_full_format_draws_the_span_json_reports(tmp_path, monkeypatch, source):
     # the caret starts under the reported column
     gutter = marks.index("|") + 2
     assert marks.index("^") - gutter == d["column"] - 1
+
+
+# -- 4, 5. trace targets next to an instance built at import time -----------------------------------------
+
+INST = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+model = Net()
+"""
+
+
+def _trace(tmp_path, target: str) -> dict:
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "densecheck", "--isolated", "--no-cache", "--format", "json", "inst.py"]
+    cmd += ["--trace", target, "--trace-input", "2,16"]
+    env = {**os.environ, "DENSECHECK_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    doc = json.loads(proc.stdout)
+    assert not [d for d in doc["diagnostics"] if d["code"] == "DC106"], doc["diagnostics"]
+    (layer,) = doc["layers"]
+    return layer
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("target", ["inst.py:Net", "inst.py:model"])
+def test_trace_counts_only_the_traced_instance(tmp_path, target):
+    """``--trace inst.py:Net`` counts the instance the target call builds, not the module's own ``model``;
+    ``--trace inst.py:model`` traces that instance (it once failed with "not on the expected device meta")."""
+    torch = pytest.importorskip("torch")
+    (tmp_path / "inst.py").write_text(INST)
+    expected = sum(p.numel() for p in torch.nn.Linear(16, 10).parameters())  # 170, from torch
+    layer = _trace(tmp_path, target)
+    assert layer["source"] == "trace"
+    assert layer["trace"]["instances"] == 1
+    assert layer["trace"]["params_total"] == expected

@@ -234,6 +234,7 @@ class _Recorder:
         self.framework = framework
         self.sites: dict[tuple[str, int, int | None], _Site] = {}
         self.by_id: dict[int, _Site] = {}
+        self.called: set[int] = set()  # the ids of the instances that were called
 
     def add(self, obj: Any, layer_name: str, fw_dirs: tuple[str, ...]) -> None:
         site = call_site(obj, fw_dirs)
@@ -247,6 +248,32 @@ class _Recorder:
 
     def records(self, describe: Callable[[Any], tuple[Any, ...]]) -> list[SiteRecord]:
         return [s.record(describe) for s in self.sites.values()]
+
+    def keep_only(self, members: set[int]) -> None:
+        """Forget the layer instances that are neither ``members`` (by id) nor were called: those not part of
+        the traced model (a ``model = Net()`` the module built at import time, a layer the factory threw
+        away); a layer the model holds outside its registered submodules (in a plain tuple) still counts once
+        it is called."""
+        members = members | self.called
+        for key, s in list(self.sites.items()):
+            s.instances = [o for o in s.instances if id(o) in members]
+            if not s.instances:
+                del self.sites[key]
+        self.by_id = {k: s for k, s in self.by_id.items() if k in members}
+
+
+def model_layers(model: Any) -> set[int] | None:
+    """The ids of every layer inside ``model`` (itself included), or None when they cannot be listed."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.nn.Module):
+        return {id(m) for m in model.modules()}
+    flatten = getattr(model, "_flatten_layers", None)  # keras 3 layers and models
+    if callable(flatten):
+        try:
+            return {id(layer) for layer in flatten(include_self=True, recursive=True)}
+        except TypeError:
+            return None
+    return None
 
 
 def _shape_list(x: Any) -> list[int | None] | None:
@@ -293,6 +320,7 @@ def torch_sites() -> Iterator[_Recorder]:
         site = rec.by_id.get(id(mod))
         if site is None:
             return
+        rec.called.add(id(mod))
         x = args[0] if args else kwargs.get("input")
         shape = _shape_list(x)
         if shape is not None:
@@ -425,6 +453,7 @@ def keras_sites() -> Iterator[_Recorder]:
         out = orig_call(self, *args, **kwargs)
         site = rec.by_id.get(id(self))
         if site is not None:
+            rec.called.add(id(self))
             shape = _shape_list(args[0] if args else kwargs.get("inputs"))
             if shape is not None:
                 site.see(

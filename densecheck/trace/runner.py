@@ -289,6 +289,10 @@ def run(spec: dict) -> dict:
 
         specs = [(tuple(i["shape"]), i.get("dtype") or "float32") for i in spec.get("inputs") or []]
         device = spec.get("device") or "meta"
+        if (
+            fw_found == "torch"
+        ):  # an instance made at import time has real weights where it was made: run it there
+            device = next((p.device.type for p in obj.parameters()), "cpu")
         phase("build")
 
         def build_model():
@@ -305,6 +309,8 @@ def run(spec: dict) -> dict:
             # the framework was only imported while building: build again, this time recording
             install(fw)
             model = build_model()
+        # only the layers of the traced model count (see _Recorder.keep_only), pruned after the run
+        members = record.model_layers(model)
         torch_rec = recorders.get("torch")
         keras_rec = recorders.get("keras")
         phase("run")
@@ -318,6 +324,8 @@ def run(spec: dict) -> dict:
                 if any(d is None for s, _ in specs for d in s):
                     raise UsageError("PyTorch inputs need every dimension (no None)")
                 record._run_torch(model, lambda: record.make_torch_inputs(specs, device), device)
+                if members is not None:
+                    torch_rec.keep_only(members)
                 records = torch_rec.records(record._describe_torch)
             elif fw == "keras" and keras_rec is not None:
                 try:
@@ -326,6 +334,8 @@ def run(spec: dict) -> dict:
                     if "declares no Input" in str(e):
                         raise UsageError(str(e)) from None
                     raise
+                if members is not None:
+                    keras_rec.keep_only(members)
                 records = keras_rec.records(record._describe_keras)
             else:
                 what = f"{type(model).__module__}.{type(model).__qualname__}"
