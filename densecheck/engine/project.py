@@ -29,27 +29,29 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from densecheck.engine.names import package_of
-from densecheck.plugins.registry import candidate_names
+from densecheck.plugins.registry import candidate_names, registry
 
 if TYPE_CHECKING:
     from densecheck.engine.sites import SiteFinder
 
-#: never followed, even when their source sits in the project's directory: their layers come from the tables
-FRAMEWORK_PACKAGES = frozenset(
-    {
-        "torch",
-        "keras",
-        "tensorflow",
-        "tf_keras",
-        "jax",
-        "flax",
-        "numpy",
-        "einops",
-        "jaxtyping",
-        "typing",
-        "typing_extensions",
-    }
-)
+#: never followed, even when their source sits in the project's directory: the plugins' libraries (their
+#: layers come from the tables) and these
+NEVER_FOLLOWED = frozenset({"jax", "flax", "numpy", "typing", "typing_extensions"})
+
+
+@functools.lru_cache(maxsize=1)
+def framework_packages() -> frozenset[str]:
+    return NEVER_FOLLOWED | registry().libraries
+
+
+@functools.lru_cache(maxsize=1)
+def _framework_import() -> re.Pattern[str]:
+    """A top-level import of a framework (a mention in a string or a guarded import does not make a shape
+    helper)."""
+    roots = "|".join(sorted(map(re.escape, registry().roots)))
+    return re.compile(rf"^(?:import|from)[ \t]+(?:{roots})\b", re.MULTILINE)
+
+
 #: a followed module larger than this is not parsed (library machinery or generated tables, not a model's
 # blocks)
 MAX_MODULE_BYTES = 256 * 1024
@@ -58,8 +60,6 @@ MAX_MODULE_BYTES = 256 * 1024
 MAX_HELPER_BYTES = 32 * 1024
 #: parsed modules kept per process, in source bytes (a libcst tree takes ~80 bytes of memory per source byte)
 CACHE_BYTES = 2 * 1024 * 1024
-#: a top-level import of a framework (a mention in a string or a guarded import does not make a shape helper)
-_FRAMEWORK_IMPORT = re.compile(r"^(?:import|from)[ \t]+(?:torch|keras|tensorflow|tf_keras)\b", re.MULTILINE)
 _INSTALL_DIRS = ("site-packages", "dist-packages")
 
 
@@ -89,7 +89,7 @@ class Project:
     def find(self, module: str) -> str | None:
         """The file of project module ``module`` (dotted), or None when it is not the project's."""
         top = module.split(".")[0]
-        if top in FRAMEWORK_PACKAGES or (self.installed and top != self.own) or not top.isidentifier():
+        if top in framework_packages() or (self.installed and top != self.own) or not top.isidentifier():
             return None
         return _find(self.root, module)
 
@@ -125,7 +125,7 @@ def followable(source: str) -> bool:
     machinery) are not followed: calling into them stays unknown, as it would without cross-file inference."""
     if holds_layers(source):
         return True
-    return len(source) <= MAX_HELPER_BYTES and _FRAMEWORK_IMPORT.search(source) is not None
+    return len(source) <= MAX_HELPER_BYTES and _framework_import().search(source) is not None
 
 
 def layers_file(path: str) -> bool:

@@ -234,9 +234,9 @@ def py_isinstance(v: Value, kind: Value) -> bool | None:
         else None
     )
     if isinstance(v, Tensor):
-        if name == "torch.Tensor":
+        if name in registry().tensor_types:
             return True
-        return False if name in _PY_TYPES or name == "torch.nn.Module" else None
+        return False if name in _PY_TYPES or name in registry().module_bases else None
     if isinstance(v, Const) and name in _PY_TYPES:
         return isinstance(v.value, _PY_TYPES[name])
     if isinstance(v, Instance) and isinstance(kind, ClassV):

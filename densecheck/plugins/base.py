@@ -136,6 +136,9 @@ class Plugin:
     #: where plugins' answers compete (a class defining both ``forward`` and ``call``), lower goes first
     order: int = 100
     roots: tuple[str, ...] = ()  # top-level modules whose import makes a file worth analysing
+    #: top-level packages this plugin describes: never followed as project code, even when their source is in
+    #: the project's directory (their layers come from the tables)
+    libraries: tuple[str, ...] = ()
     layers: Mapping[str, LayerSpec] = field(default_factory=dict)
     functions: Mapping[str, OpSpec] = field(default_factory=dict)
     tensor_methods: Mapping[str, OpSpec] = field(default_factory=dict)

@@ -97,4 +97,4 @@ def resolve(it: Interpreter, q: str, args: list[Value], kwargs: dict[str, Value]
     return Tensor(shape_of(x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE, pattern, sizes))
 
 
-PLUGIN = Plugin(name="einops", resolve=resolve)
+PLUGIN = Plugin(name="einops", libraries=("einops",), resolve=resolve)

@@ -42,4 +42,4 @@ def annotation(it: Interpreter, head: str, spec: Callable[[], Value]) -> Value |
     return Tensor(shape_of(s)) if isinstance(s, str) else None
 
 
-PLUGIN = Plugin(name="jaxtyping", annotation=annotation)
+PLUGIN = Plugin(name="jaxtyping", libraries=("jaxtyping",), annotation=annotation)

@@ -134,6 +134,10 @@ class Registry:
         return frozenset(r for p in self.plugins for r in p.roots)
 
     @functools.cached_property
+    def libraries(self) -> frozenset[str]:
+        return frozenset(lib for p in self.plugins for lib in p.libraries)
+
+    @functools.cached_property
     def attribute_hooks(self) -> tuple[AttributeHook, ...]:
         return tuple(p.attribute for p in self.plugins if p.attribute is not None)
 

@@ -47,6 +47,7 @@ PLUGIN = Plugin(
     name="keras",
     order=1,
     roots=("keras", "tensorflow", "tf_keras"),
+    libraries=("keras", "tensorflow", "tf_keras"),
     layers=layers.LAYERS,
     functions=layers.FUNCTIONS,
     calls=calls.CALLS,

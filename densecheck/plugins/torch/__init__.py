@@ -41,6 +41,7 @@ PLUGIN = Plugin(
     name="torch",
     order=0,
     roots=("torch",),
+    libraries=("torch",),
     layers=layers.LAYERS,
     functions=layers.FUNCTIONS,
     tensor_methods=layers.METHODS,
