@@ -91,11 +91,14 @@ def is_notebook(path: str) -> bool:
     return path.endswith(".ipynb")
 
 
-def check_source(data: bytes, path: str, settings: Settings, *, keep: bool = False) -> CheckedFile:
-    """Analyse ``data`` as the file ``path``; ``keep`` the bytes when they cannot be read again (stdin)."""
+def check_source(
+    data: bytes, path: str, settings: Settings, *, keep: bool = False, notebook: bool | None = None
+) -> CheckedFile:
+    """Analyse ``data`` as the file ``path``; ``keep`` the bytes when they cannot be read again (stdin);
+    ``notebook``: whether it is a notebook (default: by the name's extension)."""
     kept = data if keep else None
     try:
-        if is_notebook(path):
+        if is_notebook(path) if notebook is None else notebook:
             result, nb = analyze_notebook(data, path, settings)
             return CheckedFile(path, result, kept, nb)
         return CheckedFile(path, analyze_python(data, path, settings), kept)
@@ -473,17 +476,8 @@ def run(
 def run_stdin(data: bytes, path: str, settings: Settings, *, finish: bool = True) -> Run:
     """Standard input as the file ``path`` (``-`` when no ``--stdin-filename`` named it: then notebook JSON
     is read as a notebook, anything else as Python)."""
-    if path == "-" and looks_like_notebook(data):
-        try:
-            result, nb = analyze_notebook(data, path, settings)
-            checked = CheckedFile(path, result, data, nb)
-        except Exception as e:  # noqa: BLE001 - as check_source: a bug is this input's DC002, not a traceback
-            checked = CheckedFile(
-                path, api.FileResult(path, notes=[api._internal_error(path, e)], internal_error=True), data
-            )
-        out = Run(files=[checked])
-    else:
-        out = Run(files=[check_source(data, path, settings, keep=True)])
+    notebook = True if path == "-" and looks_like_notebook(data) else None
+    out = Run(files=[check_source(data, path, settings, keep=True, notebook=notebook)])
     if finish:
         finish_all(out.files, settings)
     return out

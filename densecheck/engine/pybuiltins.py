@@ -492,8 +492,5 @@ STDLIB_CALLS: dict[str, SpecialCall] = {
     "typing.OrderedDict": ordered_dict,
     "functools.partial": partial,
     **{f"math.{n}": _math_call(fn) for n, fn in MATH.items()},
-    **{
-        n: lambda it, args, kwargs, node: b_math(math.prod)(it, None, args, kwargs)
-        for n in ("numpy.prod", "np.prod")
-    },
+    **{n: _math_call(math.prod) for n in ("numpy.prod", "np.prod")},
 }

@@ -407,7 +407,7 @@ class StatementsMixin(EngineBase):
                 certain = True
                 break
         if not certain:
-            states.append((dict(frame.scope.vars), self.snapshot(frame)[1], False))
+            states.append((*self.snapshot(frame), False))  # no case matched
         return self.merge(frame, states)
 
     def _match_sequence(

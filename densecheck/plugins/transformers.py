@@ -77,6 +77,11 @@ def _attention_method(it: Interpreter, b: Builtin, args: list[Value], kwargs: di
     return attention(it, args, kwargs, None)
 
 
+def _attention_implementation() -> Value:
+    """``ALL_ATTENTION_FUNCTIONS[name]``: an attention implementation, called like :func:`attention`."""
+    return Builtin("transformers.attention", None, _attention_method)
+
+
 def _embedding_layer(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     return bare_layer("torch.nn.Embedding")
 
@@ -105,12 +110,8 @@ def _from_config(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[st
 
 SUBSCRIPTS = {
     "transformers.activations.ACT2FN": lambda: bare_layer("torch.nn.GELU"),
-    "transformers.modeling_utils.ALL_ATTENTION_FUNCTIONS": lambda: Builtin(
-        "transformers.attention", None, _attention_method
-    ),
-    "transformers.integrations.sdpa_attention.ALL_ATTENTION_FUNCTIONS": lambda: Builtin(
-        "transformers.attention", None, _attention_method
-    ),
+    "transformers.modeling_utils.ALL_ATTENTION_FUNCTIONS": _attention_implementation,
+    "transformers.integrations.sdpa_attention.ALL_ATTENTION_FUNCTIONS": _attention_implementation,
     # ACT2CLS[name] is the class: calling it gives the activation
     "transformers.activations.ACT2CLS": lambda: Ref("torch.nn.GELU"),
 }
