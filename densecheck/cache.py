@@ -50,7 +50,8 @@ from densecheck.suppressions import Directive
 
 CACHE_DIR_NAME = ".densecheck_cache"
 ENV_VAR = "DENSECHECK_CACHE_DIR"
-FORMAT = 2  # bump when the index layout changes (2: facts -- notes and directives -- instead of findings)
+FORMAT = 3  # bump when the index layout changes (2: facts -- notes and directives -- instead of findings;
+# 3: the context of each shape)
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file is a cache directory tag created by densecheck.\n"
@@ -159,11 +160,11 @@ def shape_to_json(shape: Shape, syms: dict[int, int]) -> Any:
                 dims.append({"b": d})
             else:
                 dims.append(d)
-    return [dims, shape.channel_axis, shape.explicit_layout, shape.spatial]
+    return [dims, shape.channel_axis, shape.explicit_layout, shape.spatial, shape.declared]
 
 
 def shape_from_json(data: Any, syms: dict[int, Sym]) -> Shape:
-    dims, channel_axis, explicit, spatial = data
+    dims, channel_axis, explicit, spatial, declared = data
     if dims is not None:
         out = []
         for d in dims:
@@ -179,7 +180,7 @@ def shape_from_json(data: Any, syms: dict[int, Sym]) -> Shape:
             else:
                 raise ValueError(f"bad dim {d!r}")
         dims = tuple(out)
-    return Shape(dims, channel_axis, bool(explicit), bool(spatial))
+    return Shape(dims, channel_axis, bool(explicit), bool(spatial), bool(declared))
 
 
 _LAYER_FIELDS = [f.name for f in dataclasses.fields(LayerReport) if f.name != "shapes"]

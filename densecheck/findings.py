@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING
 
 from densecheck import suppressions
 from densecheck.diagnostics import Diagnostic
+from densecheck.layers import context_name
 from densecheck.rules import LAYER_RULES
 
 if TYPE_CHECKING:
     from densecheck.api import FileResult
     from densecheck.config import Settings
     from densecheck.layers import LayerReport
+    from densecheck.rules.base import Rule
 
 #: notes a file gives about itself: never suppressed
 FILE_NOTES = frozenset({"DC001", "DC002", "DC003"})
@@ -38,9 +40,36 @@ def run_rules(layers: Iterable[LayerReport], settings: Settings) -> list[Diagnos
         if not settings.rule_enabled(rule.code, rule.default_enabled):
             continue
         for layer in layers:
-            for d in rule.check(layer, settings):
+            for d in check_contexts(rule, layer, settings):
                 sev = settings.severity.get(d.code)
                 out.append(replace(d, severity=sev) if sev else d)
+    return out
+
+
+def check_contexts(rule: Rule, layer: LayerReport, settings: Settings) -> list[Diagnostic]:
+    """``rule`` on ``layer`` as each context that applied it saw it. A layer applied from one context, or
+    found at fault by the rule from every context (the same finding with other sizes), is reported once, from
+    all its shapes; when only some contexts are at fault, each of them is reported on its own, named
+    (``from SmallCNN.forward: ...``): one caller's correct use cannot hide another caller's bug (a subclass
+    that flattens does not excuse its parent's forward that does not)."""
+    seen = layer.by_context()
+    if len(seen) <= 1:
+        return list(rule.check(layer, settings))
+    found = [(context, list(rule.check(sub, settings))) for context, sub in seen]
+    at_fault = [(context, ds) for context, ds in found if ds]
+    if not at_fault:
+        return []
+    if len(at_fault) == len(found):
+        whole = list(rule.check(layer, settings))
+        if whole:
+            return whole
+    out: list[Diagnostic] = []
+    said: set[str] = set()
+    for context, ds in at_fault:
+        for d in ds:
+            if d.message not in said:
+                said.add(d.message)
+                out.append(replace(d, message=f"from {context_name(context)}: {d.message}"))
     return out
 
 

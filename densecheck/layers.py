@@ -8,7 +8,7 @@ explanation — is derived here, in one place, from those facts. The JSON contra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from densecheck.shapes import Shape, dim_product, known
 
@@ -37,14 +37,29 @@ class LayerReport:
     bias: bool | None = True
     # facts from the analysis
     shapes: list[Shape] = field(default_factory=list)  # every input shape the layer was applied to
+    #: where each of ``shapes`` came from, the same length: the outermost model method or function running
+    #: when the layer was applied (``"SmallCNN.forward"``), None for a module's top level
+    contexts: list[str | None] = field(default_factory=list)
     source: str = "static"
     trace: dict | None = None  # filled by trace mode: {"input_shape": [...], "agrees": bool, ...}
     # True while every shape came from running the layer's own class as an entry point (nothing in the file
     # calls it), with conventional inputs: a caller in another file of the project, when there is one, knows
     # better
     assumed_input: bool = True
+    #: a model gives this layer's output back (maybe through an activation): it is the model's head
+    model_output: bool = False
+    #: the classifier activation applied to its output on the way out ("softmax", "sigmoid"), if any
+    squashed: str | None = None
 
     # -- derived facts ------------------------------------------------------------------------------------
+    def by_context(self) -> list[tuple[str | None, LayerReport]]:
+        """This layer as each context that applied it saw it: (context, a report of only its shapes), in the
+        order the contexts first applied it."""
+        groups: dict[str | None, list[Shape]] = {}
+        for s, c in zip(self.shapes, self.contexts):
+            groups.setdefault(c, []).append(s)
+        return [(c, replace(self, shapes=ss, contexts=[c] * len(ss))) for c, ss in groups.items()]
+
     @property
     def ranks(self) -> list[int]:
         return sorted({s.rank for s in self.shapes if s.rank is not None})
@@ -138,6 +153,12 @@ class LayerReport:
         head = f"{self.call}"
         if s is None:
             if len(self.ranks) > 1:
+                seen = self.by_context()
+                if len(seen) > 1:  # say who applied which: "rank 4 from SmallCNN.forward, rank 2 from ..."
+                    where = ", ".join(
+                        f"{'/'.join(map(str, r.ranks)) or '?'} from {context_name(c)}" for c, r in seen
+                    )
+                    return f"{head} is applied to inputs of different ranks: {where}"
                 return f"{head} is applied to inputs of different ranks ({', '.join(map(str, self.ranks))})"
             return f"{head}: input shape unknown statically"
         assert s.rank is not None  # input: a join of shapes of one known rank
@@ -189,3 +210,8 @@ class LayerReport:
             "trace": self.trace,
             "explanation": self.explanation(),
         }
+
+
+def context_name(context: str | None) -> str:
+    """A context as messages name it."""
+    return context if context is not None else "the module's top level"

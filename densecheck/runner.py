@@ -301,15 +301,17 @@ def merge_foreign(checked: list[CheckedFile], settings: Settings) -> None:
 
 def _merge_layer(layer, reps) -> bool:
     shapes = [] if layer.assumed_input else list(layer.shapes)
+    contexts = [] if layer.assumed_input else list(layer.contexts)
     seen = {(repr(s.json()), s.channel_axis, s.explicit_layout) for s in shapes}
     for rep in reps:
-        for s in rep.shapes:
+        for s, c in zip(rep.shapes, rep.contexts):
             key = (repr(s.json()), s.channel_axis, s.explicit_layout)
             if key not in seen:
                 seen.add(key)
                 shapes.append(s)
+                contexts.append(c)
     changed = shapes != layer.shapes or layer.assumed_input
-    layer.shapes, layer.assumed_input = shapes, False
+    layer.shapes, layer.contexts, layer.assumed_input = shapes, contexts, False
     for attr in ("in_features", "out_features"):
         values = {getattr(r, attr) for r in reps}
         if getattr(layer, attr) is None and len(values) == 1:

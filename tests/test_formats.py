@@ -134,7 +134,7 @@ def test_report_lists_every_layer_per_model(cwd):
     out = render("report", make_run(cwd))
     lines = out.splitlines()
     assert lines[0] == "src/m.py"
-    assert lines[1].strip() == "model y (2 layers, 1,176 params)"
+    assert lines[1].strip() == "model y (2 Dense layers, 1,176 params in them)"
     header = lines[2].split()
     assert header[:2] == ["location", "call"]
     for col in ("input shape", "behaves as", "positions", "params", "if flattened"):

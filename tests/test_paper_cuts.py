@@ -103,3 +103,21 @@ def test_trace_counts_only_the_traced_instance(tmp_path, target):
     assert layer["source"] == "trace"
     assert layer["trace"]["instances"] == 1
     assert layer["trace"]["params_total"] == expected
+
+
+# -- 3. MACs in the convention of the counters users compare with ----------------------------------------
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("shape", [(2, 5, 16), (2, 3, 4, 16), (2, 16)])
+def test_trace_macs_agree_with_thop(shape):
+    """``mult_adds`` (whole batch) is what thop counts for a Linear: in x out per position, no bias; ``macs``
+    is the same per sample. thop builds and runs the layer itself."""
+    torch = pytest.importorskip("torch")
+    thop = pytest.importorskip("thop")
+    from densecheck.trace.record import record_torch
+
+    (rec,) = record_torch(lambda: torch.nn.Linear(16, 10), lambda: torch.empty(*shape), device="cpu")
+    counted, _ = thop.profile(torch.nn.Linear(16, 10), inputs=(torch.randn(*shape),), verbose=False)
+    assert rec.mult_adds == int(counted)
+    assert rec.macs == [int(counted) // shape[0]]

@@ -1054,7 +1054,9 @@ def test_rule_on_last_axis_torch_linear(torch, dims):
         expected = tuple(lin(torch.empty(dims)).shape)
     out = rules.on_last_axis("out_features")(S(dims, 1), Args({"out_features": 6}))
     assert out.dims == expected
-    assert out.channel_axis == 1
+    # channels on axis 1 of a rank > 2 input: the layer mixed a spatial axis (DC102), and what comes out has
+    # no layout a later finding could name (no follow-on findings); on (N, C) the channels were last
+    assert out.channel_axis == (1 if len(dims) == 2 else None)
 
 
 @pytest.mark.parametrize("dims", [(5, 8), (2, 7, 8), (2, 3, 4, 8), (1, 2, 3, 4, 8)], ids=ids)

@@ -142,8 +142,8 @@ def test_macs_for_rank_4_input():
     rec = record_torch(lambda: torch.nn.Linear(32, 10), lambda: torch.empty(2, 64, 32, 32))[0]
     # per sample, bias excluded: the LayerReport convention (positions x in x out)
     assert rec.macs == [64 * 32 * 32 * 10]
-    # whole batch, bias included (torchinfo's counting, without its bug: it reports 660 = 2 x 330)
-    assert rec.mult_adds == 1_351_680 == 2 * 64 * 32 * (32 * 10 + 10)
+    # whole batch, bias excluded (thop's / fvcore's counting; torchinfo 1.8.0 reports 660 = 2 x 330)
+    assert rec.mult_adds == 1_310_720 == 2 * 64 * 32 * (32 * 10)
     report = LayerReport(
         "m.py",
         1,
@@ -216,7 +216,7 @@ def test_keras_multilevel_subclassed_functional_sequential():
     down = sites[("keras_multilevel.py", l_blk, src[l_blk - 1].rindex("layers.Dense(") + 1)]
     assert (up.instances, up.calls, up.input_shapes, up.params) == (2, 2, [[2, 10, 8]], 8 * 32 + 32)
     assert down.input_shapes == [[2, 10, 32]] and down.params_total == 2 * (32 * 8 + 8)
-    assert up.mult_adds == 2 * (2 * 10 * (8 * 32 + 32))
+    assert up.mult_adds == 2 * (2 * 10 * (8 * 32))
     l_head = next(i for i, t in enumerate(helpers, 1) if "tf.keras.layers.Dense" in t)
     out = sites[("keras_helpers.py", l_head, helpers[l_head - 1].index("tf.keras.layers.Dense(") + 1)]
     assert out.input_shapes == [[2, 8]] and out.calls == 1

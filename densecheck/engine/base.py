@@ -51,6 +51,8 @@ class EngineBase:
     entries: list[ClassV]
     instance_cache: dict[tuple[Any, ...], Instance]
     call_cache: dict[tuple[Any, ...], Value]
+    model_outputs: list[Value]
+    loose_models: list[Sequential]
 
     if TYPE_CHECKING:
         # -- driver

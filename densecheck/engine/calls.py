@@ -403,12 +403,20 @@ class CallsMixin(EngineBase):
                 else UNKNOWN
             )
             self.invoke(build, [shape_v], {}, self_value=inst)
+        outermost = not (self.frames and isinstance(self.frames[-1].self_value, Instance))
         if isinstance(method, Function):
-            return self.invoke(method, args, kwargs, self_value=inst, entry=entry)
-        seq = inst.attrs.get("__sequential__")
-        if isinstance(seq, Sequential):
-            return self.apply_sequential(seq, args[0] if args else UNKNOWN)
-        return Tensor(UNKNOWN_SHAPE) if args else UNKNOWN
+            out = self.invoke(method, args, kwargs, self_value=inst, entry=entry)
+        else:
+            seq = inst.attrs.get("__sequential__")
+            if isinstance(seq, Sequential):
+                out = self.apply_sequential(seq, args[0] if args else UNKNOWN)
+            else:
+                out = Tensor(UNKNOWN_SHAPE) if args else UNKNOWN
+        if (
+            outermost
+        ):  # a model called by its user, not a block called by a model: what it gives is its output
+            self.model_outputs.append(out)
+        return out
 
     # --- builtins ---------------------------------------------------------------------------------------
     def call_builtin(

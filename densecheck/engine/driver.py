@@ -35,11 +35,14 @@ from densecheck.engine.values import (
     ClassV,
     Function,
     Instance,
+    Sequential,
+    Tensor,
     Value,
 )
 from densecheck.layers import LayerReport
 from densecheck.plugins.base import LayerSpec
 from densecheck.plugins.registry import lookup_layer, registry
+from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 
 
 class AnalysisResult(list[LayerReport]):
@@ -87,6 +90,13 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
         # already recorded)
         self.instance_cache: dict[tuple[Any, ...], Instance] = {}
         self.call_cache: dict[tuple[Any, ...], Value] = {}
+        #: what models gave their callers (a model called from outside any model, a Keras Sequential or
+        #: functional Model): the Dense/Linear that made such a value is a model's head
+        self.model_outputs: list[Value] = []
+        #: containers built outside any model (``model = nn.Sequential(nn.Conv2d(...), ..., nn.Linear(...))``
+        #: at module level or returned by a factory): run, if nothing called them, on an input whose rank
+        #: their first layer says
+        self.loose_models: list[Sequential] = []
 
     # ================================================================================================ driver
     def run(self) -> AnalysisResult:
@@ -114,14 +124,29 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
             for fn in self.functions:
                 if id(fn) not in self.invoked:
                     self.invoke(fn, [], {}, entry=True)
+            for seq in self.loose_models:
+                if not seq.applied:  # each layer's rule reads an input of unknown rank as what it takes
+                    self.model_outputs.append(self.apply_sequential(seq, Tensor(UNKNOWN_SHAPE)))
         except (Budget, RecursionError):
             pass
+        self._mark_heads()
         out.extend(sorted(self.main.reports, key=lambda r: (r.line, r.column)))
         for ctx in self.modules.values():
             if ctx is not None:
                 out.dependencies.append(ctx.path)
                 out.extend(sorted((r for r in ctx.reports if r.shapes), key=lambda r: (r.line, r.column)))
         return out
+
+    def _mark_heads(self) -> None:
+        """Note on each Dense/Linear whose output a model gave back (maybe through an activation) that it is
+        a model's output, and the classifier activation applied to it."""
+        for v in self.model_outputs:
+            if isinstance(v, Sequential):
+                v = v.output if v.output is not None else UNKNOWN
+            if isinstance(v, Tensor) and v.origin is not None:
+                rep = v.origin.report
+                rep.model_output = True
+                rep.squashed = rep.squashed or v.origin.squashed
 
     def _entry_order(self) -> list[ClassV]:
         """The classes to run as entry points: first those no other class names (the models: the blocks they

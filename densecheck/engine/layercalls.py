@@ -10,8 +10,11 @@ from densecheck.engine.helpers import feasible, options_seq, safe
 from densecheck.engine.limits import MAX_SHAPES_PER_SITE, MAX_UNROLL
 from densecheck.engine.values import (
     UNKNOWN,
+    Const,
     Instance,
     Layer,
+    Origin,
+    Ref,
     Seq,
     Sequential,
     Site,
@@ -83,6 +86,21 @@ class LayersMixin(EngineBase):
             if (s.json(), s.channel_axis, s.explicit_layout) == key:
                 return
         rep.shapes.append(shape)
+        rep.contexts.append(self.applying_context())
+
+    def applying_context(self) -> str | None:
+        """Who is applying a layer now: the outermost method or function running (``"FixedCNN.forward"``,
+        named after the class of the instance it runs on, so an inherited method tells its subclasses apart),
+        None at a module's top level."""
+        for frame in self.frames:
+            fn = frame.func
+            if fn is None:
+                continue
+            own = frame.self_value
+            if isinstance(own, Instance):
+                return f"{own.cls.qualname}.{fn.qualname.rsplit('.', 1)[-1]}"
+            return fn.qualname
+        return None
 
     def apply_layer(self, layer: Layer, args: list[Value], kwargs: dict[str, Value]) -> Value:
         spec = layer.spec
@@ -104,7 +122,32 @@ class LayersMixin(EngineBase):
             self.record(layer, shape)
         if spec.rule is None:
             return Tensor(UNKNOWN_SHAPE)
-        return self.to_value(safe(spec.rule, shape, a))
+        out = self.to_value(safe(spec.rule, shape, a))
+        squash = self._squash_kind(spec.squashes, layer.args)
+        if spec.dense and layer.site is not None and isinstance(out, Tensor):
+            out.origin = Origin(layer.site.report, squash)
+        elif isinstance(x, Tensor):
+            self._follow_origin(x, out, squash)
+        return out
+
+    @staticmethod
+    def _squash_kind(squashes: str | None, args: dict[str, Value]) -> str | None:
+        """The classifier activation a layer or op applies: its spec's, or the one its argument names."""
+        if squashes is None or not squashes.startswith("arg:"):
+            return squashes
+        v = args.get(squashes[4:])
+        name = v.value if isinstance(v, Const) else v.qualname if isinstance(v, Ref) else None
+        if not isinstance(name, str):
+            return None
+        name = name.rsplit(".", 1)[-1].lower().removeprefix("log_")
+        return name if name in ("softmax", "sigmoid") else None
+
+    @staticmethod
+    def _follow_origin(x: Tensor, out: Value, squash: str | None) -> None:
+        """A shape-preserving layer or op (an activation, dropout) passes on which Dense/Linear made its
+        input; a classifier activation is noted on the way."""
+        if x.origin is not None and isinstance(out, Tensor) and out.shape == x.shape:
+            out.origin = Origin(x.origin.report, squash or x.origin.squashed)
 
     def apply_wrapper(self, layer: Layer, x: Value) -> Value:
         """A layer that wraps another (``TimeDistributed(Dense(8))``): the wrapper's plugin rule says how."""
@@ -116,6 +159,7 @@ class LayersMixin(EngineBase):
         return layer.spec.wrap(cast("Interpreter", self), layer, x)
 
     def apply_sequential(self, seq: Sequential, x: Value) -> Value:
+        seq.applied = True
         for layer in seq.layers:
             x = self.call(layer, [x], {})
         return x
@@ -151,4 +195,8 @@ class LayersMixin(EngineBase):
             if v is UNKNOWN and k in ("input", "x"):
                 bound[k] = Tensor(UNKNOWN_SHAPE)
         a = self.layer_args(params, op.defaults, bound, keep_syms=True)
-        return self.to_value(safe(op.rule, a))
+        out = self.to_value(safe(op.rule, a))
+        src = bound.get(self_param) if self_value is not None else next(iter(bound.values()), None)
+        if isinstance(src, Tensor):
+            self._follow_origin(src, out, op.squashes)
+        return out

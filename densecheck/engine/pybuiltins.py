@@ -272,10 +272,11 @@ def _b_seq_build(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[st
     shape = pyvalue(args[0]) if args else pyvalue(kwargs.get("input_shape"))
     if isinstance(seq, Sequential) and isinstance(shape, tuple):
         cur = Shape.of(tuple(d if known(d) else None for d in shape), -1)
+        out: Value = Tensor(cur)
         for layer in seq.layers:
-            out = it.call(layer, [Tensor(cur)], {})
+            out = it.call(layer, [out if isinstance(out, Tensor) else Tensor(cur)], {})
             cur = out.shape if isinstance(out, Tensor) else UNKNOWN_SHAPE
-        seq.current = cur
+        seq.current, seq.output = cur, out
     return Const(None)
 
 

@@ -48,6 +48,16 @@ class DimV(Value):
 @dataclass(eq=False)
 class Tensor(Value):
     shape: Shape
+    #: the Dense/Linear whose output this is, and the classifier activation applied to it since
+    #: (``"softmax"``, ``"sigmoid"`` or None): followed through shape-preserving layers and ops only, so a
+    #: model that returns it is known to end in that layer (its head)
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class Origin:
+    report: Any  # the LayerReport of the Dense/Linear
+    squashed: str | None = None
 
 
 @dataclass(eq=False)
@@ -97,6 +107,8 @@ class Sequential(Value):
     framework: str
     layers: list[Value]
     current: Shape | None = None  # keras: shape after the layers added so far, when the input is declared
+    output: Value | None = None  # keras: the value after the layers added so far (``current``'s tensor)
+    applied: bool = False  # it has been called on something
     name: str | None = None
 
 

@@ -17,6 +17,7 @@ import click
 from densecheck.config import Settings
 from densecheck.diagnostics import Diagnostic
 from densecheck.discover import relative_to
+from densecheck.layers import UNKNOWN
 from densecheck.runner import Run
 
 FORMAT_NAMES = ["concise", "full", "report", "json", "sarif", "github", "gitlab", "junit"]
@@ -146,7 +147,10 @@ def summary_line(ctx: Context) -> str:
     (...)``"""
     diags = ctx.run.diagnostics
     nlayers = sum(len(f.result.layers) for f in ctx.run.files)
+    unknown = sum(x.behaves_as == UNKNOWN for f in ctx.run.files for x in f.result.layers)
     scope = f"checked {plural(nlayers, 'layer')} in {plural(len(ctx.run.files), 'file')}"
+    if unknown:  # a layer whose shape is unknown was looked at, not checked: say how many
+        scope += f", {unknown:,} of unknown shape (--format report lists them)"
     if not diags and ctx.run.missing:
         return f"No problems found, but {plural(len(ctx.run.missing), 'path')} did not exist ({scope})."
     if not diags:

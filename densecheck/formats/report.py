@@ -1,7 +1,7 @@
 """The model summary: per file and per model, every Dense/Linear with what it really is.
 
     models/vgg.py
-      model VGG16 (3 layers, 123,642,856 params)
+      model VGG16 (3 Linear layers, 123,642,856 params in them)
         location  call               input shape   behaves as       positions  params       if flattened
         41:13     nn.Linear(25088,…  (None, 25088) fully connected          1  102,764,544  -
         ...
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from densecheck.formats import Context, cell_prefix, layer_sort_key, plural, printable, summary_line
+from densecheck.formats import Context, cell_prefix, layer_sort_key, printable, summary_line
 from densecheck.formats.concise import line as concise_line
 from densecheck.layers import FULLY_CONNECTED, POINTWISE, SPATIAL_MIXING, UNKNOWN
 
@@ -66,13 +66,17 @@ def table(rows: list[list[str]], indent: str) -> list[str]:
     return [fmt(COLUMNS), *(fmt(r) for r in rows)]
 
 
-def _total(layers) -> str:
+def _counted(layers) -> str:
+    """What the header counts, said exactly: ``3 Dense layers, 3,335 params in them`` -- the model's
+    Dense/Linear layers, not the whole model."""
+    kinds = "/".join(sorted({x.layer.rsplit(".", 1)[-1] for x in layers}))
+    what = f"{len(layers):,} {kinds} layer{'' if len(layers) == 1 else 's'}"
     known = [x.params for x in layers if x.params is not None]
     if len(known) == len(layers):
-        return f"{sum(known):,} params"
+        return f"{what}, {sum(known):,} params in {'it' if len(layers) == 1 else 'them'}"
     if known:
-        return f"at least {sum(known):,} params ({len(layers) - len(known)} unknown)"
-    return "params unknown"
+        return f"{what}, at least {sum(known):,} params in them ({len(layers) - len(known)} unknown)"
+    return f"{what}, params unknown"
 
 
 def _models(layers):
@@ -92,7 +96,7 @@ def render(ctx: Context) -> str:
         out.append(ctx.style(ctx.display_path(f.path), bold=True))
         for model, layers in _models(f.result.layers).items():
             head = f"model {printable(model)}" if model else "outside any model"
-            out.append(f"  {ctx.style(head, bold=True)} ({plural(len(layers), 'layer')}, {_total(layers)})")
+            out.append(f"  {ctx.style(head, bold=True)} ({_counted(layers)})")
             out.extend(table([_row(x) for x in layers], "    "))
             out.append("")
             for x in layers:

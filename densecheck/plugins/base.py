@@ -24,13 +24,14 @@ What a plugin provides (every field optional):
 * ``canonical``: spelling normaliser (``tensorflow.keras.layers.Dense`` -> ``keras.layers.Dense``);
 * hooks: ``attribute`` / ``inherited`` / ``resolve`` / ``annotation`` for what tables cannot say;
 * ``trace_recorder``: ``"module:function"``, a context manager recording every Dense/Linear call while
-  tracing.
+  tracing;
+* ``spelling``: how the findings' advice spells a fix in this framework (``flatten``, ``pool``, ``lazy``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from densecheck.shapes import Shape
@@ -79,6 +80,9 @@ class LayerSpec:
     #: the arguments giving its ``.weight`` shape (``("out_features", "in_features")`` for nn.Linear), if
     # known
     weight: tuple[str, ...] | None = None
+    #: the output activation of a classifier this layer applies (``"softmax"``, ``"sigmoid"``), or
+    #: ``"arg:NAME"``: the one its argument NAME names (Keras ``Dense(10, activation="softmax")``)
+    squashes: str | None = None
 
     @property
     def short(self) -> str:
@@ -93,6 +97,15 @@ class OpSpec:
     rule: Callable[[Args], Any]
     defaults: dict[str, Any] = field(default_factory=dict)
     varargs: str | None = None  # name that collects *args as a tuple (x.view(2, 3) == x.view((2, 3)))
+    squashes: str | None = None  # the classifier output activation it is (``"softmax"``), as LayerSpec's
+
+
+def squashing(table: dict[str, Any], kinds: Mapping[str, str]) -> dict[str, Any]:
+    """``table`` (layers, functions or tensor methods) with ``squashes`` set for the names in ``kinds``."""
+    out = dict(table)
+    for name, kind in kinds.items():
+        out[name] = replace(out[name], squashes=kind)
+    return out
 
 
 def layer(name: str, params: str, rule: ShapeRule | None, **kw: Any) -> LayerSpec:
@@ -166,3 +179,7 @@ class Plugin:
     resolve: CallHook | None = None  # an external name no table names (a family of names by prefix)
     annotation: AnnotationHook | None = None
     trace_recorder: str | None = None  # "module:function" of the recording context manager (trace mode)
+    #: how a fix is spelled in this framework, for the findings' advice: ``flatten`` (the call that flattens
+    #: a feature map for a head), ``pool`` (the global average pool), ``lazy`` (the Dense/Linear that infers
+    #: its input size)
+    spelling: Mapping[str, str] = field(default_factory=dict)

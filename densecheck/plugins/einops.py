@@ -79,7 +79,9 @@ def shape_of(s: Shape, pattern: str, sizes: dict[str, Any]) -> Shape:
         and right[-1][0] in ("c", "d", "dim", "channels", "e")
     ):
         ca = len(right) - 1
-    return Shape(tuple(dims), ca, True)
+    # explicit layout: the pattern moved the channels (``b c h w -> b c (h w)`` leaves them where they were)
+    moved = ca is None or ca != s.channel_axis
+    return Shape(tuple(dims), ca, moved or s.explicit_layout)
 
 
 def resolve(it: Interpreter, q: str, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value | None:

@@ -12,6 +12,7 @@ from densecheck.rules.dc103_in_features_mismatch import InFeaturesMismatch
 from densecheck.rules.dc104_fc_param_budget import FcParameterBudget
 from densecheck.rules.dc105_static_trace_disagreement import StaticTraceDisagreement
 from densecheck.rules.dc106_trace_failed import TraceFailed
+from densecheck.rules.dc107_head_keeps_positions import HeadKeepsPositions
 from densecheck.rules.dc900_unused_noqa import UnusedNoqa
 
 ALL_RULES: list[Rule] = [
@@ -24,6 +25,7 @@ ALL_RULES: list[Rule] = [
     FcParameterBudget(),
     StaticTraceDisagreement(),
     TraceFailed(),
+    HeadKeepsPositions(),
     UnusedNoqa(),
 ]
 RULES: dict[str, Rule] = {r.code: r for r in ALL_RULES}

@@ -4,8 +4,10 @@
 Flags an `nn.Linear` (or `Dense`) whose input is known to hold its channels on an axis other than the last —
 for example the (N, C, H, W) output of `nn.Conv2d` or the (N, C, L) output of `nn.Conv1d` — so the layer acts
 on the last *spatial* axis (the width) instead of on the features. Channels moved off the last axis by an
-explicit `permute`/`transpose` (MLP-Mixer's token mixing) are taken as deliberate and not flagged; the layer
-record still says `spatial_mixing`.
+explicit `permute`/`transpose` on a tensor that is not a feature map (MLP-Mixer's token mixing on
+(batch, dim, tokens)) are taken as deliberate and not flagged; the layer record still says `spatial_mixing`. A
+feature map's spatial axes stay spatial through any permutation: a convolution's output transposed and
+transposed back (`pw(h.transpose(1, 2)).transpose(1, 2)`) is flagged like the plain one.
 
 ## Why it matters
 `nn.Linear` always transforms the last axis. Straight after a convolution in PyTorch's NCHW layout that is the
@@ -69,7 +71,7 @@ class LinearOnChannelsFirstAxis(Rule):
         s = layer.input
         # Channels moved away from the last axis by an explicit permute/transpose are a deliberate choice:
         # token mixing in MLP-Mixer (`x.transpose(1, 2)` then `nn.Linear(num_tokens, ...)`) is not a mistake.
-        if layer.behaves_as != SPATIAL_MIXING or s.explicit_layout:
+        if layer.behaves_as != SPATIAL_MIXING or s.deliberate_layout:
             return
         yield self.diagnostic(
             layer,

@@ -18,9 +18,14 @@ self.fc = nn.Linear(128, 10)   # DC103: the input has 64 features
 ```python
 self.fc = nn.Linear(64, 10)    # or nn.LazyLinear(10)
 ```
+When the declared size is the input's flattened size (`nn.Linear(64 * 8 * 8, 10)` on (N, 64, 8, 8)) the
+layer is right and the flatten is missing: the fix says so (`x = torch.flatten(x, 1)`) instead of suggesting a
+new `in_features`; when it is the channel count, the spatial pool is what is missing.
 """
 
+from densecheck.plugins.registry import registry
 from densecheck.rules.base import Rule
+from densecheck.shapes import dim_product
 
 
 class InFeaturesMismatch(Rule):
@@ -36,6 +41,15 @@ class InFeaturesMismatch(Rule):
         "        self.fc = nn.Linear(128, 10)\n"
         "    def forward(self, x):\n        return self.fc(self.features(x))\n",
     ]
+    INVALID += [
+        # the flatten is missing: the fix says "flatten first", not "use in_features=8"
+        "import torch\nfrom torch import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(3, 64, 3, padding=1)\n        self.fc = nn.Linear(64 * 8 * 8, 10)\n"
+        "    def forward(self, x):\n        return self.fc(self.conv(x))\n"
+        "Net()(torch.randn(2, 3, 8, 8))\n",
+    ]
     VALID = [
         "import torch\nfrom torch import nn\n"
         "class Net(nn.Module):\n"
@@ -50,10 +64,26 @@ class InFeaturesMismatch(Rule):
         if mm is None:
             return
         declared, actual = mm
-        yield self.diagnostic(
-            layer,
-            f"{layer.call} declares in_features={declared} but its input {layer.input} has {actual} "
-            f"features on "
-            f"the last axis",
-            fix=f"use in_features={actual} (or nn.LazyLinear)",
+        s = layer.input
+        spell = spelling(layer.framework)
+        message = (
+            f"{layer.call} declares in_features={declared} but its input {s} has {actual} features on the "
+            "last axis"
         )
+        flat = dim_product(s.dims[1:]) if s.rank > 2 else None
+        if flat == declared:  # the head was sized for the flattened map: the flatten is what is missing
+            fix = "flatten first" + (f": {spell['flatten']}" if "flatten" in spell else "")
+            message += f"; {declared} is its flattened size"
+        elif s.rank > 2 and s.channel_axis is not None and s.dims[s.channel_axis] == declared:
+            fix = "pool the positions first" + (f": {spell['pool']}" if "pool" in spell else "")
+            message += f"; {declared} is its channel count"
+        else:
+            lazy = f" (or {spell['lazy']})" if "lazy" in spell else ""
+            fix = f"use in_features={actual}{lazy}"
+        yield self.diagnostic(layer, message, fix=fix)
+
+
+def spelling(framework: str) -> dict[str, str]:
+    """How ``framework`` spells the fixes (its plugin's ``spelling``)."""
+    plugin = registry().plugin(framework)
+    return dict(plugin.spelling) if plugin is not None else {}

@@ -6,6 +6,10 @@ analysis inferred with the shape the layer really received: a different rank, a 
 or different `in_features` / `out_features` is reported. The layer's report then uses the traced shape
 (`"source": "trace"`).
 
+It is `info` by default: it says something about densecheck's static inference, not about your code (the
+findings themselves are computed from the traced shape). Raise it with `severity = {DC105 = "warning"}` to
+make every static miss fail a run.
+
 ## Why it matters
 Static analysis cannot see everything: values decided at run time (configuration, flags flipped by a function,
 `setattr`, code generated on the fly) can change what reaches a layer. When the static answer is wrong, every
@@ -65,7 +69,7 @@ _EXAMPLE = (
 class StaticTraceDisagreement(Rule):
     code = "DC105"
     name = "static-trace-disagreement"
-    severity = "warning"
+    severity = "info"
     summary = "the traced input shape of a Dense/Linear differs from the statically inferred one"
     #: trace rules: the snippets are run through trace mode (tests/test_trace.py), not through static
     # analysis.

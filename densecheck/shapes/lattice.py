@@ -72,12 +72,17 @@ class Shape:
     explicit_layout: the channel axis was put where it is by an explicit permute/transpose/rearrange.
     spatial: the tensor is a feature map: its non-batch, non-channel axes are spatial positions produced by a
         convolution, pooling or an image input (not, say, the (batch, L, L, dim) pair map of a protein model).
+    declared: the non-batch axes are what a model's declared input said one sample is (``Input((3, 2))``), and
+        nothing that reads an axis as a sequence or a feature map has touched them since: the axes before the
+        last are part of one sample, not positions the model meant to keep. Kept only by what keeps the
+        other axes as they are (Dense/Linear, activations, dropout).
     """
 
     dims: tuple[Dim, ...] | None = None
     channel_axis: int | None = None
     explicit_layout: bool = False
     spatial: bool = False
+    declared: bool = False
 
     # -- construction -------------------------------------------------------------------------------------
     @staticmethod
@@ -119,6 +124,14 @@ class Shape:
         if r is None or not -r <= i < r:
             return None
         return i % r
+
+    @property
+    def deliberate_layout(self) -> bool:
+        """The channels were moved off their place on purpose, on a tensor that is not a feature map: the
+        (batch, dim, tokens) of MLP-Mixer's token mixing. A feature map's channels put back where its
+        convolution had them (``h.transpose(1, 2)`` ... ``.transpose(1, 2)``) are not: its spatial axes are
+        still spatial."""
+        return self.explicit_layout and not self.spatial
 
     @property
     def channels_are_last(self) -> bool | None:
@@ -167,6 +180,7 @@ class Shape:
             ca,
             self.explicit_layout and other.explicit_layout,
             self.spatial and other.spatial,
+            self.declared and other.declared,
         )
 
 

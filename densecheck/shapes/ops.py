@@ -111,7 +111,10 @@ def permute(shape: Shape, order: Sequence[int]) -> Shape:
         ca = None  # the permutation reveals the rank, not which axis held the channels
     else:
         ca = order.index(shape.channel_axis) if shape.channel_axis is not None else None
-    return Shape(dims, ca, True, shape.spatial)
+    # the layout is explicit once a permutation moved the channels; one that leaves them where they were
+    # (``x.permute(0, 1, 3, 2)`` on NCHW) keeps the layout the tensor had
+    moved = ca is None or ca != shape.channel_axis
+    return Shape(dims, ca, moved or shape.explicit_layout, shape.spatial)
 
 
 def transpose(shape: Shape, a: int, b: int) -> Shape:

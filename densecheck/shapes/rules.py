@@ -74,6 +74,10 @@ def on_last_axis(out_arg: str) -> Callable[[Shape, Args], Shape]:
             return s
         if s.rank == 0:
             return Shape()
+        if s.channel_axis is not None and not s.channels_are_last and not s.deliberate_layout:
+            # it mixed a spatial axis (DC102): what comes out has no layout a later finding could name (its
+            # last axis holds this layer's outputs, not positions), so nothing downstream follows on from it
+            return Shape(tuple(s.dims or ())[:-1] + (a[out_arg],))
         return s.with_last(a[out_arg])
 
     return rule

@@ -59,6 +59,7 @@ def combine(results) -> dict[tuple[str, int, int | None], dict]:
                     "record": r,
                     "targets": [res.target.target],
                     "shapes": list(r.input_shapes),
+                    "layouts": _layouts(r),
                     "macs": list(r.macs),
                     "calls": r.calls,
                     "instances": r.instances,
@@ -67,10 +68,11 @@ def combine(results) -> dict[tuple[str, int, int | None], dict]:
                 }
                 continue
             c["targets"].append(res.target.target)
-            for s, m in zip(r.input_shapes, r.macs):
+            for s, m, lay in zip(r.input_shapes, r.macs, _layouts(r)):
                 if s not in c["shapes"]:
                     c["shapes"].append(s)
                     c["macs"].append(m)
+                    c["layouts"].append(lay)
             c["calls"] += r.calls
             c["instances"] += r.instances
             c["mult_adds"] = (
@@ -88,15 +90,27 @@ def combine(results) -> dict[tuple[str, int, int | None], dict]:
     return out
 
 
+def _layouts(r) -> list:
+    """A record's layout per input shape (None where the trace could not tell, or an older record)."""
+    lays = list(getattr(r, "input_layouts", None) or [])
+    return (lays + [None] * len(r.input_shapes))[: len(r.input_shapes)]
+
+
 # -- shapes
 # ---------------------------------------------------------------------------------------------------------
-def traced_shapes(shapes: list[list[int | None]], static: list[Shape]) -> list[Shape]:
+def traced_shapes(
+    shapes: list[list[int | None]], static: list[Shape], layouts: list | None = None
+) -> list[Shape]:
+    """The traced input shapes as Shapes: the layout the trace saw when it saw one (a convolution's NCHW
+    output), else what static analysis knows of it when the ranks agree."""
     static_known = [s for s in static if s.rank is not None]
     static_ranks = {s.rank for s in static_known}
     out = []
-    for dims in shapes:
+    for dims, lay in zip(shapes, layouts or [None] * len(shapes)):
         ca, explicit, spatial = None, False, False
-        if static_ranks == {len(dims)}:  # the trace confirms the rank: keep what static knows of the layout
+        if _valid_layout(lay, len(dims)):
+            ca, spatial, explicit = lay
+        elif static_ranks == {len(dims)}:  # the trace confirms the rank: keep what static knows of the layout
             cas = {s.channel_axis for s in static_known}
             if len(cas) == 1:
                 ca = cas.pop()
@@ -104,6 +118,17 @@ def traced_shapes(shapes: list[list[int | None]], static: list[Shape]) -> list[S
             spatial = all(s.spatial for s in static_known)
         out.append(Shape.of(dims, ca, explicit and ca is not None, spatial))
     return out
+
+
+def _valid_layout(lay, rank: int) -> bool:
+    return (
+        isinstance(lay, list)
+        and len(lay) == 3
+        and isinstance(lay[0], int)
+        and not isinstance(lay[0], bool)
+        and 0 <= lay[0] < rank
+        and all(isinstance(v, bool) for v in lay[1:])
+    )
 
 
 def compare(static: LayerReport, facts: dict) -> tuple[bool | None, list[str]]:
@@ -160,7 +185,9 @@ def trace_dict(facts: dict, static: LayerReport | None, agrees: bool | None, rea
         "instances": facts["instances"],
         "calls": facts["calls"],
         "macs": facts["macs"],  # per sample, per input shape: positions x in x out (bias excluded)
-        "mult_adds": facts["mult_adds"],  # whole batch, all calls: prod(shape[:-1]) x (in x out + bias)
+        "mult_adds": facts[
+            "mult_adds"
+        ],  # whole batch, all calls: prod(shape[:-1]) x in x out (bias excluded)
         "agrees": agrees,
         "disagreement": reasons,
         "static_input_shape": s_in.json() if s_in is not None else None,
@@ -222,7 +249,8 @@ def new_report(facts: dict, display: str) -> LayerReport:
         out_features=rec.out_features,
         bias=rec.bias,
     )
-    rep.shapes = traced_shapes(facts["shapes"], [])
+    rep.shapes = traced_shapes(facts["shapes"], [], facts.get("layouts"))
+    rep.contexts = [None] * len(rep.shapes)
     rep.source = "trace"
     rep.trace = trace_dict(facts, None, None, [])
     return rep
@@ -233,7 +261,8 @@ def apply_record(layer: LayerReport, facts: dict) -> None:
     rec = facts["record"]
     layer.trace = trace_dict(facts, layer, agrees, reasons)
     if facts["shapes"]:
-        layer.shapes = traced_shapes(facts["shapes"], layer.shapes)
+        layer.shapes = traced_shapes(facts["shapes"], layer.shapes, facts.get("layouts"))
+        layer.contexts = [None] * len(layer.shapes)
         layer.source = "trace"
     if rec.framework == "torch" and rec.in_features is not None:
         layer.in_features = rec.in_features

@@ -20,13 +20,20 @@ How input shapes are recorded
     Sequential build, or a symbolic call of a subclassed model on a ``keras.Input``) records its input shape.
 
 MACs conventions (stored per site)
-    ``macs``: multiply-accumulates *per sample* of one call = positions x in x out, bias excluded — the same
-    number as
-    :attr:`densecheck.layers.LayerReport.macs`. ``mult_adds``: the whole batch over every recorded call,
-    counted the way torchinfo counts a Linear (weights *and* bias per position): ``prod(input.shape[:-1]) *
-    (in*out + out)``. For ``Linear(32, 10)`` on ``[2, 64, 32, 32]``: macs = 64*32 * 32*10 = 655,360 per
-    sample; mult_adds = 2*64*32 * (320 + 10) = 1,351,680 (torchinfo 1.8.0 reports 660 = 2 * 330, i.e. it
-    forgets the positions).
+    Both count multiply-accumulates of the weight matrix only, bias excluded, the convention of the FLOP/MAC
+    counters users compare with (thop, fvcore, ptflops: in x out per position). ``macs``: *per sample* of one
+    call = positions x in x out — the same number as :attr:`densecheck.layers.LayerReport.macs`.
+    ``mult_adds``: the whole batch over every recorded call, ``prod(input.shape[:-1]) * in * out``. For
+    ``Linear(32, 10)`` on ``[2, 64, 32, 32]``: macs = 64*32 * 32*10 = 655,360 per sample; mult_adds =
+    2*64*32 * 320 = 1,310,720 (what ``thop.profile`` reports for it).
+
+Layout (torch)
+    A torch tensor does not say where its channels are, so while the model runs a ``TorchFunctionMode``
+    (:class:`_TorchLayout`) follows it: a convolution, pool or batch norm makes a channels-first feature
+    map (channels on axis 1, spatial); element-wise functions keep the layout of a same-shaped input;
+    ``permute`` / ``transpose`` move it (and mark it explicit); anything else forgets it. A Linear's
+    pre-hook records the layout of its input beside its shape, so a traced Linear on a convolution's NCHW
+    output is spatial mixing (DC102) even when static analysis knew nothing.
 """
 
 from __future__ import annotations
@@ -72,7 +79,10 @@ class SiteRecord:
     macs: list[int | None] = field(
         default_factory=list
     )  # per sample, per entry of input_shapes (bias excluded)
-    mult_adds: int | None = None  # whole batch, all calls, bias included (torchinfo's convention, done right)
+    mult_adds: int | None = None  # whole batch, all calls: positions x in x out, bias excluded (thop/fvcore)
+    #: per entry of input_shapes: the layout the trace saw, ``[channel_axis, spatial, explicit]`` (a tensor
+    #: made by a convolution or a pool: NCHW, channels on axis 1, spatial), or None when it could not tell
+    input_layouts: list[list[Any] | None] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,6 +171,7 @@ class _Site:
     layer: str
     instances: list[Any] = field(default_factory=list)
     shapes: list[list[int | None]] = field(default_factory=list)
+    layouts: list[list[Any] | None] = field(default_factory=list)  # per shape, see SiteRecord.input_layouts
     calls: int = 0
     mult_adds: int | None = 0
 
@@ -171,11 +182,13 @@ class _Site:
         out_f: int | None,
         bias: bool | None,
         count: bool = True,
+        layout: list[Any] | None = None,
     ) -> None:
         """One call on an input of ``shape``. ``count=False``: a call Keras makes only to build a model by
         running it (its shape is real, but it is not a call of the finished model)."""
         if shape not in self.shapes:
             self.shapes.append(shape)
+            self.layouts.append(layout)
         if not count:
             return
         self.calls += 1
@@ -183,9 +196,7 @@ class _Site:
             if in_f is None or out_f is None or any(d is None for d in shape[:-1]):
                 self.mult_adds = None
             else:
-                self.mult_adds += math.prod(cast("list[int]", shape[:-1])) * (
-                    in_f * out_f + (out_f if bias else 0)
-                )
+                self.mult_adds += math.prod(cast("list[int]", shape[:-1])) * in_f * out_f
 
     def record(self, describe: Callable[[Any], tuple[Any, ...]]) -> SiteRecord:
         path, line, col = self.key
@@ -224,11 +235,13 @@ class _Site:
             bias,
             macs,
             self.mult_adds if self.calls else None,
+            list(self.layouts),
         )
 
 
 class _Recorder:
     _handles: list[Any]  # torch: the forward pre-hooks, set by torch_sites
+    layout: Any = None  # torch: the layout-following mode of the run (_run_torch)
 
     def __init__(self, framework: str):
         self.framework = framework
@@ -303,6 +316,78 @@ def _qualname(cls: type, canonical: dict[Any, str]) -> str:
 # ------------------------------------------------------------------------------------------------------------
 
 
+#: torch functions whose output is a channels-first feature map (channels on axis 1 of a batched input)
+_FEATURE_MAP_FUNCS = frozenset(
+    """conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d max_pool1d max_pool2d
+    max_pool3d max_pool1d_with_indices max_pool2d_with_indices max_pool3d_with_indices avg_pool1d
+    avg_pool2d avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d adaptive_max_pool1d
+    adaptive_max_pool2d adaptive_max_pool3d lp_pool1d lp_pool2d batch_norm instance_norm group_norm""".split()
+)
+
+
+def _torch_layout_mode() -> Any:
+    """A TorchFunctionMode following where the channels of each tensor are (see "Layout" above)."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class _TorchLayout(TorchFunctionMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layouts: dict[int, tuple[Any, list[Any]]] = {}  # id(tensor) -> (tensor, layout): kept alive
+
+        def of(self, t: Any) -> list[Any] | None:
+            entry = self.layouts.get(id(t))
+            return entry[1] if entry is not None and entry[0] is t else None
+
+        def _set(self, t: Any, layout: list[Any] | None) -> None:
+            if layout is not None and isinstance(t, torch.Tensor):
+                self.layouts[id(t)] = (t, layout)
+
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            try:
+                self._follow(func, args, kwargs, out)
+            except Exception:  # noqa: BLE001 - following the layout must never break the traced model
+                pass
+            return out
+
+        def _follow(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
+            name = getattr(func, "__name__", "")
+            first = out[0] if isinstance(out, tuple) and out else out
+            if not isinstance(first, torch.Tensor):
+                return
+            if name in _FEATURE_MAP_FUNCS:
+                if first.dim() >= 3:
+                    self._set(first, [1, True, False])
+                return
+            src = args[0] if args else None
+            if not isinstance(src, torch.Tensor):
+                return
+            lay = self.of(src)
+            if lay is None:
+                return
+            if name in ("permute", "transpose", "swapaxes", "swapdims") and first.dim() == src.dim():
+                n = src.dim()
+                if name == "permute":
+                    dims = args[1:] if len(args) > 2 or not isinstance(args[1], (list, tuple)) else args[1]
+                    order = [int(d) % n for d in (dims or kwargs.get("dims", ()))]
+                else:
+                    a, b = (
+                        int(d) % n
+                        for d in (args[1:3] if len(args) >= 3 else (kwargs["dim0"], kwargs["dim1"]))
+                    )
+                    order = list(range(n))
+                    order[a], order[b] = order[b], order[a]
+                ca = order.index(lay[0])
+                self._set(first, [ca, lay[1], lay[2] or ca != lay[0]])
+                return
+            if list(first.shape) == list(src.shape):  # element-wise: the layout of its input
+                self._set(first, lay)
+
+    return _TorchLayout()
+
+
 @contextlib.contextmanager
 def torch_sites() -> Iterator[_Recorder]:
     """While active, every ``nn.Linear`` (and subclass, incl. LazyLinear) constructed from user code is
@@ -327,7 +412,9 @@ def torch_sites() -> Iterator[_Recorder]:
             w = getattr(mod, "weight", None)
             lazy = isinstance(w, nn.parameter.UninitializedParameter)
             in_f = shape[-1] if lazy or not shape else mod.in_features
-            site.see(shape, in_f, mod.out_features, getattr(mod, "bias", None) is not None)
+            mode = getattr(rec, "layout", None)
+            layout = mode.of(x) if mode is not None else None
+            site.see(shape, in_f, mod.out_features, getattr(mod, "bias", None) is not None, layout=layout)
         return
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -385,14 +472,15 @@ def record_torch(build: Callable[[], Any], inputs: Any = None, *, device: str = 
         model = build()
     try:
         if inputs is not None:
-            _run_torch(model, inputs, device)
+            _run_torch(model, inputs, device, rec)
         return rec.records(_describe_torch)
     finally:
         for h in getattr(rec, "_handles", []):
             h.remove()
 
 
-def _run_torch(model: Any, inputs: Any, device: str) -> None:
+def _run_torch(model: Any, inputs: Any, device: str, rec: _Recorder | None = None) -> None:
+    """Run ``model`` on ``inputs``; with ``rec``, the layout of every tensor is followed (see "Layout")."""
     import torch
 
     with torch.device(device):
@@ -401,8 +489,11 @@ def _run_torch(model: Any, inputs: Any, device: str) -> None:
     was_training = getattr(model, "training", None)
     if hasattr(model, "eval"):
         model.eval()
+    mode = _torch_layout_mode() if rec is not None else contextlib.nullcontext()
+    if rec is not None:
+        rec.layout = mode
     try:
-        with torch.no_grad():
+        with torch.no_grad(), mode:
             if isinstance(inputs, dict):
                 model(**inputs)
             elif isinstance(inputs, (list, tuple)):
@@ -575,7 +666,7 @@ def record_auto(
                         f"{type(model).__name__} is a torch module: give its input shape(s) to trace "
                         "it (e.g. 1,3,224,224 or 1,128:int64)"
                     )
-                _run_torch(model, lambda: make_torch_inputs(specs, device), device)
+                _run_torch(model, lambda: make_torch_inputs(specs, device), device, trec)
                 return fw, trec.records(_describe_torch)
             if fw == "keras" and krec is not None:
                 _run_keras(model, specs or None, krec)

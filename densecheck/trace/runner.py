@@ -323,7 +323,7 @@ def run(spec: dict) -> dict:
                     )
                 if any(d is None for s, _ in specs for d in s):
                     raise UsageError("PyTorch inputs need every dimension (no None)")
-                record._run_torch(model, lambda: record.make_torch_inputs(specs, device), device)
+                record._run_torch(model, lambda: record.make_torch_inputs(specs, device), device, torch_rec)
                 if members is not None:
                     torch_rec.keep_only(members)
                 records = torch_rec.records(record._describe_torch)

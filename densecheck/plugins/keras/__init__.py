@@ -13,6 +13,7 @@ _ROOTS = (
     "tensorflow.keras.",
     "tensorflow.python.keras.",
     "tf_keras.",
+    "keras_core.",  # Keras 3's preview name: ``import keras_core as keras``
     "keras.src.",
     "keras.api.",
     "tensorflow.compat.v1.keras.",
@@ -46,8 +47,8 @@ def canonical(qualname: str) -> str | None:
 PLUGIN = Plugin(
     name="keras",
     order=1,
-    roots=("keras", "tensorflow", "tf_keras"),
-    libraries=("keras", "tensorflow", "tf_keras"),
+    roots=("keras", "tensorflow", "tf_keras", "keras_core"),
+    libraries=("keras", "tensorflow", "tf_keras", "keras_core"),
     layers=layers.LAYERS,
     functions=layers.FUNCTIONS,
     calls=calls.CALLS,
@@ -60,4 +61,5 @@ PLUGIN = Plugin(
     canonical=canonical,
     built_shape=calls.built_shape,
     trace_recorder="densecheck.trace.record:keras_sites",
+    spelling={"flatten": "layers.Flatten()", "pool": "layers.GlobalAveragePooling2D()"},
 )

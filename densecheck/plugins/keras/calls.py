@@ -7,6 +7,7 @@ Each is a :data:`~densecheck.plugins.base.SpecialCall` ``(engine, args, kwargs, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from densecheck.engine.values import (
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 def sequential(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     items = args[0] if args else kwargs.get("layers")
     seq = Sequential("keras", [])
+    it.model_outputs.append(seq)  # a model: what its last layer gives is its output
     if isinstance(items, Seq):
         for layer in items.items:
             add(it, seq, layer)
@@ -48,8 +50,10 @@ def add(it: Interpreter, seq: Sequential, layer: Value) -> None:
     if seq.current is None and isinstance(layer, Layer) and layer.built_shape is not None:
         seq.current = layer.built_shape
     if seq.current is not None:
-        out = it.call(layer, [Tensor(seq.current)], {})
+        x = seq.output if isinstance(seq.output, Tensor) and seq.output.shape is seq.current else None
+        out = it.call(layer, [x or Tensor(seq.current)], {})
         seq.current = out.shape if isinstance(out, Tensor) else UNKNOWN_SHAPE
+        seq.output = out
 
 
 def input_tensor(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
@@ -64,11 +68,20 @@ def input_tensor(it: Interpreter, args: list[Value], kwargs: dict[str, Value], n
     if not isinstance(shape, tuple):
         return Tensor(UNKNOWN_SHAPE)
     dims = ((batch if isinstance(batch, int) else None),) + tuple(d if known(d) else None for d in shape)
-    return Tensor(Shape.of(dims, -1, spatial=len(dims) >= 4))  # a rank >= 4 Input is an image / feature map
+    return Tensor(declared_input(dims))
+
+
+def declared_input(dims: tuple[Any, ...]) -> Shape:
+    """The shape of a declared model input: a rank >= 4 one is an image / feature map; a rank-3 one whose
+    sizes are all given (``Input((3, 2))``, not the ``(None, 64)`` of a sequence of any length) is one
+    sample's features, until a sequence layer reads it as a sequence."""
+    sample = len(dims) == 3 and all(known(d) for d in dims[1:])
+    return replace(Shape.of(dims, -1, spatial=len(dims) >= 4), declared=sample)
 
 
 def model(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     outputs = args[1] if len(args) > 1 else kwargs.get("outputs", UNKNOWN)
+    it.model_outputs.append(outputs)
     return KerasModel(outputs)
 
 
@@ -98,7 +111,7 @@ def built_shape(kwargs: dict[str, Value]) -> Shape | None:
             elif isinstance(v, tuple):
                 dims = tuple(d if known(d) else None for d in v)
                 dims = ((None,) + dims) if key == "input_shape" else dims
-                out = Shape.of(dims, -1, spatial=len(dims) >= 4)
+                out = declared_input(dims)
     return out
 
 

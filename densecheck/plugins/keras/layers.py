@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from densecheck.plugins import base
-from densecheck.plugins.base import Args, DenseArgs, on_last_axis, op, same
+from densecheck.plugins.base import Args, DenseArgs, on_last_axis, op, same, squashing
 from densecheck.plugins.keras import calls
 from densecheck.shapes import (
     UNKNOWN,
@@ -467,5 +467,23 @@ FUNCTIONS = {
     "keras.ops.flatten": op("x", f_flatten),
     "keras.layers.flatten": op("x", f_flatten),
 }
+
+# the output activations of a classifier (a head whose output is squashed is a per-sample prediction)
+LAYERS = squashing(
+    LAYERS,
+    {
+        "keras.layers.Dense": "arg:activation",
+        "keras.layers.Activation": "arg:activation",
+        "keras.layers.Softmax": "softmax",
+    },
+)
+FUNCTIONS = squashing(
+    FUNCTIONS,
+    {
+        f"{ns}.{n}": n.removeprefix("log_")
+        for ns in ("keras.ops", "keras.activations", "tf.nn", "tf.math", "tf")
+        for n in ("softmax", "log_softmax", "sigmoid")
+    },
+)
 
 __all__ = ["FUNCTIONS", "LAYERS", "SPECIAL", "dim_product"]

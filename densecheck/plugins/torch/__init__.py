@@ -67,4 +67,9 @@ PLUGIN = Plugin(
     canonical=canonical,
     inherited=calls.inherited,
     trace_recorder="densecheck.trace.record:torch_sites",
+    spelling={
+        "flatten": "x = torch.flatten(x, 1)",
+        "pool": "x = x.mean(dim=(2, 3))",
+        "lazy": "nn.LazyLinear",
+    },
 )

@@ -45,7 +45,10 @@ def sequential(it: Interpreter, args: list[Value], kwargs: dict[str, Value], nod
                 layers.append(UNKNOWN)
         else:
             layers.append(a)
-    return Sequential("torch", layers)
+    seq = Sequential("torch", layers)
+    if not (it.frames and isinstance(it.frames[-1].self_value, Instance)):
+        it.loose_models.append(seq)  # built outside any model (a module-level model, a factory's result)
+    return seq
 
 
 def module_list(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import cast
 
 from densecheck.plugins import base
-from densecheck.plugins.base import Args, DenseArgs, OpSpec, on_last_axis, op, same
+from densecheck.plugins.base import Args, DenseArgs, OpSpec, on_last_axis, op, same, squashing
 from densecheck.shapes import (
     UNKNOWN,
     Dim,
@@ -686,3 +686,20 @@ METHODS = {
 
 # functions/methods whose first parameter is the tensor itself (methods get it bound as "input")
 SELF_PARAM = "input"
+
+# the output activations of a classifier (a head whose output is squashed is a per-sample prediction)
+LAYERS = squashing(
+    LAYERS,
+    {"torch.nn.Softmax": "softmax", "torch.nn.LogSoftmax": "softmax", "torch.nn.Sigmoid": "sigmoid"},
+)
+FUNCTIONS = squashing(
+    FUNCTIONS,
+    {
+        **{
+            f"{ns}.{n}": n.removeprefix("log_")
+            for ns in ("torch", "torch.nn.functional")
+            for n in ("softmax", "log_softmax", "sigmoid")
+        },
+    },
+)
+METHODS = squashing(METHODS, {"softmax": "softmax", "log_softmax": "softmax", "sigmoid": "sigmoid"})
