@@ -50,6 +50,8 @@ class LayerReport:
     model_output: bool = False
     #: the classifier activation applied to its output on the way out ("softmax", "sigmoid"), if any
     squashed: str | None = None
+    #: the shape of the targets the model is trained on in the same file (``model.fit(x, y)``), when known
+    targets: list[int | None] | None = None
 
     # -- derived facts ------------------------------------------------------------------------------------
     def by_context(self) -> list[tuple[str | None, LayerReport]]:

@@ -384,3 +384,32 @@ def test_report_header_counts_dense_layers_and_summary_counts_unknown_shapes(tmp
     out = invoke("--format", "report", "m.py").output
     assert f"model build (2 Dense layers, {dense:,} params in them)" in out
     assert "checked 3 layers in 1 file, 1 of unknown shape (--format report lists them)" in out
+
+
+FIT = """\
+import numpy as np
+from keras import layers, models
+inp = layers.Input((600, 1))
+x = layers.LSTM(8, return_sequences=True)(inp)
+out = layers.Dense(1)(x)
+model = models.Model(inp, out)
+model.compile(loss="mse")
+{fit}
+"""
+
+
+@pytest.mark.keras
+def test_per_sample_targets_passed_to_fit_make_a_positional_head_a_warning():
+    """``Dense(1)`` on (None, 600, 8) after ``return_sequences=True``, trained on (N, 1) targets: Keras
+    gives (None, 600, 1), one prediction per step. Per-token targets (N, T) of sequence labelling are not
+    flagged."""
+    _keras()
+    ns: dict = {}
+    exec(FIT.format(fit=""), ns)
+    assert tuple(ns["model"].output.shape) == (None, 600, 1)
+    per_sample = static(FIT.format(fit="model.fit(np.zeros((32, 600, 1)), np.zeros((32, 1)))"))
+    assert [(d.code, d.severity, d.line) for d in per_sample.diagnostics] == [("DC107", "warning", 5)]
+    per_step = static(FIT.format(fit="model.fit(np.zeros((32, 600, 1)), np.zeros((32, 600)))"))
+    assert not per_step.diagnostics
+    unknown = static(FIT.format(fit="model.fit(x_train, y_train)"))
+    assert not unknown.diagnostics

@@ -35,6 +35,7 @@ from densecheck.engine.values import (
     ClassV,
     Function,
     Instance,
+    KerasModel,
     Sequential,
     Tensor,
     Value,
@@ -140,13 +141,18 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
     def _mark_heads(self) -> None:
         """Note on each Dense/Linear whose output a model gave back (maybe through an activation) that it is
         a model's output, and the classifier activation applied to it."""
-        for v in self.model_outputs:
-            if isinstance(v, Sequential):
-                v = v.output if v.output is not None else UNKNOWN
+        for m in self.model_outputs:
+            v, targets = m, None
+            if isinstance(m, Sequential):
+                v, targets = (m.output if m.output is not None else UNKNOWN), m.targets
+            elif isinstance(m, KerasModel):
+                v, targets = m.outputs, m.targets
             if isinstance(v, Tensor) and v.origin is not None:
                 rep = v.origin.report
                 rep.model_output = True
                 rep.squashed = rep.squashed or v.origin.squashed
+                if targets is not None and targets.rank is not None:
+                    rep.targets = targets.json()
 
     def _entry_order(self) -> list[ClassV]:
         """The classes to run as entry points: first those no other class names (the models: the blocks they

@@ -109,6 +109,7 @@ class Sequential(Value):
     current: Shape | None = None  # keras: shape after the layers added so far, when the input is declared
     output: Value | None = None  # keras: the value after the layers added so far (``current``'s tensor)
     applied: bool = False  # it has been called on something
+    targets: Shape | None = None  # keras: the shape of the targets ``fit`` was given, when known
     name: str | None = None
 
 
@@ -117,6 +118,7 @@ class KerasModel(Value):
     """A functional ``keras.Model(inputs, outputs)``: calling it gives the (symbolic) outputs again."""
 
     outputs: Value
+    targets: Shape | None = None  # the shape of the targets ``fit`` was given, when known
 
 
 @dataclass(eq=False)

@@ -9,8 +9,10 @@ prediction per sample is wanted:
   activation), a classifier's `softmax`/`sigmoid` is applied to it, and its positions are not ones the model
   meant to keep: a pool left them as a length-1 axis (`MaxPooling1D` over the whole sequence, then no
   `Flatten`), or they are what the model's declared input said one sample is (`Input((3, 2))`, nothing
-  reading it as a sequence). The model then makes one prediction per position, and Keras's `fit` fails on
-  per-sample targets (`expected dense to have 3 dimensions`) or, worse, broadcasts.
+  reading it as a sequence). Or, with any activation: the same file trains the model on one label per
+  sample (`model.fit(x, y)` with `y` of shape (N,), (N, 1) or (N, outputs)), e.g. after the last recurrent
+  layer was left with `return_sequences=True`. The model then makes one prediction per position, and Keras's
+  `fit` fails on per-sample targets (`expected dense to have 3 dimensions`) or, worse, broadcasts.
 * **info**: any other Dense/Linear on such a declared sample: it acts on the last axis only, once per row of
   the sample, with far fewer parameters than the fully-connected layer the code suggests.
 
@@ -57,6 +59,10 @@ class HeadKeepsPositions(Rule):
         # the seed article's own example, with a classifier head
         _KERAS + "model = models.Sequential()\nmodel.add(layers.Dense(16, input_shape=(3, 2)))\n"
         "model.add(layers.Dense(4, activation='softmax'))\n",
+        # a recurrent layer left with return_sequences=True, trained on one label per sample
+        "import numpy as np\n" + _KERAS + "inp = layers.Input((600, 1))\n"
+        "x = layers.LSTM(8, return_sequences=True)(inp)\nout = layers.Dense(1)(x)\n"
+        "model = models.Model(inp, out)\nmodel.fit(np.zeros((32, 600, 1)), np.zeros((32, 1)))\n",
         # a pool over the whole sequence leaves a length-1 axis, and no Flatten follows
         _KERAS + "inp = layers.Input((5, 100))\nx = layers.MaxPooling1D(5)(inp)\n"
         "out = layers.Dense(5, activation='softmax')(x)\nmodel = models.Model(inp, out)\n",
@@ -82,15 +88,19 @@ class HeadKeepsPositions(Rule):
         spell = spelling(layer.framework)
         flatten = f": {spell['flatten']}" if "flatten" in spell else ""
         length_one = all(d == 1 for d in s.dims[1:-1])
-        if layer.model_output and layer.squashed and (length_one or s.declared):
-            why = (
-                "a length-1 position axis a pool or reshape left"
-                if length_one
-                else f"the {s.dims[1]} rows of what its input declared as one sample"
-            )
+        per_sample = _one_per_sample(layer.targets, s.dims[1], layer.out_features)
+        if layer.model_output and (per_sample or (layer.squashed and (length_one or s.declared))):
+            if per_sample:
+                targets = tuple(layer.targets or ())
+                why = f"a position axis while the targets passed to fit are one per sample {targets}"
+            elif length_one:
+                why = "a length-1 position axis a pool or reshape left"
+            else:
+                why = f"the {s.dims[1]} rows of what its input declared as one sample"
+            output = f"{layer.squashed} output" if layer.squashed else "output"
             yield self.diagnostic(
                 layer,
-                f"{layer.call} on {s} is the model's {layer.squashed} output but keeps {why}: it makes one "
+                f"{layer.call} on {s} is the model's {output} but keeps {why}: it makes one "
                 "prediction per position, not one per sample",
                 fix=f"flatten before the head{flatten}",
             )
@@ -106,3 +116,16 @@ class HeadKeepsPositions(Rule):
                 fix=f"if one sample is one vector, flatten first{flatten}",
             )
             yield replace(d, severity="info")
+
+
+def _one_per_sample(targets: list | None, positions: object, out_features: object) -> bool:
+    """Targets of one label per sample: (N,) class ids, or (N, k) with k the head's outputs (or 1) and not
+    the number of positions (per-token class ids (N, T) of sequence labelling are one per position)."""
+    if targets is None:
+        return False
+    if len(targets) == 1:
+        return True
+    if len(targets) != 2 or not known(targets[1]):
+        return False
+    k = targets[1]
+    return k != positions and (k == 1 or k == out_features)

@@ -60,6 +60,7 @@ PLUGIN = Plugin(
     tensor_types=frozenset({"tf.Tensor", "keras.KerasTensor"}),
     canonical=canonical,
     built_shape=calls.built_shape,
+    attribute=calls.attribute,
     trace_recorder="densecheck.trace.record:keras_sites",
     spelling={"flatten": "layers.Flatten()", "pool": "layers.GlobalAveragePooling2D()"},
 )

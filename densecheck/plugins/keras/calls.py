@@ -81,8 +81,26 @@ def declared_input(dims: tuple[Any, ...]) -> Shape:
 
 def model(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     outputs = args[1] if len(args) > 1 else kwargs.get("outputs", UNKNOWN)
-    it.model_outputs.append(outputs)
-    return KerasModel(outputs)
+    m = KerasModel(outputs)
+    it.model_outputs.append(m)
+    return m
+
+
+def attribute(it: Interpreter, v: Value, name: str) -> Value | None:
+    """``model.fit`` of a Keras Sequential or functional model: notes the targets it is trained on."""
+    if name == "fit" and (
+        isinstance(v, KerasModel) or (isinstance(v, Sequential) and v.framework == "keras")
+    ):
+        return Builtin("keras.fit", v, fit)
+    return None
+
+
+def fit(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
+    """``model.fit(x, y)``: a known shape of ``y`` says what one prediction is (rank <= 2: one per sample)."""
+    y = args[1] if len(args) > 1 else kwargs.get("y")
+    if isinstance(y, Tensor) and y.shape.rank is not None and isinstance(b.self, (KerasModel, Sequential)):
+        b.self.targets = y.shape
+    return UNKNOWN
 
 
 def module_build(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
