@@ -1,5 +1,4 @@
-"""DC107 head-keeps-positions: a classifier head that still has position axes, or a Dense that treats one
-declared sample as positions.
+"""DC107 head-keeps-positions: a model's head keeps position axes, or a Dense splits one declared sample.
 
 ## What it does
 Two cases, both about a Dense/Linear on a rank-3 input (batch, positions, features) where the code says one
