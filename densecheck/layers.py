@@ -50,6 +50,9 @@ class LayerReport:
     model_output: bool = False
     #: the classifier activation applied to its output on the way out ("softmax", "sigmoid"), if any
     squashed: str | None = None
+    #: what fixed the rank of the input when the code did not declare it (``"Conv2d at model.py:14"``: an
+    #: entry point's input read as NCHW by its first convolution; ``"the conventional input 'input_ids'"``)
+    input_rank_from: str | None = None
     #: the shape of the targets the model is trained on in the same file (``model.fit(x, y)``), when known
     targets: list[int | None] | None = None
 
@@ -199,6 +202,7 @@ class LayerReport:
             "input_shape": s.json() if s is not None else None,
             "input_rank": s.rank if s is not None else None,
             "input_ranks": self.ranks,
+            "input_rank_from": self.input_rank_from if s is not None else None,
             "channel_axis": s.channel_axis if s is not None else None,
             "behaves_as": self.behaves_as,
             "positions": self.positions,

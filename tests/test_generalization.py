@@ -71,3 +71,112 @@ def test_the_canonical_mistake_in_a_loose_sequential(where, layers, sample):
     assert layer.input is not None and layer.input.rank == len(seen[0]) and layer.input.channel_axis == 1
     assert layer.behaves_as == "spatial_mixing"
     assert "DC102" in [d.code for d in res.diagnostics]
+
+
+EINOPS = """\
+import torch
+from torch import nn
+from einops.layers.torch import Rearrange, Reduce
+
+
+class ViT(nn.Module):
+    def __init__(self, dim=64, patch=4, classes=10):
+        super().__init__()
+        self.to_patch = nn.Sequential(
+            Rearrange("b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=patch, p2=patch),
+            nn.Linear(patch * patch * 3, dim),
+        )
+        self.pool = Reduce("b n d -> b d", "mean")
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, img):
+        return self.head(self.pool(self.to_patch(img)))
+"""
+
+
+def _ranks(model, x) -> dict[str, int]:
+    """The rank each nn.Linear of ``model`` receives, by attribute path, from torch running it."""
+    import torch
+
+    seen: dict[str, int] = {}
+
+    def hook(name: str):
+        def see(mod, args) -> None:  # a pre-hook that returns something would replace the input
+            seen.setdefault(name, args[0].dim())
+
+        return see
+
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.Linear):
+            m.register_forward_pre_hook(hook(name))
+    model(x)
+    return seen
+
+
+@pytest.mark.torch
+def test_einops_layers_inside_a_sequential_and_as_attributes():
+    """``Rearrange`` / ``Reduce`` layers (the largest single cause of unknown shapes): the pattern's left side
+    fixes the entry input's rank, its right side gives the next layer's."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("einops")
+    ns: dict = {}
+    exec(EINOPS, ns)
+    truth = _ranks(ns["ViT"](), torch.zeros(2, 3, 32, 32))
+    assert truth == {"to_patch.1": 3, "head": 2}
+    res = api.analyze_source(EINOPS, "m.py", Settings())
+    static = {x.name: x.input_rank for x in res.layers}
+    assert static == {"self.to_patch": 3, "self.head": 2}
+    (patch,) = [x for x in res.layers if x.name == "self.to_patch"]
+    line = next(i for i, t in enumerate(EINOPS.splitlines(), 1) if "self.to_patch(img)" in t)
+    assert patch.input_rank_from == f"Rearrange at m.py:{line}"
+
+
+UNPACK = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(48, 10)
+
+    def forward(self, img):
+        b, c, h, w = img.shape
+        x = img.reshape(b, c * h * w)
+        return self.fc(img), self.fc(x.view(b, -1, 48))
+"""
+
+
+@pytest.mark.torch
+def test_a_shape_unpack_fixes_the_entry_inputs_rank():
+    """``b, c, h, w = img.shape``: img has four axes (torch agrees: the Linear gets rank 4 and rank 3)."""
+    torch = pytest.importorskip("torch")
+    ns: dict = {}
+    exec(UNPACK, ns)
+    net = ns["Net"]()
+    seen: list[int] = []
+    net.fc.register_forward_pre_hook(lambda m, a: seen.append(a[0].dim()))
+    net(torch.zeros(2, 1, 4, 48))
+    res = api.analyze_source(UNPACK, "m.py", Settings())
+    (layer,) = res.layers
+    assert layer.ranks == sorted(set(seen)) == [3, 4]
+    assert layer.input_rank_from == "the unpacking of img.shape"
+
+
+@pytest.mark.torch
+def test_input_rank_from_says_which_layer_fixed_the_rank():
+    """The first convolution reads an entry input of unknown rank as NCHW; JSON and --format full say so."""
+    pytest.importorskip("torch")
+    src = (
+        "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(3, 8, 3)\n        self.fc = nn.Linear(8, 10)\n\n"
+        "    def forward(self, img):\n        return self.fc(self.conv(img))\n"
+    )
+    res = api.analyze_source(src, "model.py", Settings())
+    (layer,) = res.layers
+    assert layer.to_json()["input_rank_from"] == "Conv2d at model.py:12"
+    given = src + "\n\nNet()(torch.zeros(2, 3, 8, 8))\n"  # a caller declares the input: nothing to explain
+    (called,) = api.analyze_source(given, "model.py", Settings()).layers
+    assert called.to_json()["input_rank_from"] is None

@@ -3,6 +3,7 @@ methods (the methods' shape rules come from the plugins)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from densecheck.engine.base import EngineBase
@@ -168,7 +169,7 @@ class AttributesMixin(EngineBase):
                 dims[i] = Sym(f"d{i}")
                 changed = True
         if changed:
-            t.shape = Shape(tuple(dims), s.channel_axis, s.explicit_layout)
+            t.shape = replace(s, dims=tuple(dims))
         # every unknown dim is a Sym now (a bool dim stays as it is)
         return Seq([Const(d) if known(d) else DimV(cast(Sym, d)) for d in dims], "tuple")
 

@@ -53,6 +53,7 @@ class EngineBase:
     call_cache: dict[tuple[Any, ...], Value]
     model_outputs: list[Value]
     loose_models: list[Sequential]
+    call_node: cst.Call | None
 
     if TYPE_CHECKING:
         # -- driver
@@ -63,6 +64,8 @@ class EngineBase:
         def _register_sites(self, ctx: ModuleContext, finder: SiteFinder, report: bool = True) -> None: ...
 
         def _report_for(self, node: cst.Call, spec: LayerSpec | None) -> LayerReport | None: ...
+
+        def where(self, node: cst.CSTNode) -> str | None: ...
 
         # -- statements
         def exec_block(self, body: Sequence[cst.CSTNode], frame: Frame) -> bool: ...

@@ -89,9 +89,17 @@ class CallsMixin(EngineBase):
         if isinstance(fn, Ref):
             return self.call_ref(canonical(fn.qualname), args, kwargs, node)
         if isinstance(fn, Layer):
-            return self.apply_layer(fn, args, kwargs)
+            saved, self.call_node = self.call_node, node or self.call_node
+            try:
+                return self.apply_layer(fn, args, kwargs)
+            finally:
+                self.call_node = saved
         if isinstance(fn, Sequential):
-            return self.apply_sequential(fn, args[0] if args else UNKNOWN)
+            saved, self.call_node = self.call_node, node or self.call_node
+            try:
+                return self.apply_sequential(fn, args[0] if args else UNKNOWN)
+            finally:
+                self.call_node = saved
         if isinstance(fn, KerasModel):
             return fn.outputs
         if isinstance(fn, Function):
@@ -191,6 +199,11 @@ class CallsMixin(EngineBase):
                 shapes[k] = [cast(Tensor, x).shape for x in v.items]
         return Args(vals, shapes)
 
+    def _entry_tensor(self, name: str) -> Tensor:
+        """An entry point's input nobody passes: its rank by the naming convention, if it has one."""
+        shape = self.guess.entry_input(name)
+        return Tensor(shape, rank_from=f"the conventional input {name!r}" if shape.rank is not None else None)
+
     # --- user code --------------------------------------------------------------------------------------
     def invoke(
         self,
@@ -261,14 +274,14 @@ class CallsMixin(EngineBase):
                         and n not in registry().entry_omitted
                     ):
                         # an optional input of an entry point: None, or a tensor the caller passes
-                        d = Union([d, Tensor(self.guess.entry_input(n))])
+                        d = Union([d, self._entry_tensor(n)])
                     scope.vars[n] = d
                 else:
                     hint = self.annotation_value(p.annotation.annotation, frame) if p.annotation else None
                     if hint is not None:
                         scope.vars[n] = hint
                     elif tensor_default:
-                        scope.vars[n] = Tensor(self.guess.entry_input(n))
+                        scope.vars[n] = self._entry_tensor(n)
                     else:
                         scope.vars[n] = self.guess.int_name(n)
         if isinstance(params.star_arg, cst.Param):

@@ -98,6 +98,7 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
         #: at module level or returned by a factory): run, if nothing called them, on an input whose rank
         #: their first layer says
         self.loose_models: list[Sequential] = []
+        self.call_node: cst.Call | None = None  # the call expression applying a layer now (for rank_from)
 
     # ================================================================================================ driver
     def run(self) -> AnalysisResult:
@@ -221,6 +222,15 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
         self.sites[node] = rep
         ctx.reports.append(rep)
         return rep
+
+    def where(self, node: cst.CSTNode) -> str | None:
+        """``path:line`` of a call of the analysed file or of a followed module."""
+        for ctx in (self.main, *self.modules.values()):
+            if ctx is not None and ctx.positions is not None:
+                pos = ctx.positions.get(node)
+                if pos is not None:
+                    return f"{ctx.path}:{pos.start.line}"
+        return None
 
     def tick(self) -> None:
         self.steps += 1

@@ -73,7 +73,7 @@ class LayersMixin(EngineBase):
         if not isinstance(rep.out_features, int) or isinstance(rep.out_features, bool):
             rep.out_features = None
 
-    def record(self, layer: Layer, shape: Shape) -> None:
+    def record(self, layer: Layer, shape: Shape, rank_from: str | None = None) -> None:
         if layer.site is None:
             return
         rep = layer.site.report
@@ -87,6 +87,8 @@ class LayersMixin(EngineBase):
                 return
         rep.shapes.append(shape)
         rep.contexts.append(self.applying_context())
+        if rank_from is not None and shape.rank is not None and rep.input_rank_from is None:
+            rep.input_rank_from = rank_from
 
     def applying_context(self) -> str | None:
         """Who is applying a layer now: the outermost method or function running (``"FixedCNN.forward"``,
@@ -119,7 +121,7 @@ class LayersMixin(EngineBase):
             return self.to_value(safe(spec.rule, shapes, a))
         shape = x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE
         if spec.dense:
-            self.record(layer, shape)
+            self.record(layer, shape, x.rank_from if isinstance(x, Tensor) else None)
         if spec.rule is None:
             return Tensor(UNKNOWN_SHAPE)
         out = self.to_value(safe(spec.rule, shape, a))
@@ -128,7 +130,19 @@ class LayersMixin(EngineBase):
             out.origin = Origin(layer.site.report, squash)
         elif isinstance(x, Tensor):
             self._follow_origin(x, out, squash)
+        self._follow_rank(x, out, spec.short)
         return out
+
+    def _follow_rank(self, x: Value, out: Value, what: str) -> None:
+        """Say what fixed ``out``'s rank: ``what`` (a layer, an op) when its input's rank was unknown, else
+        whatever fixed its input's."""
+        if not isinstance(out, Tensor) or out.shape.rank is None or out.rank_from is not None:
+            return
+        if isinstance(x, Tensor) and x.shape.rank is not None:
+            out.rank_from = x.rank_from
+        elif self.call_node is not None:
+            where = self.where(self.call_node)
+            out.rank_from = f"{what} at {where}" if where else what
 
     @staticmethod
     def _squash_kind(squashes: str | None, args: dict[str, Value]) -> str | None:
@@ -199,4 +213,6 @@ class LayersMixin(EngineBase):
         src = bound.get(self_param) if self_value is not None else next(iter(bound.values()), None)
         if isinstance(src, Tensor):
             self._follow_origin(src, out, op.squashes)
+            if src.rank_from is not None and isinstance(out, Tensor) and out.shape.rank is not None:
+                out.rank_from = out.rank_from or src.rank_from
         return out

@@ -31,6 +31,7 @@ from densecheck.engine.values import (
 )
 from densecheck.engine.walk import children as walk_children
 from densecheck.plugins.registry import canonical, lookup_layer, registry
+from densecheck.shapes import Shape
 
 
 class StatementsMixin(EngineBase):
@@ -77,8 +78,38 @@ class StatementsMixin(EngineBase):
             return self.exec_block(stmt.body, frame)
         return False
 
+    def _unpacked_shape(self, small: cst.Assign, frame: Frame) -> None:
+        """``b, c, h, w = x.shape`` (or ``x.size()``) on a tensor of unknown rank: it has as many axes as
+        there are names, or Python raises. The variable is that tensor from now on."""
+        target = small.targets[0].target if len(small.targets) == 1 else None
+        if not isinstance(target, (cst.Tuple, cst.List)) or any(
+            isinstance(e, cst.StarredElement) for e in target.elements
+        ):
+            return
+        v = small.value
+        if (
+            isinstance(v, cst.Call)
+            and not v.args
+            and isinstance(v.func, cst.Attribute)
+            and v.func.attr.value == "size"
+        ):
+            v = v.func
+        elif not (isinstance(v, cst.Attribute) and v.attr.value == "shape"):
+            return
+        if not isinstance(v.value, cst.Name):
+            return
+        name = v.value.value
+        t = frame.scope.vars.get(name)
+        if isinstance(t, Tensor) and t.shape.rank is None:
+            frame.scope.vars[name] = Tensor(
+                Shape.of((None,) * len(target.elements)),
+                origin=t.origin,
+                rank_from=f"the unpacking of {name}.{v.attr.value}",
+            )
+
     def exec_small(self, small: cst.CSTNode, frame: Frame) -> bool:
         if isinstance(small, cst.Assign):
+            self._unpacked_shape(small, frame)
             v = self.eval(small.value, frame)
             for t in small.targets:
                 self.assign(t.target, v, frame)

@@ -52,6 +52,9 @@ class Tensor(Value):
     #: (``"softmax"``, ``"sigmoid"`` or None): followed through shape-preserving layers and ops only, so a
     #: model that returns it is known to end in that layer (its head)
     origin: Origin | None = None
+    #: what fixed its rank when the code did not declare it (``"Conv2d at model.py:14"``: the first layer that
+    #: read an entry input of unknown rank as, say, NCHW), followed through layers and ops
+    rank_from: str | None = None
 
 
 @dataclass(frozen=True)

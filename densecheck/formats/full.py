@@ -68,6 +68,11 @@ def render(ctx: Context) -> str:
             layer = _layer_at(f, d)
             if layer is not None:
                 out.append(f"{pad}= note: {printable(layer.explanation())}")
+                if layer.input_rank_from is not None and layer.input is not None:
+                    # why densecheck believes the rank: the code never declared it
+                    out.append(
+                        f"{pad}= note: input rank {layer.input.rank} from {printable(layer.input_rank_from)}"
+                    )
             if d.fix:
                 out.append(f"{pad}= help: {printable(d.fix)}")
             out.append(f"{pad}= see: densecheck explain {d.code}")

@@ -1,4 +1,6 @@
-"""The einops plugin: ``rearrange`` / ``reduce`` / ``repeat`` patterns read as shape transformations.
+"""The einops plugin: ``rearrange`` / ``reduce`` / ``repeat`` patterns read as shape transformations, as
+functions and as the layers ``Rearrange`` / ``Reduce`` / ``EinMix`` (``einops.layers.torch`` and the other
+frameworks' modules).
 
 ``rearrange(x, "b c h w -> b (h w) c")`` is parsed: the groups on each side, the sizes given by keyword, and
 the known dims of the input give the output shape.
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from densecheck.engine.values import UNKNOWN, Tensor, Value, pyvalue
-from densecheck.plugins.base import Plugin
+from densecheck.plugins.base import Args, Plugin, layer
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 from densecheck.shapes import Shape, known
 
@@ -99,4 +101,25 @@ def resolve(it: Interpreter, q: str, args: list[Value], kwargs: dict[str, Value]
     return Tensor(shape_of(x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE, pattern, sizes))
 
 
-PLUGIN = Plugin(name="einops", libraries=("einops",), resolve=resolve)
+def _layer_rule(s: Shape, a: Args) -> Shape:
+    """``Rearrange(pattern, **sizes)`` / ``Reduce(pattern, reduction, **sizes)`` / ``EinMix(pattern, ...)``
+    as layers: the pattern applied to the input (its left side also says the input's rank)."""
+    pattern = a["pattern"]
+    if not isinstance(pattern, str) or "->" not in pattern:
+        return UNKNOWN_SHAPE
+    sizes = {k: v for k, v in a.values().items() if k not in _LAYER_PARAMS}
+    return shape_of(s, pattern, sizes)
+
+
+_LAYER_PARAMS = {"pattern", "reduction", "weight_shape", "bias_shape"}
+LAYERS = {
+    f"einops.layers.{fw}.{name}": layer(f"einops.layers.{fw}.{name}", params, _layer_rule)
+    for fw in ("torch", "keras", "tensorflow", "flax")
+    for name, params in (
+        ("Rearrange", "pattern"),
+        ("Reduce", "pattern reduction"),
+        ("EinMix", "pattern weight_shape bias_shape"),
+    )
+}
+
+PLUGIN = Plugin(name="einops", libraries=("einops",), layers=LAYERS, resolve=resolve)

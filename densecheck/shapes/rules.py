@@ -40,6 +40,10 @@ class Args:
     def __contains__(self, name: str) -> bool:
         return self._values.get(name) is not None
 
+    def values(self) -> dict[str, Any]:
+        """Every bound value by name (a layer's ``**axes_lengths``)."""
+        return dict(self._values)
+
     def get(self, name: str, default: Any = None) -> Any:
         v = self._values.get(name)
         return default if v is None else v
