@@ -180,3 +180,146 @@ def test_input_rank_from_says_which_layer_fixed_the_rank():
     given = src + "\n\nNet()(torch.zeros(2, 3, 8, 8))\n"  # a caller declares the input: nothing to explain
     (called,) = api.analyze_source(given, "model.py", Settings()).layers
     assert called.to_json()["input_rank_from"] is None
+
+
+IDIOMS = """\
+from functools import partial
+
+import torch
+from torch import nn
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, mlp_layer=Mlp, norm_layer=partial(nn.LayerNorm, eps=1e-6)):
+        super().__init__()
+        self.norm = norm_layer(dim)
+        self.mlp = mlp_layer(dim, dim * 4)
+
+    def forward(self, x):
+        return x + self.mlp(self.norm(x))
+
+
+class Encoder(nn.Module):
+    def __init__(self, dim=32, depth=2, block_fn=Block):
+        super().__init__()
+        self.blocks = nn.Sequential(*[block_fn(dim) for _ in range(depth)])
+        self.register_buffer("pos", torch.zeros(1, 16, dim))
+        self.mix = nn.ModuleDict(dict(a=nn.Linear(dim, dim)))
+
+    def forward(self, x):
+        x = self.blocks(x + self.pos)
+        return list(map(lambda t: self.mix["a"](t), [x, x]))[0]
+
+
+class Wrapper(nn.Module):
+    def __init__(self, model, dim=32):
+        super().__init__()
+        self.model = model
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x):
+        return self.head(self.model(x).mean(1))
+
+
+model = Wrapper(Encoder())
+model(torch.randn(2, 16, 32))
+"""
+
+
+@pytest.mark.torch
+def test_pytorch_idioms_are_followed():
+    """Blocks passed as class-valued defaults (``block_fn=Block``, ``mlp_layer=Mlp``, a ``partial`` norm), a
+    registered buffer, ``nn.ModuleDict(dict(...))``, ``map(lambda ...)`` over tensors and a wrapper that holds
+    and calls a passed-in model: every Linear gets the rank torch gives it."""
+    torch = pytest.importorskip("torch")
+    ns: dict = {}
+    exec(IDIOMS.replace("model(torch.randn(2, 16, 32))", ""), ns)
+    truth = _ranks(ns["model"], torch.zeros(2, 16, 32))
+    assert truth == {
+        "model.blocks.0.mlp.fc1": 3,
+        "model.blocks.0.mlp.fc2": 3,
+        "model.blocks.1.mlp.fc1": 3,
+        "model.blocks.1.mlp.fc2": 3,
+        "model.mix.a": 3,
+        "head": 2,
+    }
+    res = api.analyze_source(IDIOMS, "m.py", Settings())
+    static = {x.name: x.input_rank for x in res.layers}
+    assert static == {"self.fc1": 3, "self.fc2": 3, "self.head": 2, "self.mix": 3}
+
+
+KERAS_STYLES = """\
+import keras
+from keras import layers, ops
+
+
+class Block(layers.Layer):
+    def __init__(self, units):
+        super().__init__()
+        self.units = units
+
+    def build(self, input_shape):
+        self.proj = layers.Dense(self.units)
+        self.proj.build(input_shape)
+
+    def call(self, x):
+        return self.proj(x)
+
+
+class Net(keras.Model):
+    def __init__(self):
+        inp = keras.Input((32, 32, 3))
+        x = layers.Conv2D(8, 3)(inp)
+        x = Block(16)(x)
+        super().__init__(inputs=inp, outputs=x)
+
+
+def build():
+    inp = keras.Input((10,))
+    a = layers.Dense(8, name="a")(inp)
+    b = layers.Dense(8, name="b")(inp)
+    c = layers.add([a, b])
+    d = layers.concatenate([a, c])
+    e = layers.Lambda(lambda t: ops.expand_dims(t, 1), output_shape=(1, 16))(d)
+    x1, x2 = ops.split(e, 2, axis=-1)
+    f = layers.Dense(4, name="f")(x1)
+    inner = keras.Model(inp, f)
+    outer_in = keras.Input((10,))
+    g = layers.Dense(3, name="g")(inner(outer_in))
+    return keras.Model(outer_in, g)
+"""
+
+
+@pytest.mark.keras
+def test_keras_subclassing_and_functional_helpers():
+    """``build()`` creating a sublayer and ``sublayer.build(shape)``, a functional graph in a subclassed
+    ``Model.__init__``, ``layers.add`` / ``layers.concatenate``, ``Lambda`` with ``output_shape``,
+    ``ops.split``, a Model used as a layer: each Dense gets the shape Keras gives it."""
+    pytest.importorskip("keras")
+    ns: dict = {}
+    exec(KERAS_STYLES, ns)
+    model = ns["build"]()
+    inner = model.layers[1]
+    truth = {n: list(inner.get_layer(n).input.shape) for n in ("a", "b", "f")}
+    truth["g"] = list(model.get_layer("g").input.shape)
+    net = ns["Net"]()
+    block = net.layers[-1]
+    truth["proj"] = list(block.input.shape)  # Block.call gives its input to proj
+    assert block.proj.kernel.shape[0] == truth["proj"][-1]
+    res = api.analyze_source(KERAS_STYLES, "m.py", Settings())
+    static = {
+        (x.call.split('name="')[1].split('"')[0] if 'name="' in x.call else "proj"): x.input.json()
+        for x in res.layers
+        if x.input is not None
+    }
+    assert static == truth

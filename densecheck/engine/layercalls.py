@@ -164,9 +164,10 @@ class LayersMixin(EngineBase):
             out.origin = Origin(x.origin.report, squash or x.origin.squashed)
 
     def apply_wrapper(self, layer: Layer, x: Value) -> Value:
-        """A layer that wraps another (``TimeDistributed(Dense(8))``): the wrapper's plugin rule says how."""
+        """A layer that wraps another layer or a function (``TimeDistributed(Dense(8))``, ``Lambda(fn)``):
+        the wrapper's plugin rule says how."""
         inner = layer.args.get("layer")
-        if not isinstance(inner, Layer) or not isinstance(x, Tensor) or layer.spec.wrap is None:
+        if not isinstance(x, Tensor) or layer.spec.wrap is None:
             if isinstance(inner, Layer) and inner.spec.dense:
                 self.record(inner, UNKNOWN_SHAPE)
             return Tensor(UNKNOWN_SHAPE)

@@ -189,6 +189,33 @@ def _b_zip(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Val
     return Seq([Seq([items[0] if items else UNKNOWN for items, _ in cols])], "list", repeated=True)
 
 
+def _b_map(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
+    """``map(fn, xs, ...)``: ``fn`` called on each item (a list; one call standing for all of them when the
+    items are not known one by one)."""
+    if len(args) < 2 or kwargs:
+        return UNKNOWN
+    fn, cols = args[0], [it.iteration(a) for a in args[1:]]
+    if all(exact for _, exact in cols):
+        n = min(len(items) for items, _ in cols)
+        return Seq([it.call(fn, [items[i] for items, _ in cols], {}) for i in range(n)], "list")
+    first = [items[0] if items else UNKNOWN for items, _ in cols]
+    return Seq([it.call(fn, first, {})], "list", repeated=True)
+
+
+def _b_dict(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
+    """``dict(a=x, ...)``, ``dict(mapping)``, ``dict([(k, v), ...])``: a dict of what is known."""
+    out: dict[Any, Value] = {}
+    if args:
+        src = args[0]
+        if isinstance(src, Seq):
+            src = ordered_dict(it, [src], {}, None)
+        if not isinstance(src, Dict) or len(args) > 1:
+            return UNKNOWN
+        out.update(src.items)
+    out.update(kwargs)
+    return Dict(out)
+
+
 def _b_reversed(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     x = args[0] if args else UNKNOWN
     if isinstance(x, Seq):
@@ -411,6 +438,8 @@ BUILTIN_IMPL: dict[str, MethodImpl] = {
     "super": _b_super,
     "enumerate": _b_enumerate,
     "zip": _b_zip,
+    "map": _b_map,
+    "dict": _b_dict,
     "reversed": _b_reversed,
     "slice": _b_slice,
     "isinstance": _b_isinstance,
@@ -438,13 +467,11 @@ BUILTIN_IMPL: dict[str, MethodImpl] = {
 }
 PY_BUILTINS = {n for n in BUILTIN_IMPL if "." not in n} | {
     "str",
-    "dict",
     "set",
     "hasattr",
     "callable",
     "iter",
     "next",
-    "map",
     "filter",
     "sorted",
     "any",

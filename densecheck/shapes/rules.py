@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from densecheck.shapes import ops
-from densecheck.shapes.lattice import UNKNOWN, Shape
+from densecheck.shapes.lattice import UNKNOWN, Shape, known
 
 
 class Args:
@@ -228,6 +228,29 @@ def concat(seq: str, axis: str) -> FunctionRule:
 
 def stack(seq: str, axis: str) -> FunctionRule:
     return joining(ops.stack, seq, axis)
+
+
+def splitting(x: str, sections: str, axis: str, default_axis: int = 0, count: bool = False) -> FunctionRule:
+    """``split(x, n, axis)`` / ``chunk``: a tuple of tensors of ``x``'s rank (``("repeat", piece, n)``: ``n``
+    pieces when ``sections`` is an int, else an unknown number). ``count``: ``n`` is the number of equal
+    pieces (numpy, Keras, TensorFlow), so a piece's split axis is the n-th of it; otherwise its size along the
+    axis is unknown."""
+
+    def rule(a: Args) -> Shape | tuple[str, Shape, int | None]:
+        s = a.shape(x) or UNKNOWN
+        if s.rank is None:
+            return UNKNOWN
+        assert s.dims is not None  # the rank is known
+        d = s.axis(a.get(axis, default_axis))
+        n = a[sections]
+        n = n if isinstance(n, int) and not isinstance(n, bool) else None
+        if d is None:
+            return ("repeat", UNKNOWN, n)
+        size = s.dims[d]
+        part = size // n if count and n and known(size) and size % n == 0 else None
+        return ("repeat", s.with_dims(tuple(part if i == d else x for i, x in enumerate(s.dims))), n)
+
+    return rule
 
 
 def broadcasting(left: str, right: str) -> FunctionRule:

@@ -8,7 +8,7 @@ Each is a :data:`~densecheck.plugins.base.SpecialCall` ``(engine, args, kwargs, 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from densecheck.engine.values import (
     UNKNOWN,
@@ -133,10 +133,22 @@ def built_shape(kwargs: dict[str, Value]) -> Shape | None:
     return out
 
 
+def lambda_layer(it: Interpreter, layer: Layer, x: Value) -> Value:
+    """``Lambda(fn, output_shape=...)``: the declared output shape (batch axis kept) when there is one, else
+    ``fn`` run on the input like any other code."""
+    declared = pyvalue(layer.args["output_shape"]) if "output_shape" in layer.args else None
+    if isinstance(declared, tuple) and isinstance(x, Tensor) and x.shape.rank:
+        assert x.shape.dims is not None  # the rank is known
+        return Tensor(Shape.of(x.shape.dims[:1] + tuple(d if known(d) else None for d in declared), -1))
+    fn = layer.args.get("function")
+    return it.call(fn, [x], {}) if fn is not None else Tensor(UNKNOWN_SHAPE)
+
+
 def time_distributed(it: Interpreter, layer: Layer, x: Value) -> Value:
     """``TimeDistributed(inner)``: ``inner`` applied to each step of axis 1."""
-    inner = layer.args["layer"]
-    assert isinstance(inner, Layer) and isinstance(x, Tensor)
+    inner = layer.args.get("layer")
+    if not isinstance(inner, Layer) or not isinstance(x, Tensor):
+        return Tensor(UNKNOWN_SHAPE)
     s = x.shape
     if s.rank is None or s.rank < 3:
         return it.apply_layer(inner, [Tensor(UNKNOWN_SHAPE)], {})
@@ -155,7 +167,10 @@ def time_distributed(it: Interpreter, layer: Layer, x: Value) -> Value:
 def bidirectional(it: Interpreter, layer: Layer, x: Value) -> Value:
     """``Bidirectional(rnn)``: the RNN on the input, its features doubled when the two directions are
     concatenated (the default ``merge_mode``)."""
-    out = it.apply_layer(cast(Layer, layer.args["layer"]), [x], {})  # a Layer (apply_wrapper checked)
+    inner = layer.args.get("layer")
+    if not isinstance(inner, Layer):
+        return Tensor(UNKNOWN_SHAPE)
+    out = it.apply_layer(inner, [x], {})
     merge = pyvalue(layer.args.get("merge_mode")) if "merge_mode" in layer.args else "concat"
     if merge != "concat":
         return out

@@ -387,6 +387,9 @@ LAYERS = {
     "keras.layers.EinsumDense": layer(
         "keras.layers.EinsumDense", "equation output_shape activation bias_axes", einsum_dense
     ),
+    "keras.layers.Lambda": layer(
+        "keras.layers.Lambda", "function output_shape mask arguments", None, wrap=calls.lambda_layer
+    ),
     "keras.layers.TimeDistributed": layer(
         "keras.layers.TimeDistributed", "layer", None, wrap=calls.time_distributed
     ),
@@ -465,6 +468,18 @@ FUNCTIONS = {
     },
     **{f"{ns}.matmul": op("x y", f_matmul) for ns in ("keras.ops", "tf", "tf.linalg")},
     "keras.ops.flatten": op("x", f_flatten),
+    "keras.ops.split": op(
+        "x indices_or_sections axis", rules.splitting("x", "indices_or_sections", "axis", count=True)
+    ),
+    "tf.split": op(
+        "value num_or_size_splits axis", rules.splitting("value", "num_or_size_splits", "axis", count=True)
+    ),
+    # the functional spellings of the merge layers: ``layers.add([a, b])`` is ``layers.Add()([a, b])``
+    "keras.layers.concatenate": op("inputs axis", lambda a: merge_concat(a.shapes("inputs") or [], a)),
+    **{
+        f"keras.layers.{n}": op("inputs", lambda a: merge_elementwise(a.shapes("inputs") or [], a))
+        for n in ("add", "multiply", "average", "maximum", "minimum", "subtract")
+    },
     "keras.layers.flatten": op("x", f_flatten),
 }
 

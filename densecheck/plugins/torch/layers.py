@@ -468,18 +468,8 @@ def f_halve(a: Args) -> Shape:
 f_matmul = rules.matmul("input", "other")
 
 
-def f_chunk(a: Args) -> Shape | tuple[str, Shape, int | None]:
-    """x.chunk(n, dim) / x.split(size, dim): a tuple of tensors of the same rank."""
-    s = _x(a)
-    if s.rank is None:
-        return UNKNOWN
-    assert s.dims is not None  # the rank is known
-    d = s.axis(a.get("dim", 0))
-    piece = (
-        s.with_dims(tuple(None if i == d else x for i, x in enumerate(s.dims))) if d is not None else UNKNOWN
-    )
-    n = a["chunks"]
-    return ("repeat", piece, n if isinstance(n, int) else None)
+#: x.chunk(n, dim) / x.split(size, dim): a tuple of tensors of the same rank
+f_chunk = rules.splitting("input", "chunks", "dim")
 
 
 def f_expand(a: Args) -> Shape:
