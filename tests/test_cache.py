@@ -170,6 +170,75 @@ def test_symbols_keep_their_identity_through_the_cache():
     assert layer.to_json() == rep.to_json()
 
 
+def _dims():
+    from hypothesis import strategies as st
+
+    shared = [Sym("b"), Sym("t")]
+    dim = st.one_of(
+        st.none(), st.integers(0, 10**18), st.booleans(), st.sampled_from(shared), st.builds(Sym, st.text())
+    )
+    return st.one_of(st.none(), st.lists(dim, max_size=6).map(tuple))
+
+
+def test_every_value_a_shape_can_hold_survives_the_cache():
+    """Bool, int, shared symbolic and unknown dims, unknown rank, every layout flag, and every fact of a
+    LayerReport (contexts, head marks, targets, where the rank came from): what comes back from the cache is
+    what went in, so no result can miss the cache (a bool dim once did)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @st.composite
+    def shapes(draw):
+        dims = draw(_dims())
+        ca = draw(st.none() | st.integers(0, 5)) if dims else None
+        ca = ca if ca is None or (dims and ca < len(dims)) else None
+        return Shape(dims, ca, draw(st.booleans()), draw(st.booleans()), draw(st.booleans()))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(shapes(), max_size=4), st.data())
+    def check(found, data):
+        contexts = [data.draw(st.none() | st.sampled_from(["A.forward", "build"])) for _ in found]
+        rep = LayerReport(
+            "m.py",
+            1,
+            1,
+            1,
+            10,
+            "torch",
+            "torch.nn.Linear",
+            "nn.Linear(8, 4)",
+            in_features=8,
+            out_features=4,
+            shapes=list(found),
+            contexts=contexts,
+            model_output=data.draw(st.booleans()),
+            squashed=data.draw(st.none() | st.just("softmax")),
+            targets=data.draw(st.none() | st.just([32, 1])),
+            input_rank_from=data.draw(st.none() | st.just("Conv2d at m.py:3")),
+        )
+        res = api.FileResult("m.py", layers=[rep])
+        (back,) = cache.result_from_json(json.loads(json.dumps(cache.result_to_json(res)))).layers
+        assert len(back.shapes) == len(rep.shapes) and back.contexts == rep.contexts
+        for a, b in zip(rep.shapes, back.shapes):
+            assert (a.rank, a.channel_axis, a.explicit_layout, a.spatial, a.declared) == (
+                b.rank,
+                b.channel_axis,
+                b.explicit_layout,
+                b.spatial,
+                b.declared,
+            )
+            for x, y in zip(a.dims or (), b.dims or ()):
+                assert type(x) is type(y) and (x == y if not isinstance(x, Sym) else x.name == y.name)
+        assert back.to_json() == rep.to_json()
+        assert (back.model_output, back.squashed, back.targets) == (
+            rep.model_output,
+            rep.squashed,
+            rep.targets,
+        )
+
+    check()
+
+
 PREFILTER_CASES = {
     "plain.py": "x = 1\n",
     "syntax.py": "def f(:\n    pass\n",

@@ -323,3 +323,51 @@ def test_keras_subclassing_and_functional_helpers():
         if x.input is not None
     }
     assert static == truth
+
+
+FIRST = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = {first}
+        self.fc = nn.Linear(3, 10)
+
+    def forward(self, inp):
+        y = self.first(inp)
+        if isinstance(y, tuple):
+            y = y[0]
+        return self.fc(y)
+"""
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("first", "example"),
+    [
+        ("nn.Conv2d(3, 3, 1)", (2, 3, 8, 3)),
+        ("nn.Conv1d(3, 3, 1)", (2, 3, 3)),
+        ("nn.BatchNorm2d(3)", (2, 3, 5, 3)),
+        ("nn.MaxPool2d(2)", (2, 3, 6, 6)),
+        ("nn.Embedding(100, 3)", (2, 7)),
+        ("nn.LSTM(3, 3, batch_first=True)", (2, 7, 3)),
+    ],
+)
+def test_the_first_consumer_tells_an_entry_inputs_rank(first, example):
+    """An entry point's ``forward(inp)`` declares nothing; its first rank-fixing layer says what ``inp`` is,
+    and the report names it. torch runs the same model on an input of that kind."""
+    torch = pytest.importorskip("torch")
+    src = FIRST.format(first=first)
+    ns: dict = {}
+    exec(src, ns)
+    net = ns["Net"]()
+    seen: list[int] = []
+    net.fc.register_forward_pre_hook(lambda m, a: seen.append(a[0].dim()) and None)
+    x = torch.zeros(*example, dtype=torch.long) if "Embedding" in first else torch.zeros(*example)
+    net(x)
+    (layer,) = api.analyze_source(src, "m.py", Settings()).layers
+    assert layer.input_rank == seen[0]
+    assert layer.input_rank_from == f"{first.split('(')[0].split('.')[1]} at m.py:12"

@@ -136,6 +136,10 @@ class LayersMixin(EngineBase):
     def _follow_rank(self, x: Value, out: Value, what: str) -> None:
         """Say what fixed ``out``'s rank: ``what`` (a layer, an op) when its input's rank was unknown, else
         whatever fixed its input's."""
+        if isinstance(out, Seq) and not out.repeated:  # an RNN's (output, state)
+            for item in out.items:
+                self._follow_rank(x, item, what)
+            return
         if not isinstance(out, Tensor) or out.shape.rank is None or out.rank_from is not None:
             return
         if isinstance(x, Tensor) and x.shape.rank is not None:

@@ -147,10 +147,24 @@ def unflatten_layer(s: Shape, a: Args) -> Shape:
 
 
 def embedding(s: Shape, a: Args) -> Shape:
-    if s.rank is None:
-        return UNKNOWN
-    assert s.dims is not None  # the rank is known
-    return Shape.of(s.dims + (a["embedding_dim"],), -1)
+    """Ids of any shape get one more axis; ids of unknown rank are taken as (batch, tokens), what an
+    Embedding reads first in a model (the first consumer tells an entry input's rank)."""
+    dims = s.dims if s.dims is not None else (None, None)
+    return Shape.of(dims + (a["embedding_dim"],), -1)
+
+
+def feature_map_norm(nd: int) -> Callable[[Shape, Args], Shape]:
+    """BatchNorm2d / BatchNorm3d: only (N, C, *spatial) of ``nd`` spatial axes is accepted, so an input of
+    unknown rank or layout is that feature map (channels on axis 1)."""
+
+    def rule(s: Shape, a: Args) -> Shape:
+        if s.rank is None:
+            return Shape.of((None,) * (nd + 2), 1, spatial=True)
+        if s.rank == nd + 2 and s.channel_axis is None:
+            return Shape.of(dims_of(s), 1, spatial=True)
+        return s
+
+    return rule
 
 
 def embedding_bag(s: Shape, a: Args) -> Shape:
@@ -162,8 +176,8 @@ def rnn(s: Shape, a: Args) -> tuple[Shape, None]:
     proj = a.get("proj_size", 0)
     dirs = 2 if a.get("bidirectional", False) else 1
     feat = (proj or hidden) * dirs if hidden is not None else None
-    if s.rank is None:
-        out = UNKNOWN
+    if s.rank is None:  # a sequence of unknown rank: batched (the rank is the same, batch_first or not)
+        out = Shape.of((None, None, feat), -1)
     elif s.rank == 2:  # unbatched (L, H_in)
         out = Shape.of((dims_of(s)[0], feat), -1)
     else:
@@ -255,8 +269,8 @@ _RNN = "input_size hidden_size num_layers bias batch_first dropout bidirectional
 
 _SAME = """Identity ReLU ReLU6 GELU SiLU Mish Sigmoid Tanh Softmax Softmax2d LogSoftmax LeakyReLU ELU
 SELU CELU PReLU RReLU Softplus Softsign Hardswish Hardsigmoid Hardtanh Tanhshrink Threshold GLU Softmin
-QuickGELU Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout BatchNorm1d BatchNorm2d
-BatchNorm3d SyncBatchNorm LazyBatchNorm1d LazyBatchNorm2d LazyBatchNorm3d LayerNorm GroupNorm
+QuickGELU Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout BatchNorm1d
+SyncBatchNorm LazyBatchNorm1d LayerNorm GroupNorm
 InstanceNorm1d InstanceNorm2d InstanceNorm3d LocalResponseNorm RMSNorm CrossMapLRN2d
 TransformerEncoderLayer TransformerDecoderLayer TransformerEncoder TransformerDecoder""".split()
 
@@ -337,6 +351,11 @@ LAYERS = {
         embedding,
         weight=("num_embeddings", "embedding_dim"),
     ),
+    **{
+        f"torch.nn.{p}BatchNorm{n}d": layer(f"torch.nn.{p}BatchNorm{n}d", "num_features", feature_map_norm(n))
+        for n in (2, 3)
+        for p in ("", "Lazy")
+    },
     "torch.nn.EmbeddingBag": layer("torch.nn.EmbeddingBag", "num_embeddings embedding_dim", embedding_bag),
     "torch.nn.LSTM": layer("torch.nn.LSTM", _RNN, rnn, defaults={"proj_size": 0, "bidirectional": False}),
     "torch.nn.GRU": layer("torch.nn.GRU", _RNN, rnn, defaults={"bidirectional": False}),
