@@ -371,3 +371,42 @@ def test_the_first_consumer_tells_an_entry_inputs_rank(first, example):
     (layer,) = api.analyze_source(src, "m.py", Settings()).layers
     assert layer.input_rank == seen[0]
     assert layer.input_rank_from == f"{first.split('(')[0].split('.')[1]} at m.py:12"
+
+
+NAMED = """\
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, dim=16, num_classes=10):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 3)
+        self.head = nn.Sequential(
+            OrderedDict(
+                [("global_pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten(1)), ("fc", nn.Identity())]
+            )
+        )
+        self.head.fc = nn.Linear(dim, num_classes)
+        self.aux = nn.Sequential()
+        self.aux.add_module("proj", nn.Linear(dim, 4))
+
+    def forward(self, x):
+        x = self.head.flatten(self.head.global_pool(self.stem(x)))
+        return self.head.fc(x), self.aux.proj(x)
+"""
+
+
+@pytest.mark.torch
+def test_named_children_of_a_sequential():
+    """``nn.Sequential(OrderedDict([...]))`` children read by name (``self.head.fc(x)``), replaced by
+    assignment, added with ``add_module``: torch runs them, and each Linear's rank is torch's."""
+    torch = pytest.importorskip("torch")
+    ns: dict = {}
+    exec(NAMED, ns)
+    truth = _ranks(ns["Net"](), torch.zeros(2, 3, 8, 8))
+    assert truth == {"head.fc": 2, "aux.proj": 2}
+    res = api.analyze_source(NAMED, "m.py", Settings())
+    assert {x.name: x.input_rank for x in res.layers} == {"self.head.fc": 2, "self.aux": 2}

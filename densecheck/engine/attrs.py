@@ -116,7 +116,7 @@ class AttributesMixin(EngineBase):
                 return Builtin("seq." + name, v)
             if name == "layers":
                 return Seq(v.layers, "list")
-            return UNKNOWN
+            return v.named.get(name, UNKNOWN)
         if isinstance(v, Seq) and v.kind == "list" and name in ("append", "extend", "insert", "pop"):
             return Builtin("list." + name, v)
         if isinstance(v, Dict) and name in ("items", "values", "keys", "get", "update", "setdefault"):

@@ -291,6 +291,9 @@ def _b_seq_add(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str,
 def _b_seq_add_module(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
     if isinstance(b.self, Sequential) and len(args) == 2:
         b.self.layers.append(args[1])
+        name = pyvalue(args[0])
+        if isinstance(name, str):
+            b.self.named[name] = args[1]
     return Const(None)
 
 

@@ -573,6 +573,12 @@ class StatementsMixin(EngineBase):
             for b in options(base):
                 if isinstance(b, (Instance, ClassV)):
                     b.attrs[target.attr.value] = value
+                elif isinstance(b, Sequential):  # ``self.head.fc = nn.Linear(...)``: replaces that child
+                    old = b.named.get(target.attr.value)
+                    b.layers = [value if x is old else x for x in b.layers] if old is not None else b.layers
+                    if old is None:
+                        b.layers.append(value)
+                    b.named[target.attr.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             elts = target.elements
             items = self.unpack(value, len(elts))

@@ -112,6 +112,9 @@ class Sequential(Value):
     current: Shape | None = None  # keras: shape after the layers added so far, when the input is declared
     output: Value | None = None  # keras: the value after the layers added so far (``current``'s tensor)
     applied: bool = False  # it has been called on something
+    #: its children by name (``nn.Sequential(OrderedDict([("fc", ...)]))``, ``add_module("fc", ...)``):
+    #: ``seq.fc`` reads one, ``seq.fc = ...`` replaces it
+    named: dict[str, Value] = field(default_factory=dict)
     targets: Shape | None = None  # keras: the shape of the targets ``fit`` was given, when known
     name: str | None = None
 

@@ -34,9 +34,11 @@ if TYPE_CHECKING:
 
 def sequential(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     layers: list[Value] = []
+    named: dict[str, Value] = {}
     for a in args:
         if isinstance(a, Dict):
             layers.extend(a.items.values())
+            named.update((k, v) for k, v in a.items.items() if isinstance(k, str))
         elif isinstance(a, VarArgs):
             inner = a.value
             if isinstance(inner, Seq):
@@ -45,7 +47,7 @@ def sequential(it: Interpreter, args: list[Value], kwargs: dict[str, Value], nod
                 layers.append(UNKNOWN)
         else:
             layers.append(a)
-    seq = Sequential("torch", layers)
+    seq = Sequential("torch", layers, named=named)
     if not (it.frames and isinstance(it.frames[-1].self_value, Instance)):
         it.loose_models.append(seq)  # built outside any model (a module-level model, a factory's result)
     return seq
