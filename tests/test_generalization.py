@@ -410,3 +410,30 @@ def test_named_children_of_a_sequential():
     assert truth == {"head.fc": 2, "aux.proj": 2}
     res = api.analyze_source(NAMED, "m.py", Settings())
     assert {x.name: x.input_rank for x in res.layers} == {"self.head.fc": 2, "self.aux": 2}
+
+
+@pytest.mark.keras
+def test_a_model_whose_framework_base_is_in_another_project_file(tmp_path):
+    """``class VGGImageClassifier(ImageClassifier)`` where ``ImageClassifier`` (another file of the project)
+    derives from ``keras.Model``: it is a model, run as an entry point, and its head gets Keras's shape."""
+    keras = pytest.importorskip("keras")
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    base = "import keras\n\n\nclass Task(keras.Model):\n    pass\n"
+    clf = (
+        "import keras\nfrom keras import layers\n\nfrom pkg.task import Task\n\n\n"
+        "class Classifier(Task):\n    def __init__(self, num_classes=10):\n"
+        "        inputs = keras.Input((8, 8, 3))\n        x = layers.GlobalAveragePooling2D()(inputs)\n"
+        "        outputs = layers.Dense(num_classes)(x)\n"
+        "        super().__init__(inputs=inputs, outputs=outputs)\n"
+    )
+    (pkg / "task.py").write_text(base)
+    (pkg / "clf.py").write_text(clf)
+    ns: dict = {}
+    exec(base + "\n" + clf.replace("from pkg.task import Task\n", ""), ns)
+    dense = ns["Classifier"]().layers[-1]
+    assert isinstance(dense, keras.layers.Dense)
+    res = api.analyze_file(str(pkg / "clf.py"), Settings())
+    (layer,) = res.layers
+    assert layer.input is not None and layer.input.json() == list(dense.input.shape)

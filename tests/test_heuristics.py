@@ -28,16 +28,16 @@ CASES = {
         "    return nn.Linear(8, 4)(x)\n",
         lambda ns: ns["block"](type("Config", (), {"hidden_act": staticmethod(ns["torch"].relu)})),
     ),
-    # an entry point's conventionally named input: input_ids is (batch, tokens)
+    # an entry point's conventionally named input: input_ids is (batch, tokens) (read here by no layer that
+    # would tell its rank, as an Embedding would)
     "entry-inputs": (
         "import torch\nfrom torch import nn\n\n"
         "class TextModel(nn.Module):\n"
         "    def __init__(self):\n"
         "        super().__init__()\n"
-        "        self.embed = nn.Embedding(100, 8)\n"
-        "        self.fc = nn.Linear(8, 4)\n\n"
+        "        self.fc = nn.Linear(1, 4)\n\n"
         "    def forward(self, input_ids):\n"
-        "        return self.fc(self.embed(input_ids))\n",
+        "        return self.fc(input_ids.float().unsqueeze(-1))\n",
         lambda ns: ns["TextModel"]()(ns["torch"].zeros(2, 7, dtype=ns["torch"].long)),
     ),
     # a loop over a container of an unknown number of like blocks runs at least once: the convolutions fix the

@@ -555,11 +555,19 @@ class StatementsMixin(EngineBase):
         cls.attrs.update(body_scope.vars)
         return cls
 
-    def _is_module_class(self, cls: ClassV) -> bool:
+    def _is_module_class(self, cls: ClassV, seen: frozenset[int] = frozenset()) -> bool:
+        """A model or block: a framework base, a model method, or a base from another of the project's files
+        that is one (``class VGGImageClassifier(ImageClassifier)``, whose chain reaches ``keras.Model``)."""
         ext = cls.external_bases()
         if any(b in registry().module_bases or lookup_layer(b) is not None for b in ext):
             return True
-        return cls.lookup("forward") is not None or cls.lookup("call") is not None
+        if cls.lookup("forward") is not None or cls.lookup("call") is not None:
+            return True
+        for b in ext:
+            base = self.project_value(b) if id(cls) not in seen else None
+            if isinstance(base, ClassV) and self._is_module_class(base, seen | {id(cls)}):
+                return True
+        return False
 
     # ============================================================================================ assignment
     def assign(self, target: cst.BaseExpression, value: Value, frame: Frame) -> None:
