@@ -510,6 +510,16 @@ def test_broadcast_channel_axis():
     assert broadcast(S((2, 3, 4)), S((3, 4), 1)).channel_axis == 2  # shifted by the missing axis
 
 
+def test_a_broadcast_operand_gives_no_layout():
+    """``hidden * mask[..., None]``: the (batch, tokens, 1) mask is broadcast over the features (numpy agrees
+    on the shape); its axis 1 is no channel axis of the product (it once made a false DC102)."""
+    hidden, mask = S((2, 7, 16)), S((2, 7, 1), 1)
+    out = broadcast(hidden, mask)
+    assert out.dims == (arr((2, 7, 16)) * arr((2, 7, 1))).shape
+    assert out.channel_axis is None
+    assert broadcast(S((2, 7, 16)), S((2, 7, 16), 2)).channel_axis == 2  # not broadcast: its layout counts
+
+
 class TestBroadcastUnknownRank:
     """An unknown-rank operand: unknown, except the documented same-rank case (a known rank >= 3, no 1s)."""
 

@@ -250,10 +250,13 @@ def broadcast(a: Shape, b: Shape) -> Shape:
             pass
         elif not known(bd) and not isinstance(bd, Sym):
             dims[off + i] = d if (known(d) and d != 1) or isinstance(d, Sym) else bd
+    # the layout of the result: the bigger operand's; else the other's, unless that one is being broadcast (a
+    # size-1 axis: a (batch, tokens, 1) mask's layout says nothing about the features it scales)
+    broadcast_small = any(known(d) and d == 1 for d in small.dims)
     ca = (
         big.channel_axis
         if big.channel_axis is not None
-        else (small.channel_axis + off if small.channel_axis is not None else None)
+        else (small.channel_axis + off if small.channel_axis is not None and not broadcast_small else None)
     )
     return Shape(tuple(dims), ca, big.explicit_layout or small.explicit_layout, big.spatial)
 
