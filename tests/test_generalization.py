@@ -437,4 +437,3 @@ def test_a_model_whose_framework_base_is_in_another_project_file(tmp_path):
     res = api.analyze_file(str(pkg / "clf.py"), Settings())
     (layer,) = res.layers
     assert layer.input is not None and layer.input.json() == list(dense.input.shape)
-
