@@ -437,3 +437,53 @@ def test_a_model_whose_framework_base_is_in_another_project_file(tmp_path):
     res = api.analyze_file(str(pkg / "clf.py"), Settings())
     (layer,) = res.layers
     assert layer.input is not None and layer.input.json() == list(dense.input.shape)
+
+
+PACKED = """\
+import torch
+from torch import nn
+from einops import pack, unpack, repeat
+
+
+class ViT(nn.Module):
+    def __init__(self, dim=32, classes=10):
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
+        self.proj = nn.Linear(dim, dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        cls = repeat(self.cls_token, "1 1 d -> b 1 d", b=x.shape[0])
+        x, ps = pack([cls, x], "b * d")
+        x = self.proj(x)
+        cls, _ = unpack(x, ps, "b * d")
+        return self.head(cls[:, 0])
+
+
+ViT()(torch.randn(2, 16, 32))
+"""
+
+
+@pytest.mark.torch
+def test_einops_pack_and_unpack():
+    """``pack([cls, x], "b * d")`` joins the token axes (17 = 1 + 16, as einops computes); ``unpack`` gives
+    the class token back."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("einops")
+    ns: dict = {}
+    exec(PACKED.replace("ViT()(torch.randn(2, 16, 32))", ""), ns)
+    net = ns["ViT"]()
+    seen: dict[str, tuple] = {}
+    net.proj.register_forward_pre_hook(lambda m, a: seen.setdefault("proj", tuple(a[0].shape)) and None)
+    net.head.register_forward_pre_hook(lambda m, a: seen.setdefault("head", tuple(a[0].shape)) and None)
+    net(torch.zeros(2, 16, 32))
+    res = api.analyze_source(PACKED, "m.py", Settings())
+    static = {x.name: tuple(x.input.json()) for x in res.layers if x.input is not None}
+    assert (
+        static
+        == {"self.proj": seen["proj"], "self.head": seen["head"]}
+        == {
+            "self.proj": (2, 17, 32),
+            "self.head": (2, 32),
+        }
+    )

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from densecheck.engine.values import UNKNOWN, Tensor, Value, pyvalue
+from densecheck.engine.values import UNKNOWN, Seq, Tensor, Value, pyvalue
 from densecheck.plugins.base import Args, Plugin, layer
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
-from densecheck.shapes import Shape, known
+from densecheck.shapes import Shape, dim_product, known
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
@@ -86,11 +86,59 @@ def shape_of(s: Shape, pattern: str, sizes: dict[str, Any]) -> Shape:
     return Shape(tuple(dims), ca, moved or s.explicit_layout)
 
 
+def _star(pattern: object) -> tuple[int, int] | None:
+    """(named axes before ``*``, after it) of a pack pattern (``"b * d"``), or None."""
+    if not isinstance(pattern, str):
+        return None
+    toks = pattern.split()
+    if toks.count("*") != 1 or any(not t.isidentifier() for t in toks if t != "*"):
+        return None
+    i = toks.index("*")
+    return i, len(toks) - i - 1
+
+
+def pack(args: list[Value], kwargs: dict[str, Value]) -> Value:
+    """``packed, ps = pack([cls, x], "b * d")``: the named axes kept, the ``*`` axes of each input joined
+    into one; ``ps`` stands for the inputs' shapes, so ``unpack`` gives them back."""
+    items = args[0] if args else kwargs.get("tensors")
+    star = _star(pyvalue(args[1]) if len(args) > 1 else pyvalue(kwargs.get("pattern")))
+    if not isinstance(items, Seq) or items.repeated or star is None:
+        return Seq([Tensor(UNKNOWN_SHAPE), UNKNOWN])
+    before, after = star
+    shapes = [x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE for x in items.items]
+    out: Shape = UNKNOWN_SHAPE
+    total: int | None = 0
+    for sh in shapes:
+        if sh.dims is None or len(sh.dims) < before + after:
+            return Seq([Tensor(UNKNOWN_SHAPE), UNKNOWN])
+        n = dim_product(sh.dims[before : len(sh.dims) - after])
+        total = total + n if total is not None and n is not None else None
+        piece = Shape.of(sh.dims[:before] + (None,) + sh.dims[len(sh.dims) - after :], -1 if after else None)
+        out = piece if out.dims is None else out.join(piece)
+    if out.dims is not None:
+        out = out.with_dims(out.dims[:before] + (total,) + out.dims[before + 1 :])
+    return Seq([Tensor(out), Seq([Tensor(sh) for sh in shapes])])
+
+
+def unpack(args: list[Value], kwargs: dict[str, Value]) -> Value:
+    """``a, b = unpack(packed, ps, "b * d")``: the shapes ``pack`` was given, their named axes as the packed
+    tensor has them."""
+    ps = args[1] if len(args) > 1 else kwargs.get("packed_shapes")
+    if isinstance(ps, Seq) and not ps.repeated and all(isinstance(x, Tensor) for x in ps.items):
+        return Seq([Tensor(x.shape) for x in ps.items if isinstance(x, Tensor)], "list")
+    return Seq([Tensor(UNKNOWN_SHAPE)], "list", repeated=True)
+
+
 def resolve(it: Interpreter, q: str, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value | None:
-    """``einops.rearrange(x, pattern, **sizes)`` and its siblings; any other ``einops.`` name is unknown."""
+    """``einops.rearrange(x, pattern, **sizes)`` and its siblings, ``pack`` / ``unpack``; any other
+    ``einops.`` name is unknown."""
     if not q.startswith("einops."):
         return None
     fn = q.rsplit(".", 1)[-1]
+    if fn == "pack":
+        return pack(args, kwargs)
+    if fn == "unpack":
+        return unpack(args, kwargs)
     if fn not in FUNCTIONS or len(args) < 2:
         return Tensor(UNKNOWN_SHAPE) if fn in FUNCTIONS else UNKNOWN
     x = args[0]
