@@ -487,3 +487,37 @@ def test_einops_pack_and_unpack():
             "self.head": (2, 32),
         }
     )
+
+
+KERAS_LOOSE = """\
+import keras
+from keras import layers
+
+model = keras.Sequential([layers.Conv2D(8, 3, activation="relu"), layers.MaxPooling2D(), layers.Dense(10)])
+
+
+class Net(keras.Model):
+    def build(self, input_shape):
+        self.conv = layers.Conv2D(8, 3)
+        self.fc = layers.Dense(10)
+
+    def call(self, x):
+        return self.fc(self.conv(x))
+"""
+
+
+@pytest.mark.keras
+def test_the_canonical_keras_mistake_without_an_input_shape():
+    """Conv2D -> Dense with no Flatten, in a Sequential given no input shape and in a subclass's ``build()``:
+    Keras gives the Dense a rank-4 NHWC map (a 1x1 convolution), DC101 says so."""
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    ns: dict = {}
+    exec(KERAS_LOOSE, ns)
+    x = np.zeros((2, 12, 12, 1), "float32")
+    assert len(ns["model"](x).shape) == 4 and len(ns["Net"]()(x).shape) == 4
+    res = api.analyze_source(KERAS_LOOSE, "m.py", Settings())
+    assert [x.input_rank for x in res.layers] == [4, 4]
+    assert [d.code for d in res.diagnostics] == ["DC101", "DC101"]
+    assert isinstance(ns["model"].layers[-1], keras.layers.Dense)

@@ -128,7 +128,10 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
                     self.invoke(fn, [], {}, entry=True)
             for seq in self.loose_models:
                 if not seq.applied:  # each layer's rule reads an input of unknown rank as what it takes
-                    self.model_outputs.append(self.apply_sequential(seq, Tensor(UNKNOWN_SHAPE)))
+                    given = self.apply_sequential(seq, Tensor(UNKNOWN_SHAPE))
+                    if seq.output is None:
+                        seq.output = given
+                    self.model_outputs.append(given)
         except (Budget, RecursionError):
             pass
         self._mark_heads()

@@ -144,8 +144,8 @@ class LayersMixin(EngineBase):
             return
         if isinstance(x, Tensor) and x.shape.rank is not None:
             out.rank_from = x.rank_from
-        elif self.call_node is not None:
-            where = self.where(self.call_node)
+        else:  # a loose container's first layer, run by the driver, has no call of its own to point at
+            where = self.where(self.call_node) if self.call_node is not None else None
             out.rank_from = f"{what} at {where}" if where else what
 
     @staticmethod

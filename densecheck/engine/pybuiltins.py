@@ -306,7 +306,7 @@ def _b_seq_build(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[st
         for layer in seq.layers:
             out = it.call(layer, [out if isinstance(out, Tensor) else Tensor(cur)], {})
             cur = out.shape if isinstance(out, Tensor) else UNKNOWN_SHAPE
-        seq.current, seq.output = cur, out
+        seq.current, seq.output, seq.applied = cur, out, True
     return Const(None)
 
 

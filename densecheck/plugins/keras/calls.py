@@ -34,6 +34,8 @@ def sequential(it: Interpreter, args: list[Value], kwargs: dict[str, Value], nod
     items = args[0] if args else kwargs.get("layers")
     seq = Sequential("keras", [])
     it.model_outputs.append(seq)  # a model: what its last layer gives is its output
+    if not (it.frames and isinstance(it.frames[-1].self_value, Instance)):
+        it.loose_models.append(seq)  # never given an input shape: run on what its first layer takes
     if isinstance(items, Seq):
         for layer in items.items:
             add(it, seq, layer)
@@ -50,6 +52,7 @@ def add(it: Interpreter, seq: Sequential, layer: Value) -> None:
     if seq.current is None and isinstance(layer, Layer) and layer.built_shape is not None:
         seq.current = layer.built_shape
     if seq.current is not None:
+        seq.applied = True  # built on a declared input shape
         x = seq.output if isinstance(seq.output, Tensor) and seq.output.shape is seq.current else None
         out = it.call(layer, [x or Tensor(seq.current)], {})
         seq.current = out.shape if isinstance(out, Tensor) else UNKNOWN_SHAPE
