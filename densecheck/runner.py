@@ -314,8 +314,14 @@ def _merge_layer(layer, reps) -> bool:
     layer.shapes, layer.contexts, layer.assumed_input = shapes, contexts, False
     for attr in ("in_features", "out_features"):
         values = {getattr(r, attr) for r in reps}
-        if getattr(layer, attr) is None and len(values) == 1:
+        own = getattr(layer, attr)
+        if own is None and len(values) == 1:
             setattr(layer, attr, values.pop())
+            changed = True
+        elif own is not None and values - {own}:
+            # the callers built it with other sizes (a block configured differently in each model): no one
+            # number, so no finding compares a caller's shape with this file's own default
+            setattr(layer, attr, None)
             changed = True
     return changed
 

@@ -1088,3 +1088,22 @@ def test_rule_on_last_axis_unknowns(units):
 def test_rule_same():
     s = S((2, 3))
     assert rules.same(s, Args({})) is s
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("cond", "x", "y"),
+    [((2, 5, 1), (2, 5, 8), (2, 5, 8)), ((5, 1), (2, 5, 8), None), ((2, 1, 8), (8,), (2, 5, 1))],
+)
+def test_torch_where_broadcasts_its_three_arguments(torch, cond, x, y):
+    """``torch.where(condition, x, y)`` has the broadcast shape of all three (it once took the condition's:
+    a (batch, tokens, 1) mask made the features 1)."""
+    from densecheck.plugins.registry import registry
+
+    other = torch.zeros(y) if y is not None else 0.0
+    expected = tuple(torch.where(torch.zeros(cond, dtype=torch.bool), torch.zeros(x), other).shape)
+    shapes = {"condition": S(cond), "input": S(x)}
+    if y is not None:
+        shapes["other"] = S(y)
+    out = registry().functions["torch.where"].rule(Args(dict.fromkeys(shapes), shapes))
+    assert out.dims == expected

@@ -253,14 +253,17 @@ def splitting(x: str, sections: str, axis: str, default_axis: int = 0, count: bo
     return rule
 
 
-def broadcasting(left: str, right: str) -> FunctionRule:
-    """Element-wise binary functions (add, mul, ...): the two arguments broadcast; one unknown argument leaves
-    the other's shape."""
+def broadcasting(*names: str) -> FunctionRule:
+    """Element-wise functions (add, mul, ``where(condition, x, y)``): the tensor arguments broadcast; an
+    argument that is no tensor (a scalar) takes no part, so one tensor gives its own shape."""
 
     def rule(a: Args) -> Shape:
-        x, y = a.shape(left), a.shape(right)
-        if x is None or y is None:
-            return x or y or UNKNOWN
-        return ops.broadcast(x, y)
+        shapes = [s for s in (a.shape(n) for n in names) if s is not None]
+        if not shapes:
+            return UNKNOWN
+        out = shapes[0]
+        for s in shapes[1:]:
+            out = ops.broadcast(out, s)
+        return out
 
     return rule

@@ -499,10 +499,10 @@ def f_expand(a: Args) -> Shape:
     dims: list[Dim] = []
     off = len(sizes) - (s.rank or 0)
     for i, d in enumerate(sizes):
-        if isinstance(d, int) and d == -1 and s.dims is not None and i - off >= 0:
-            dims.append(s.dims[i - off])
+        if isinstance(d, int) and d == -1:  # keep that axis's size: unknown when the input's is not known
+            dims.append(s.dims[i - off] if s.dims is not None and i - off >= 0 else None)
         else:
-            dims.append(d if known(d) else None)
+            dims.append(d if known(d) and d >= 0 else None)
     ca = s.channel_axis + off if s.channel_axis is not None and s.rank is not None else None
     return Shape.of(dims, ca)
 
@@ -594,7 +594,7 @@ celu softplus hardswish hardsigmoid hardtanh dropout dropout1d dropout2d dropout
 layer_norm group_norm batch_norm instance_norm local_response_norm rms_norm normalize glu_ softmin
 logsigmoid silu_ gelu_ tanhshrink prelu threshold""".split()
 _SAME_TORCH = """abs exp log sqrt rsqrt sigmoid tanh relu sin cos neg sign clamp clip clone erf square
-pow dropout where masked_fill nan_to_num softmax log_softmax cumsum roll flip tril triu""".split()
+pow dropout masked_fill nan_to_num softmax log_softmax cumsum roll flip tril triu""".split()
 
 FUNCTIONS = {
     **{f"torch.nn.functional.{n}": op("input", f_same) for n in _SAME_FUNCS},
@@ -634,6 +634,8 @@ FUNCTIONS = {
     "torch.div": op("input other", f_binary),
     "torch.matmul": op("input other", f_matmul),
     "torch.bmm": op("input other", f_matmul),
+    # where(condition, input, other): the three broadcast (the condition is often a (batch, tokens, 1) mask)
+    "torch.where": op("condition input other", rules.broadcasting("condition", "input", "other")),
     "torch.chunk": op("input chunks dim", f_chunk, dim=0),
     "torch.split": op("input chunks dim", f_chunk, dim=0),
     "torch.index_select": op("input dim index", f_index_select),
@@ -688,6 +690,7 @@ METHODS = {
     "norm": op("p dim keepdim", f_reduce, keepdim=False),
     "expand": op("sizes", f_expand, varargs="sizes"),
     "masked_scatter": op("mask source", f_same),  # the shape of self (source only supplies the values)
+    "where": op("condition other", rules.broadcasting("condition", "input", "other")),
     "repeat": op("sizes", f_repeat, varargs="sizes"),
     **{f"new_{n}": op("size", f_new, varargs="size") for n in ("zeros", "ones", "empty")},
     "new_full": op("size fill_value", f_new),
