@@ -478,3 +478,32 @@ def test_parallel_run_merges_exactly_as_a_serial_one(tmp_path):
     assert serial == layers(2)
     blocks = [json for path, json, _ in serial if path.endswith("blocks.py")]
     assert blocks and all(j["behaves_as"] != "unknown" for j in blocks)
+
+
+def test_callers_that_build_a_block_with_other_sizes_leave_its_in_features_unknown(tmp_path):
+    """``Attention(dim=512)`` by default in its own file, built with ``dim=1024`` and run on 1,024 features by
+    its caller (torch runs it): no DC103 comparing the caller's shape with the default's in_features."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    blocks = (
+        "import torch\nfrom torch import nn\n\n\nclass Attention(nn.Module):\n"
+        "    def __init__(self, dim=512):\n        super().__init__()\n"
+        "        self.to_out = nn.Linear(dim, dim)\n\n"
+        "    def forward(self, x):\n        return self.to_out(x)\n"
+    )
+    model = (
+        "import torch\nfrom torch import nn\n\nfrom pkg.blocks import Attention\n\n\n"
+        "class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.attn = Attention(dim=1024)\n\n"
+        "    def forward(self, x):\n        return self.attn(x)\n\n\n"
+        "Model()(torch.randn(2, 5, 1024))\n"
+    )
+    (pkg / "blocks.py").write_text(blocks)
+    (pkg / "model.py").write_text(model)
+    ns: dict = {}
+    exec(blocks + "\n" + model.replace("from pkg.blocks import Attention\n", ""), ns)  # torch runs it
+    run = runner.run([str(tmp_path)], Settings(root=str(tmp_path)), jobs=1)
+    assert not [d for d in run.diagnostics if d.code == "DC103"], [d.message for d in run.diagnostics]
+    (layer,) = [x for f in run.files for x in f.result.layers if x.path.endswith("blocks.py")]
+    assert layer.in_features is None and layer.input_rank == 3
