@@ -413,3 +413,41 @@ def test_per_sample_targets_passed_to_fit_make_a_positional_head_a_warning():
     assert not per_step.diagnostics
     unknown = static(FIT.format(fit="model.fit(x_train, y_train)"))
     assert not unknown.diagnostics
+
+
+EINOPS_ROUND_TRIP = """\
+import torch
+from torch import nn
+from einops import rearrange
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.pw = nn.Linear(16, 16)
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        h = rearrange(self.conv(x), "b c h w -> b h w c")
+        h = self.pw(h)
+        h = rearrange(h, "b h w c -> b c h w")
+        return self.fc(h)
+
+
+Net()(torch.randn(2, 3, 32, 32))
+"""
+
+
+@pytest.mark.torch
+def test_a_feature_map_rearranged_by_einops_and_back_is_still_a_feature_map():
+    """einops permutations keep a feature map a feature map: the per-pixel Linear on channels last is fine,
+    the Linear after putting the channels back first mixes the width (torch runs it: (2, 16, 32, 10))."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("einops")
+    ns: dict = {}
+    exec(EINOPS_ROUND_TRIP.replace("Net()(torch.randn(2, 3, 32, 32))", ""), ns)
+    assert tuple(ns["Net"]()(torch.zeros(2, 3, 32, 32)).shape) == (2, 16, 32, 10)
+    res = static(EINOPS_ROUND_TRIP)
+    assert codes(res, line_of(EINOPS_ROUND_TRIP, "self.fc = ")) == ["DC102"]
+    assert codes(res, line_of(EINOPS_ROUND_TRIP, "self.pw = ")) == []

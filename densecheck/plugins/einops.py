@@ -81,9 +81,13 @@ def shape_of(s: Shape, pattern: str, sizes: dict[str, Any]) -> Shape:
         and right[-1][0] in ("c", "d", "dim", "channels", "e")
     ):
         ca = len(right) - 1
-    # explicit layout: the pattern moved the channels (``b c h w -> b c (h w)`` leaves them where they were)
+    # explicit layout: the pattern moved the channels (``b c h w -> b c (h w)`` leaves them where they were);
+    # a pure permutation of a feature map's axes (``b h w c -> b c h w``) leaves a feature map
     moved = ca is None or ca != s.channel_axis
-    return Shape(tuple(dims), ca, moved or s.explicit_layout)
+    permutation = all(len(g) == 1 for g in left + right) and sorted(map(tuple, left)) == sorted(
+        map(tuple, right)
+    )
+    return Shape(tuple(dims), ca, moved or s.explicit_layout, s.spatial and permutation)
 
 
 def _star(pattern: object) -> tuple[int, int] | None:
