@@ -50,6 +50,9 @@ class LayerReport:
     model_output: bool = False
     #: the classifier activation applied to its output on the way out ("softmax", "sigmoid"), if any
     squashed: str | None = None
+    #: what it makes goes on through a convolution or pool (maybe through more per-position layers and a
+    #: residual add): a per-position layer inside a convolutional network, as in ConvNeXt's blocks
+    feeds_feature_map: bool = False
     #: what fixed the rank of the input when the code did not declare it (``"Conv2d at model.py:14"``: an
     #: entry point's input read as NCHW by its first convolution; ``"the conventional input 'input_ids'"``)
     input_rank_from: str | None = None

@@ -451,3 +451,41 @@ def test_a_feature_map_rearranged_by_einops_and_back_is_still_a_feature_map():
     res = static(EINOPS_ROUND_TRIP)
     assert codes(res, line_of(EINOPS_ROUND_TRIP, "self.fc = ")) == ["DC102"]
     assert codes(res, line_of(EINOPS_ROUND_TRIP, "self.pw = ")) == []
+
+
+CONVNEXT_STYLE = """\
+import keras
+from keras import layers
+
+
+def block(x, dim):
+    h = layers.DepthwiseConv2D(7, padding="same")(x)
+    h = layers.LayerNormalization()(h)
+    h = layers.Dense(4 * dim, activation="gelu")(h)
+    h = layers.Dense(dim)(h)
+    return x + h
+
+
+def build():
+    inp = keras.Input((32, 32, 16))
+    x = block(inp, 16)
+    x = layers.Conv2D(32, 2, strides=2)(x)
+    return keras.Model(inp, layers.Dense(10, activation="softmax")(x))
+"""
+
+
+@pytest.mark.keras
+def test_a_per_position_dense_between_convolutions_is_info_and_a_head_on_the_map_a_warning():
+    """The Keras ConvNeXt block's inverted bottleneck (Dense on the NHWC map, then more convolution) is a 1x1
+    convolution on purpose: info. A softmax head on the map (Keras gives (None, 16, 16, 10)) is a warning."""
+    _keras()
+    ns: dict = {}
+    exec(CONVNEXT_STYLE, ns)
+    model = ns["build"]()
+    assert tuple(model.output.shape) == (None, 16, 16, 10)
+    res = static(CONVNEXT_STYLE)
+    found = {(d.line, d.code, d.severity) for d in res.diagnostics}
+    inner = {line_of(CONVNEXT_STYLE, "Dense(4 * dim"), line_of(CONVNEXT_STYLE, "Dense(dim)")}
+    head = line_of(CONVNEXT_STYLE, "Dense(10")
+    assert {(line, "DC101", "info") for line in inner} <= found
+    assert (head, "DC101", "warning") in found

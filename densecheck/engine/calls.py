@@ -9,6 +9,7 @@ import libcst as cst
 
 from densecheck.engine.base import EngineBase
 from densecheck.engine.helpers import VarArgs, feasible, signature, strip_syms
+from densecheck.engine.layercalls import carry_origin
 from densecheck.engine.limits import MAX_DEPTH, MAX_FOLLOWED_STEPS, Frame
 from densecheck.engine.names import dotted
 from densecheck.engine.pybuiltins import BUILTIN_IMPL, STDLIB_CALLS, b_super_init
@@ -199,6 +200,16 @@ class CallsMixin(EngineBase):
                 shapes[k] = [cast(Tensor, x).shape for x in v.items]
         return Args(vals, shapes)
 
+    @staticmethod
+    def _reused(hit: Value, args: list[Value]) -> Value:
+        """A memoised result given to a new call: the same shape, but made from this call's inputs (the memo
+        key is shapes only; which Dense/Linear made an input is not part of it)."""
+        if isinstance(hit, Tensor) and hit.origin is None:
+            out = Tensor(hit.shape, rank_from=hit.rank_from)
+            carry_origin(args, out)
+            return out if out.origin is not None else hit
+        return hit
+
     def _entry_tensor(self, name: str) -> Tensor:
         """An entry point's input nobody passes: its rank by the naming convention, if it has one."""
         shape = self.guess.entry_input(name)
@@ -222,7 +233,7 @@ class CallsMixin(EngineBase):
             if key is not None:
                 hit = self.call_cache.get(key)
                 if hit is not None:
-                    return hit
+                    return self._reused(hit, args)
         result = self._invoke(fn, args, kwargs, self_value, entry)
         if key is not None:
             self.call_cache[key] = result
@@ -416,7 +427,9 @@ class CallsMixin(EngineBase):
                 else UNKNOWN
             )
             self.invoke(build, [shape_v], {}, self_value=inst)
-        outermost = not (self.frames and isinstance(self.frames[-1].self_value, Instance))
+        # a model called by its user: at a module's top level or as an entry point (a block or a Keras layer
+        # called from a function, as functional code does, is not a model's output)
+        outermost = entry or not any(f.func is not None for f in self.frames)
         if isinstance(method, Function):
             out = self.invoke(method, args, kwargs, self_value=inst, entry=entry)
         else:

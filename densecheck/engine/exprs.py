@@ -20,6 +20,7 @@ from densecheck.engine.helpers import (
     may_be_none,
     module_of,
 )
+from densecheck.engine.layercalls import carry_origin
 from densecheck.engine.limits import MAX_DICT_JOIN, MAX_INT, MAX_INT_DIGITS, MAX_ITEMS, MAX_UNROLL, Frame
 from densecheck.engine.pybuiltins import PY_BUILTINS
 from densecheck.engine.values import (
@@ -301,12 +302,14 @@ class ExpressionsMixin(EngineBase):
             if isinstance(a, Tensor) and isinstance(b, Tensor):
                 from densecheck.shapes import broadcast
 
-                return Tensor(broadcast(a.shape, b.shape))
+                out = Tensor(broadcast(a.shape, b.shape))
+                carry_origin([a, b], out, adds=opcls in (cst.Add, cst.Subtract))
+                return out
             t = cast(Tensor, a if isinstance(a, Tensor) else b)
             other = b if t is a else a
-            if isinstance(other, (Const, DimV)):
-                return Tensor(t.shape)
-            return Tensor(t.shape) if other is UNKNOWN else UNKNOWN
+            if isinstance(other, (Const, DimV)) or other is UNKNOWN:
+                return Tensor(t.shape, origin=t.origin)
+            return UNKNOWN
         if (
             isinstance(a, Seq)
             and isinstance(b, Seq)

@@ -3,6 +3,7 @@ site sees."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from densecheck.engine.base import EngineBase
@@ -24,7 +25,7 @@ from densecheck.engine.values import (
     join,
 )
 from densecheck.layers import LayerReport
-from densecheck.plugins.base import Args, LayerSpec, OpSpec
+from densecheck.plugins.base import Args, LayerSpec, OpSpec, same
 from densecheck.plugins.registry import registry
 from densecheck.shapes import UNKNOWN as UNKNOWN_SHAPE
 from densecheck.shapes import Shape
@@ -117,8 +118,13 @@ class LayersMixin(EngineBase):
             return self.apply_wrapper(layer, x)
         a = self.layer_args(spec.params, spec.defaults, layer.args)
         if spec.multi_input:
-            shapes = [t.shape if isinstance(t, Tensor) else UNKNOWN_SHAPE for t in options_seq(x)]
-            return self.to_value(safe(spec.rule, shapes, a))
+            inputs = options_seq(x)
+            shapes = [t.shape if isinstance(t, Tensor) else UNKNOWN_SHAPE for t in inputs]
+            merged = self.to_value(safe(spec.rule, shapes, a))
+            # ``layers.add([x, block(x)])``: the residual branch's Dense made it (an element-wise merge of
+            # same-shaped tensors: a sum, for what this reads)
+            carry_origin(inputs, merged, adds=True)
+            return merged
         shape = x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE
         if spec.dense:
             self.record(layer, shape, x.rank_from if isinstance(x, Tensor) else None)
@@ -127,9 +133,15 @@ class LayersMixin(EngineBase):
         out = self.to_value(safe(spec.rule, shape, a))
         squash = self._squash_kind(spec.squashes, layer.args)
         if spec.dense and layer.site is not None and isinstance(out, Tensor):
-            out.origin = Origin(layer.site.report, squash)
+            before = x.origin.chain if isinstance(x, Tensor) and x.origin is not None else ()
+            rep = layer.site.report
+            out.origin = Origin(rep, squash, before + (rep,))
         elif isinstance(x, Tensor):
             self._follow_origin(x, out, squash)
+            if x.origin is not None and x.origin.residual and _feature_map(out) and spec.rule is not same:
+                # a convolution or pool goes on from a residual block whose branch those Denses are
+                for rep in x.origin.chain:
+                    rep.feeds_feature_map = True
         self._follow_rank(x, out, spec.short)
         return out
 
@@ -165,7 +177,7 @@ class LayersMixin(EngineBase):
         """A shape-preserving layer or op (an activation, dropout) passes on which Dense/Linear made its
         input; a classifier activation is noted on the way."""
         if x.origin is not None and isinstance(out, Tensor) and out.shape == x.shape:
-            out.origin = Origin(x.origin.report, squash or x.origin.squashed)
+            out.origin = replace(x.origin, squashed=squash or x.origin.squashed)
 
     def apply_wrapper(self, layer: Layer, x: Value) -> Value:
         """A layer that wraps another layer or a function (``TimeDistributed(Dense(8))``, ``Lambda(fn)``):
@@ -221,3 +233,22 @@ class LayersMixin(EngineBase):
             if src.rank_from is not None and isinstance(out, Tensor) and out.shape.rank is not None:
                 out.rank_from = out.rank_from or src.rank_from
         return out
+
+
+def _feature_map(v: Value) -> bool:
+    return isinstance(v, Tensor) and v.shape.spatial and (v.shape.rank or 0) >= 3
+
+
+def carry_origin(sources: list[Value], out: Value, adds: bool = False) -> None:
+    """A tensor made from others of its own rank (a residual add, ``x * gamma``) was made by what made them:
+    it keeps the first one's origin (which Dense/Linear made it). ``adds``: the sources are summed, so one
+    that no Dense/Linear made went around them (a skip connection): the origin is a residual branch."""
+    if not isinstance(out, Tensor) or out.origin is not None:
+        return
+    for s in sources:
+        if isinstance(s, Tensor) and s.origin is not None and s.shape.rank == out.shape.rank is not None:
+            skip = adds and any(
+                isinstance(o, Tensor) and o.origin is None and o.shape.rank == out.shape.rank for o in sources
+            )
+            out.origin = replace(s.origin, residual=True) if skip else s.origin
+            return

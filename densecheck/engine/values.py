@@ -61,6 +61,12 @@ class Tensor(Value):
 class Origin:
     report: Any  # the LayerReport of the Dense/Linear
     squashed: str | None = None
+    #: the per-position Dense/Linear reports this tensor went through one after the other (an inverted
+    #: bottleneck's two), ``report`` last: a convolution reached next marks them all as feeding a feature map
+    chain: tuple[Any, ...] = ()
+    #: it was added to a tensor that went around those layers (``x + block(x)``): the chain is a residual
+    #: block's branch, as ConvNeXt's inverted bottleneck is
+    residual: bool = False
 
 
 @dataclass(eq=False)
@@ -253,7 +259,10 @@ def join(a: Value | None, b: Value | None) -> Value:
         return a
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.shape.rank == b.shape.rank:
-            return Tensor(a.shape.join(b.shape))
+            # made by the same Dense/Linear either way (``layer = Dropout(...) if p else Identity()``): still
+            # its output
+            same = a.origin is not None and b.origin is not None and a.origin.report is b.origin.report
+            return Tensor(a.shape.join(b.shape), origin=a.origin if same else None)
         if a.shape.rank is None or b.shape.rank is None:
             return Tensor(Shape())  # one side's rank is unknown: so is the join's
     if isinstance(a, Seq) and isinstance(b, Seq) and len(a.items) == len(b.items) and a.kind == b.kind:

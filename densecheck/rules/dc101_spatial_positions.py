@@ -24,9 +24,17 @@ Flatten or pool first when you want one vector per sample:
 x = layers.GlobalAveragePooling2D()(x)   # or layers.Flatten()(x)
 y = layers.Dense(16)(x)
 ```
+A Dense inside a residual block whose sum goes on through more convolutions (the inverted bottleneck of a
+Keras ConvNeXt block: Dense -> GELU -> Dense, added to the block's input, then the next block's depthwise
+convolution) is reported at `info`, for what it is; one that feeds the model's output or a softmax stays a
+warning, and so does a plain Dense between convolutions (the article's image-fusion head), the mistake this
+rule exists for.
+
 If a per-pixel layer is what you want, say so with `layers.Conv2D(16, 1)` (or, in PyTorch, an explicit
 `x.permute(0, 2, 3, 1)` before `nn.Linear`, the ConvNeXt idiom, which densecheck does not flag).
 """
+
+from dataclasses import replace
 
 from densecheck.layers import POINTWISE
 from densecheck.rules.base import Rule
@@ -40,6 +48,10 @@ class DenseOverSpatialPositions(Rule):
     INVALID = [
         "import keras\nfrom keras import layers\n"
         "x = keras.Input(shape=(160, 160, 64))\ny = layers.Dense(16)(x)\n",
+        # a per-position Dense in a residual block between convolutions: info (the ConvNeXt block)
+        "import keras\nfrom keras import layers\n"
+        "x = keras.Input(shape=(32, 32, 16))\nh = layers.Dense(64, activation='gelu')(x)\n"
+        "h = layers.Dense(16)(h)\ny = layers.Conv2D(8, 3)(x + h)\n",
     ]
     VALID = [
         "import keras\nfrom keras import layers\n"
@@ -71,9 +83,22 @@ class DenseOverSpatialPositions(Rule):
         if params is not None:
             detail = f" ({params:,} params"
             detail += f"; flattened it would have {flat:,})" if flat is not None else ")"
+        message = f"{layer.call} on a rank-{s.rank} input {s} acts as a 1x1 convolution at {where}{detail}"
+        if layer.feeds_feature_map and not layer.model_output and not layer.squashed:
+            # what it makes goes on through convolutions: a per-position layer inside the network (ConvNeXt's
+            # inverted bottleneck), said for what it is, not a warning
+            yield replace(
+                self.diagnostic(
+                    layer,
+                    message + "; it is a residual block's branch between convolutions (intentional?)",
+                    fix="nothing, if it is meant to act per position; a 1x1 convolution says so explicitly",
+                ),
+                severity="info",
+            )
+            return
         yield self.diagnostic(
             layer,
-            f"{layer.call} on a rank-{s.rank} input {s} acts as a 1x1 convolution at {where}{detail}",
+            message,
             fix="Flatten or global-pool the feature map first for a fully-connected layer, or use a 1x1 "
             "convolution to make a per-position layer explicit",
         )
