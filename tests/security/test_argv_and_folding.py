@@ -45,6 +45,9 @@ x = 2**2**30
 y = 1 << 10**9
 z = math.prod([10**17, 10**17, 10**17])
 w = {digits}
+big = list(map(lambda i: [i] * 1000, range(10**9)))  # map/dict over huge iterables: bounded like loops
+d = dict(**{{str(i): i for i in range(10**6)}})
+q = dict(zip(range(10**9), range(10**9)))
 class M(nn.Module):
     def __init__(self):
         super().__init__()
