@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Accuracy of static rank inference, with trace as the ground truth, on public model code from the registry.
 
-    python benchmarks/accuracy.py {transformers,keras-applications,all} [--limit N] [--models a,b] [--jobs 2]
+    python benchmarks/accuracy.py {transformers,keras-applications,diffusers,tf-models-official,all}
+                                  [--limit N] [--models a,b] [--jobs 2]
                                   [--timeout 90] [--json out.json] [--show 30] [--trace-cache DIR]
                                   [--time-budget SECONDS] [--static-files {all,traced}]
 
@@ -14,14 +15,27 @@ Corpora (installed packages, not vendored):
                       with a reason.
   keras-applications  every builder of ``keras.applications`` (ResNet50, VGG16, ConvNeXtTiny, ...) with
                       ``weights=None``, recorded symbolically.
+  diffusers           every model class of ``diffusers.models`` (the ModelMixin subclasses: UNets, VAEs,
+                      ControlNets, image / video / audio transformers), built from its constructor defaults
+                      (``cls()``; only the arguments of DIFFUSERS_FILL that default to None are set), run on
+                      the meta device on dummy inputs built from the forward signature and the config, trying
+                      each layout of the main input in turn (image, video, audio, packed tokens); a model that
+                      fails on meta is retried on the CPU (weight init skipped) when it is <= 500M params, or
+                      else with every layer / block count above 2 cut to 2 (device ``cpu-shrunk``; the
+                      overrides are in each result's ``config_overrides``). Static side: the diffusers tree.
+  tf-models-official  the vision backbones (official.vision.modeling.backbones), the classification models
+                      and heads, the NLP encoders / networks (official.nlp.modeling.networks), and the
+                      models and heads of official.nlp.modeling.{models,layers} that build without weights,
+                      each with the small config of TF_MODELS, recorded symbolically with tf_keras standing
+                      in for ``keras`` (TF_USE_LEGACY_KERAS=1). Static side: the ``official`` tree.
 
 Ground truth: densecheck.trace.record attributes every nn.Linear / keras Dense to its constructor call site
 and records the input shapes it is applied to. Models run in a pool of ``--jobs`` worker subprocesses, one
 model at a time, with a per-model timeout (a stuck or crashed worker is killed and replaced; workers are
 recycled to bound memory). HF_HUB_OFFLINE=1 / TRANSFORMERS_OFFLINE=1: nothing is downloaded.
 
-Static side: ``densecheck.api.analyze_file`` over every .py file of the package (the transformers source tree;
-keras/src/applications), ``--jobs`` processes. It never imports the analysed code.
+Static side: ``densecheck.api.analyze_file`` over every .py file of the package (the transformers, diffusers
+and official source trees; keras/src/applications), ``--jobs`` processes. It never imports the analysed code.
 
 Comparison per site (path relative to site-packages + line + column; several sites on one line paired in
 column order): eligible = traced sites called with exactly one rank; correct = static ``input_rank`` equals
@@ -49,13 +63,28 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-CORPORA = ("transformers", "keras-applications")
+CORPORA = ("transformers", "keras-applications", "diffusers", "tf-models-official")
+#: corpus -> (its package: paths are relative to that package's site-packages; the analysed subdirectory)
+CORPUS_SOURCE = {
+    "transformers": ("transformers", ""),
+    "keras-applications": ("keras", "src/applications"),
+    "diffusers": ("diffusers", ""),
+    "tf-models-official": ("official", ""),
+}
+#: corpus -> the function of this module listing its model ids (run in a child process)
+CORPUS_MODELS = {
+    "transformers": "transformers_models",
+    "keras-applications": "keras_models",
+    "diffusers": "diffusers_models",
+    "tf-models-official": "tf_models",
+}
 RULE_CODES = ("DC101", "DC102", "DC103")
 DIRECT = {"torch.nn.Linear", "torch.nn.LazyLinear", "keras.layers.Dense"}
 CPU_FALLBACK_MAX_PARAMS = 500_000_000
@@ -106,7 +135,17 @@ def versions() -> dict:
     out = {"python": platform.python_version()}
     from importlib import metadata
 
-    for dist in ("torch", "transformers", "keras", "tensorflow-cpu", "tensorflow", "libcst"):
+    for dist in (
+        "torch",
+        "transformers",
+        "diffusers",
+        "keras",
+        "tensorflow-cpu",
+        "tensorflow",
+        "tf-keras",
+        "tf-models-official",
+        "libcst",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -354,6 +393,757 @@ def _let_applications_be_user_code(record) -> None:
     record._accuracy_patched = True
 
 
+# diffusers
+
+DIFFUSERS_BATCH = 2
+DIFFUSERS_TOKENS = 16  # length of a packed latent token sequence (Flux-style hidden_states)
+DIFFUSERS_TEXT_TOKENS = 8
+#: config keys naming the width of the text embeddings (encoder_hidden_states), most specific first
+_TEXT_DIM_KEYS = (
+    "encoder_hid_dim",
+    "caption_channels",
+    "joint_attention_dim",
+    "text_embed_dim",
+    "cross_attention_dim",
+    "text_dim",
+    "cap_feat_dim",
+    "context_in_dim",
+    "text_hidden_dim",
+    "in_text_dim",
+    "text_in_dim",
+    "text_emb_dim",
+    "cond_token_dim",
+    "encoder_hidden_size",
+    "encoder_hidden_states_channels",
+    "cross_attention_input_dim",
+    "dit_text_dim",
+    "text_encoder_dim",
+    "clip_text_in_channels",
+    "condition_dim",
+)
+#: config keys naming the width of a pooled text / image embedding (pooled_projections and the like)
+_POOLED_DIM_KEYS = (
+    "pooled_projection_dim",
+    "text_embed_2_dim",
+    "in_text_dim2",
+    "clip_text_pooled_in_channels",
+    "global_states_input_dim",
+    "embedding_dim",
+    "clip_embed_dim",
+)
+_TIMESTEP_PARAMS = {"timestep", "timesteps", "t", "timestep_ratio", "decoder_noise_time", "sigma", "fps"}
+_DIFFUSERS_AUDIO = ("1D", "Audio", "Oobleck", "Music", "Vocoder", "AceStep", "MMAudio")
+_DIFFUSERS_VIDEO = (
+    "3D",
+    "Video",
+    "Temporal",
+    "Motion",
+    "Wan",
+    "Mochi",
+    "Allegro",
+    "Cosmos",
+    "Latte",
+    "SkyReels",
+    "LTX",
+    "Magvit",
+    "Helios",
+    "Chrono",
+    "EasyAnimate",
+    "ConsisID",
+    "I2VGen",
+    "Sparse",
+    "Kandinsky5",
+    "Kandinsky6",
+    "MiniMaxH3",
+    "Motif",
+    "SanaWM",
+    "AnyFlow",
+    "KVAEVideo",
+)
+
+
+def diffusers_models() -> list[str]:
+    """Class names of every model of ``diffusers.models`` (the ModelMixin subclasses it exports)."""
+    import inspect
+
+    import diffusers.models as dm
+    from diffusers.models.modeling_utils import ModelMixin
+
+    names = sorted({n for v in dm._import_structure.values() for n in v if n[:1].isupper()})
+    out = []
+    for n in names:
+        try:
+            obj = getattr(dm, n)
+        except Exception:  # noqa: BLE001 - a class whose module does not import: traced, fails with the reason
+            out.append(n)
+            continue
+        if inspect.isclass(obj) and issubclass(obj, ModelMixin) and obj is not ModelMixin:
+            out.append(n)
+    return out
+
+
+def _first_int(config: dict, *names: str) -> int | None:
+    """The first of ``names`` the config sets to an int (the first int of a per-block list)."""
+    for n in names:
+        v = config.get(n)
+        if isinstance(v, (list, tuple)) and v and isinstance(v[0], int):
+            v = v[0]
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return None
+
+
+def _diffusers_is_vae(name: str) -> bool:
+    return name.startswith(("Autoencoder", "VQModel", "ConsistencyDecoder")) or "VAE" in name or "Vae" in name
+
+
+def diffusers_layouts(name: str, config: dict) -> list[str]:
+    """Layouts of the main input to try, the likeliest first: image (B, C, H, W), video (B, C, T, H, W),
+    video_tc (B, T, C, H, W: stable video diffusion), audio (B, C, L), tokens (B, S, C: packed latents)."""
+    if any(k in name for k in _DIFFUSERS_AUDIO):
+        return ["audio", "tokens"]
+    if any(k in name for k in _DIFFUSERS_VIDEO) or set(config) & {
+        "patch_size_t",
+        "temporal_compression_ratio",
+        "num_frames",
+        "sample_frames",
+    }:
+        return ["video", "video_tc", "tokens"]
+    return ["image", "tokens"]
+
+
+def diffusers_main_shape(name: str, config: dict, layout: str) -> list[int]:
+    """Shape of the main input (sample / hidden_states / x ...) in ``layout``, small but divisible by the
+    model's patch size and down-sampling."""
+    b = DIFFUSERS_BATCH
+    c = (
+        _first_int(config, "in_channels", "latent_channels", "in_dim", "input_channels", "io_channels")
+        or _first_int(config, "num_channels", "channels")
+        or 4
+    )
+    vae = _diffusers_is_vae(name)
+    size = config.get("sample_size")
+    if isinstance(size, (list, tuple)) and size and isinstance(size[0], int):
+        size = size[0]
+    s = size if isinstance(size, int) and 8 <= size <= 64 and not vae else (64 if vae else 32)
+    pt = _first_int(config, "patch_size_t") or 1
+    frames = 9 if vae else 2 * pt
+    if layout == "image":
+        return [b, c, s, s]
+    if layout == "video":
+        return [b, c, frames, s, s]
+    if layout == "video_tc":
+        return [b, frames, c, s, s]
+    if layout == "audio":
+        return [b, c, 4096 if vae else 64]
+    return [b, DIFFUSERS_TOKENS, c]  # tokens
+
+
+def diffusers_inputs(model, layout: str) -> dict:
+    """Keyword inputs for ``model.forward`` built from its signature and config: the main input in
+    ``layout``, then each required parameter (and the optional ones a default config needs) by its name."""
+    import inspect
+
+    import torch
+
+    cls = type(model)
+    cfg = dict(model.config)
+    b = DIFFUSERS_BATCH
+    text_len = _first_int(cfg, "max_text_seq_length", "text_len")
+    st = text_len if text_len is not None and text_len <= 512 else DIFFUSERS_TEXT_TOKENS
+    main_shape = diffusers_main_shape(cls.__name__, cfg, layout)
+    d_txt = _first_int(cfg, *_TEXT_DIM_KEYS)
+    d_pool = _first_int(cfg, *_POOLED_DIM_KEYS)
+    rope = cfg.get("axes_dims_rope") or cfg.get("axes_dims") or cfg.get("rope_axes_dim")
+    n_axes = len(rope) if isinstance(rope, (list, tuple)) and rope else 3
+    params = [
+        p
+        for n, p in inspect.signature(cls.forward).parameters.items()
+        if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if not params:
+        return {}
+    ins: dict = {params[0].name: torch.empty(main_shape)}
+    tokens = layout == "tokens"
+    grid = 4 if tokens else main_shape[-1]  # the token grid of a packed latent: DIFFUSERS_TOKENS = 4 x 4
+    n_img = DIFFUSERS_TOKENS if tokens else 64
+    frames = main_shape[2] if layout == "video" else main_shape[1] if layout == "video_tc" else 1
+    for p in params[1:]:
+        n, required = p.name, p.default is inspect.Parameter.empty
+        v: Any = None
+        if n in _TIMESTEP_PARAMS or n.endswith("_time"):
+            v = torch.full((b,), 0.5)
+        elif n == "guidance":
+            if cfg.get("guidance_embeds") or required:
+                v = torch.full((b,), 3.5)
+        elif n in ("height", "width") and p.default is None:
+            v = grid
+        elif n == "num_frames" and p.default is None:
+            v = frames if not tokens else 1
+        elif n == "controlnet_cond":
+            shape = list(main_shape)
+            if "conditioning_embedding_out_channels" in cfg and layout in ("image", "video"):
+                c = _first_int(cfg, "conditioning_channels") or 3
+                shape = [b, c, *shape[2:-2], shape[-2] * 8, shape[-1] * 8]  # image space: 8x the latent
+            v = torch.empty(shape)
+        elif n.endswith("mask"):
+            if required or n == "encoder_attention_mask":
+                v = torch.ones(b, st, dtype=torch.bool)
+        elif n in ("encoder_hidden_states", "cap_feats", "context", "prompt_embeds") or (
+            required and "encoder_hidden_states" in n
+        ):
+            if required or d_txt is not None:
+                v = torch.empty(b, st, d_txt or 32)
+        elif n in ("pooled_projections", "global_hidden_states", "proj_embedding", "clip_text_pooled") or (
+            required and "pooled" in n
+        ):
+            d = (
+                _first_int(cfg, "global_states_input_dim", "global_cond_dim")
+                if n == "global_hidden_states"
+                else None
+            ) or (d_pool or 32)
+            v = torch.empty(b, 1, d) if n == "clip_text_pooled" else torch.empty(b, d)
+        elif n == "img_ids":
+            v = torch.zeros(n_img, n_axes)
+        elif n == "txt_ids":
+            v = torch.zeros(st, n_axes)
+        elif n == "img_shapes":
+            v = [[(1, grid, grid)]] * b
+        elif n == "added_time_ids":
+            v = torch.zeros(b, 3)
+        elif n == "class_labels":
+            if required or cfg.get("num_class_embeds") or cfg.get("num_embeds_ada_norm"):
+                v = torch.zeros(b, dtype=torch.long)
+        elif n == "added_cond_kwargs":
+            if cfg.get("addition_embed_type") == "text_time":
+                t_dim = _first_int(cfg, "addition_time_embed_dim") or 256
+                p_dim = _first_int(cfg, "projection_class_embeddings_input_dim") or 6 * t_dim + 32
+                v = {"text_embeds": torch.empty(b, p_dim - 6 * t_dim), "time_ids": torch.zeros(b, 6)}
+            elif cfg.get("use_additional_conditions") or (
+                "use_additional_conditions" in cfg and cfg.get("sample_size") == 128
+            ):
+                v = {"resolution": torch.full((b, 2), 256.0), "aspect_ratio": torch.ones(b, 1)}
+        elif not required:
+            continue
+        elif n.endswith(("_size", "_coords")):  # original_size / target_size / crop_coords (SDXL-style)
+            v = torch.zeros(b, 2)
+        elif "ids" in n or "indices" in n or n.endswith(("_idx", "_tokens")):
+            v = torch.zeros(b, st, dtype=torch.long)
+        elif "scale" in n:
+            v = 1.0
+        else:  # another required tensor: same shape as the main input
+            v = torch.empty(main_shape)
+        if v is not None:
+            ins[n] = v
+    return ins
+
+
+#: constructor arguments some default configs leave None (a pipeline's config always sets them)
+DIFFUSERS_FILL = {"in_channels": 32, "patch_size": 2, "sample_size": 32}
+
+
+def diffusers_build_kwargs(cls) -> dict:
+    """``DIFFUSERS_FILL`` for each of those constructor arguments that defaults to None; nothing else."""
+    d = _init_defaults(cls)
+    return {k: v for k, v in DIFFUSERS_FILL.items() if k in d and d[k] is None}
+
+
+def _init_defaults(cls) -> dict:
+    """The constructor's default arguments: the default config of a diffusers model."""
+    import inspect
+
+    try:
+        sig = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):
+        return {}
+    return {n: p.default for n, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+
+
+def _shrunk_kwargs(cls) -> dict:
+    """Constructor overrides that cut every layer / block count above 2 to 2 (for the CPU fallback of a model
+    too big to run there: the same constructor call sites, fewer repeats)."""
+    import inspect
+    import re
+
+    pat = re.compile(r"^(num_(\w+_)?(layers|blocks)|depth|n_layers|layers_per_block)$")
+    out = {}
+    for n, p in inspect.signature(cls.__init__).parameters.items():
+        d = p.default
+        if pat.match(n) and isinstance(d, int) and not isinstance(d, bool) and d > 2:
+            out[n] = 2
+    return out
+
+
+def trace_diffusers(model_id: str) -> dict:
+    """Build the diffusers model class from its constructor defaults and run it on small dummy inputs: on the
+    meta device, each main-input layout in turn; then, when it failed there, on the CPU (weight init
+    skipped) — with the layer counts cut to 2 when the default model is above CPU_FALLBACK_MAX_PARAMS."""
+    import diffusers
+    import diffusers.models as dm
+    from diffusers.models.modeling_utils import no_init_weights
+
+    from densecheck.trace.record import record_torch
+
+    cls = getattr(dm, model_id)
+    root = os.path.dirname(os.path.dirname(os.path.realpath(diffusers.__file__)))
+    built: list = []
+
+    def build(kwargs: dict):
+        m = cls(**kwargs)
+        built.append(m)
+        return m
+
+    def inputs(layout: str):
+        return lambda: diffusers_inputs(built[-1], layout)
+
+    errors: list[BaseException] = []
+    records = None
+    device_used = None
+    base = diffusers_build_kwargs(cls)
+    kwargs = dict(base)
+    layouts = diffusers_layouts(cls.__name__, {**_init_defaults(cls), **base})
+    for layout in layouts:
+        built.clear()
+        try:
+            records = record_torch(lambda: build(base), inputs(layout), device="meta")
+            device_used = "meta"
+            break
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+            if not built:  # the build itself failed: other inputs will not help
+                break
+    if records is None and built:
+        n = sum(p.numel() for p in built[-1].parameters())
+        if n > CPU_FALLBACK_MAX_PARAMS:
+            kwargs = {**base, **_shrunk_kwargs(cls)}
+            built.clear()
+            try:
+                import torch
+
+                with torch.device("meta"):
+                    n = sum(p.numel() for p in build(kwargs).parameters())
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+                n = CPU_FALLBACK_MAX_PARAMS + 1
+        if n <= CPU_FALLBACK_MAX_PARAMS:
+            cpu_errors: list[BaseException] = []
+            for layout in layouts:
+                built.clear()
+                try:
+                    with no_init_weights():  # shapes are all that matter: skip the (slow) weight init
+                        records = record_torch(lambda: build(kwargs), inputs(layout), device="cpu")
+                    device_used = "cpu-shrunk" if kwargs != base else "cpu"
+                    break
+                except Exception as e:  # noqa: BLE001
+                    cpu_errors.append(e)
+                    if not built:
+                        break
+            if records is None:
+                errors = cpu_errors[:1]
+    built.clear()
+    if records is None:
+        return {"id": model_id, "ok": False, "reason": short_reason(errors[0] if errors else "no input")}
+    return {
+        "id": model_id,
+        "ok": True,
+        "device": device_used,
+        "config_overrides": kwargs if device_used != "meta" else base,  # the documented deviations
+        "sites": _sites(records, root, "diffusers/"),
+    }
+
+
+# tf-models-official
+
+
+TF_BATCH, TF_SEQ, TF_HIDDEN, TF_VOCAB = 2, 16, 32, 100
+#: the small configs traced, by model id ("<module>:<name>[-variant]"); each builds the model and gives the
+#: inputs of a model that declares none, as {name: (shape without the batch axis, dtype)} or a list of them
+TF_MODELS = (
+    "backbones:DilatedResNet",
+    "backbones:EfficientNet",
+    "backbones:MobileDet",
+    "backbones:MobileNet-V2",
+    "backbones:MobileNet-V3Small",
+    "backbones:ResNet",
+    "backbones:ResNet3D",
+    "backbones:ResNetUNet",
+    "backbones:RevNet",
+    "backbones:SpineNet",
+    "backbones:SpineNetMobile",
+    "backbones:VisionTransformer",
+    "vision:ClassificationModel",
+    "vision:VideoClassificationModel",
+    "heads:DetectionHead",
+    "heads:MaskScoring",
+    "networks:AlbertEncoder",
+    "networks:BertEncoder",
+    "networks:BertEncoderV2",
+    "networks:Classification",
+    "networks:EncoderScaffold",
+    "networks:FNet",
+    "networks:FunnelTransformerEncoder",
+    "networks:MobileBERTEncoder",
+    "networks:PackedSequenceEmbedding",
+    "networks:SpanLabeling",
+    "networks:SparseMixer",
+    "networks:XLNetSpanLabeling",
+    "models:BertClassifier",
+    "models:BertPretrainer",
+    "models:BertPretrainerV2",
+    "models:BertSpanLabeler",
+    "models:BertTokenClassifier",
+    "models:DualEncoder",
+    "models:ElectraPretrainer",
+    "layers:ClassificationHead",
+    "layers:MultiClsHeads",
+    "layers:GaussianProcessClassificationHead",
+    "layers:RandomFeatureGaussianProcess",
+    "layers:MaskedLM",
+    "layers:MobileBertMaskedLM",
+    "layers:FeedForward",
+    "layers:MoeLayer",
+    "layers:MoeLayerWithBackbone",
+)
+
+
+def tf_models() -> list[str]:
+    return list(TF_MODELS)
+
+
+def _tf_model_spec(model_id: str):
+    """(model, inputs) for a model id of TF_MODELS: ``inputs`` is None for a model that declares its Input
+    (functional), else {name: (shape, dtype)} or [(shape, dtype), ...] without the batch axis."""
+    import tensorflow as tf
+    import tf_keras
+    from official.nlp.modeling import layers, models, networks
+    from official.nlp.modeling.layers import moe
+    from official.vision.modeling import backbones, classification_model, heads, video_classification_model
+
+    b, s, h, v = TF_BATCH, TF_SEQ, TF_HIDDEN, TF_VOCAB
+
+    def spec(*shape):
+        return tf_keras.layers.InputSpec(shape=[None, *shape])
+
+    def bert(dict_outputs: bool = False):
+        return networks.BertEncoder(
+            vocab_size=v,
+            hidden_size=h,
+            num_layers=2,
+            num_attention_heads=2,
+            max_sequence_length=s,
+            inner_dim=64,
+            dict_outputs=dict_outputs,
+        )
+
+    def resnet3d():
+        return backbones.ResNet3D(
+            model_id=50,
+            temporal_strides=[1, 1, 1, 1],
+            temporal_kernel_sizes=[(3, 3, 3), (3, 1, 3, 1), (3, 1, 3, 1, 3, 1), (1, 3, 1)],
+            input_specs=spec(4, 64, 64, 3),
+        )
+
+    ids = dict.fromkeys(("input_word_ids", "input_mask", "input_type_ids"), ((s,), "int32"))
+    seq = [((s, h), "float32")]
+    group, name = model_id.split(":", 1)
+    small_bert = {"vocab_size": v, "hidden_size": h, "num_layers": 2, "max_sequence_length": s}
+    table = {
+        "backbones:DilatedResNet": lambda: (
+            backbones.DilatedResNet(model_id=50, output_stride=16, input_specs=spec(64, 64, 3)),
+            None,
+        ),
+        "backbones:EfficientNet": lambda: (
+            backbones.EfficientNet(model_id="b0", input_specs=spec(64, 64, 3)),
+            None,
+        ),
+        "backbones:MobileDet": lambda: (backbones.MobileDet(input_specs=spec(64, 64, 3)), None),
+        "backbones:MobileNet-V2": lambda: (
+            backbones.MobileNet(model_id="MobileNetV2", input_specs=spec(64, 64, 3)),
+            None,
+        ),
+        "backbones:MobileNet-V3Small": lambda: (
+            backbones.MobileNet(model_id="MobileNetV3Small", input_specs=spec(64, 64, 3)),
+            None,
+        ),
+        "backbones:ResNet": lambda: (backbones.ResNet(model_id=18, input_specs=spec(64, 64, 3)), None),
+        "backbones:ResNet3D": lambda: (resnet3d(), None),
+        "backbones:ResNetUNet": lambda: (
+            backbones.ResNetUNet(
+                model_id=50,
+                input_specs=spec(64, 64, 3),
+                upsample_repeats=[1, 1, 1],
+                upsample_filters=[64, 32, 16],
+                upsample_kernel_sizes=[3, 3, 3],
+            ),
+            None,
+        ),
+        "backbones:RevNet": lambda: (backbones.RevNet(model_id=56, input_specs=spec(64, 64, 3)), None),
+        "backbones:SpineNet": lambda: (backbones.SpineNet(input_specs=spec(128, 128, 3)), None),
+        "backbones:SpineNetMobile": lambda: (backbones.SpineNetMobile(input_specs=spec(128, 128, 3)), None),
+        "backbones:VisionTransformer": lambda: (
+            backbones.VisionTransformer(
+                mlp_dim=64,
+                num_heads=2,
+                num_layers=2,
+                hidden_size=h,
+                representation_size=16,
+                input_specs=spec(32, 32, 3),
+            ),
+            None,
+        ),
+        "vision:ClassificationModel": lambda: (
+            classification_model.ClassificationModel(
+                backbone=backbones.ResNet(model_id=18, input_specs=spec(64, 64, 3)),
+                num_classes=3,
+                input_specs=spec(64, 64, 3),
+            ),
+            None,
+        ),
+        "vision:VideoClassificationModel": lambda: (
+            video_classification_model.VideoClassificationModel(
+                backbone=resnet3d(), num_classes=3, input_specs={"image": spec(4, 64, 64, 3)}
+            ),
+            None,
+        ),
+        "heads:DetectionHead": lambda: (
+            heads.DetectionHead(num_classes=3, num_filters=8, fc_dims=h),
+            [((4, 7, 7, 8), "float32")],
+        ),
+        "heads:MaskScoring": lambda: (
+            heads.MaskScoring(num_classes=3, fc_input_size=[7, 7], num_filters=8, fc_dims=h),
+            [((7, 7, 3), "float32")],
+        ),
+        "networks:AlbertEncoder": lambda: (
+            networks.AlbertEncoder(
+                embedding_width=16, num_attention_heads=2, intermediate_size=64, **small_bert
+            ),
+            None,
+        ),
+        "networks:BertEncoder": lambda: (bert(), None),
+        "networks:BertEncoderV2": lambda: (
+            networks.BertEncoderV2(num_attention_heads=2, inner_dim=64, **small_bert),
+            ids,
+        ),
+        "networks:Classification": lambda: (networks.Classification(input_width=h, num_classes=3), None),
+        "networks:EncoderScaffold": lambda: (
+            networks.EncoderScaffold(
+                pooled_output_dim=h,
+                num_hidden_instances=2,
+                embedding_cfg={
+                    "vocab_size": v,
+                    "type_vocab_size": 2,
+                    "hidden_size": h,
+                    "seq_length": s,
+                    "max_seq_length": s,
+                    "initializer": tf_keras.initializers.TruncatedNormal(stddev=0.02),
+                    "dropout_rate": 0.1,
+                },
+                hidden_cfg={
+                    "num_attention_heads": 2,
+                    "intermediate_size": 64,
+                    "intermediate_activation": "gelu",
+                    "dropout_rate": 0.1,
+                    "attention_dropout_rate": 0.1,
+                    "kernel_initializer": tf_keras.initializers.TruncatedNormal(stddev=0.02),
+                },
+            ),
+            None,
+        ),
+        "networks:FNet": lambda: (networks.FNet(num_attention_heads=2, inner_dim=64, **small_bert), ids),
+        "networks:FunnelTransformerEncoder": lambda: (
+            networks.FunnelTransformerEncoder(num_attention_heads=2, inner_dim=64, **small_bert),
+            ids,
+        ),
+        "networks:MobileBERTEncoder": lambda: (
+            networks.MobileBERTEncoder(
+                word_vocab_size=v,
+                word_embed_size=16,
+                max_sequence_length=s,
+                num_blocks=2,
+                hidden_size=h,
+                num_attention_heads=2,
+                intermediate_size=h,
+                intra_bottleneck_size=16,
+            ),
+            None,
+        ),
+        "networks:PackedSequenceEmbedding": lambda: (
+            networks.PackedSequenceEmbedding(
+                vocab_size=v,
+                type_vocab_size=2,
+                embedding_width=16,
+                hidden_size=h,
+                max_seq_length=s,
+                initializer="glorot_uniform",
+                dropout_rate=0.1,
+            ),
+            {
+                "input_word_ids": ((s,), "int32"),
+                "input_mask": ((s,), "int32"),
+                "input_type_ids": ((s,), "int32"),
+            },
+        ),
+        "networks:SpanLabeling": lambda: (networks.SpanLabeling(input_width=h), None),
+        "networks:SparseMixer": lambda: (
+            networks.SparseMixer(
+                vocab_size=v,
+                hidden_size=h,
+                num_layers=4,
+                moe_layers=(1,),
+                attention_layers=(3,),
+                num_experts=2,
+                num_attention_heads=2,
+                max_sequence_length=s,
+                inner_dim=64,
+            ),
+            ids,
+        ),
+        "networks:XLNetSpanLabeling": lambda: (
+            networks.XLNetSpanLabeling(input_width=h),
+            [((s, h), "float32"), ((), "int32"), ((s,), "float32")],
+        ),
+        "models:BertClassifier": lambda: (models.BertClassifier(network=bert(), num_classes=3), None),
+        "models:BertPretrainer": lambda: (
+            models.BertPretrainer(network=bert(), num_classes=2, num_token_predictions=4),
+            None,
+        ),
+        "models:BertPretrainerV2": lambda: (
+            models.BertPretrainerV2(encoder_network=bert()),
+            {**ids, "masked_lm_positions": ((4,), "int32")},
+        ),
+        "models:BertSpanLabeler": lambda: (models.BertSpanLabeler(network=bert()), None),
+        "models:BertTokenClassifier": lambda: (
+            models.BertTokenClassifier(network=bert(), num_classes=3),
+            None,
+        ),
+        "models:DualEncoder": lambda: (models.DualEncoder(network=bert(), max_seq_length=s), None),
+        "models:ElectraPretrainer": lambda: (
+            models.ElectraPretrainer(
+                generator_network=bert(dict_outputs=True),
+                discriminator_network=bert(dict_outputs=True),
+                vocab_size=v,
+                num_classes=2,
+                num_token_predictions=4,
+            ),
+            {
+                "input_word_ids": ((s,), "int32"),
+                "input_mask": ((s,), "int32"),
+                "input_type_ids": ((s,), "int32"),
+                "masked_lm_positions": ((4,), "int32"),
+                "masked_lm_ids": ((4,), "int32"),
+            },
+        ),
+        "layers:ClassificationHead": lambda: (layers.ClassificationHead(inner_dim=h, num_classes=3), seq),
+        "layers:MultiClsHeads": lambda: (
+            layers.MultiClsHeads(inner_dim=h, cls_list=[("a", 2), ("b", 3)]),
+            seq,
+        ),
+        "layers:GaussianProcessClassificationHead": lambda: (
+            layers.GaussianProcessClassificationHead(inner_dim=h, num_classes=3),
+            seq,
+        ),
+        "layers:RandomFeatureGaussianProcess": lambda: (
+            layers.RandomFeatureGaussianProcess(units=3, num_inducing=16),
+            [((h,), "float32")],
+        ),
+        "layers:MaskedLM": lambda: (
+            layers.MaskedLM(embedding_table=tf.Variable(tf.zeros([v, h]))),
+            [((s, h), "float32"), ((4,), "int32")],
+        ),
+        "layers:MobileBertMaskedLM": lambda: (
+            layers.MobileBertMaskedLM(embedding_table=tf.Variable(tf.zeros([v, h]))),
+            [((s, h), "float32"), ((4,), "int32")],
+        ),
+        "layers:FeedForward": lambda: (moe.FeedForward(d_ff=64), seq),
+        "layers:MoeLayer": lambda: (
+            moe.MoeLayer(
+                experts=moe.FeedForwardExperts(num_experts=2, d_ff=64),
+                router=moe.ExpertsChooseMaskedRouter(num_experts=2),
+            ),
+            seq,
+        ),
+        "layers:MoeLayerWithBackbone": lambda: (
+            moe.MoeLayerWithBackbone(
+                moe=moe.MoeLayer(
+                    experts=moe.FeedForwardExperts(num_experts=2, d_ff=64),
+                    router=moe.ExpertsChooseMaskedRouter(num_experts=2),
+                ),
+                backbone_d_ff=64,
+            ),
+            seq,
+        ),
+    }
+    if model_id not in table:
+        raise KeyError(f"no tf-models-official config for {group}:{name}")
+    del b
+    return table[model_id]()
+
+
+def _tf_functional(obj, inputs):
+    """A model that declares its Input: ``obj`` itself when it does, else a functional tf_keras model calling
+    ``obj`` on symbolic Inputs (batch TF_BATCH) of ``inputs`` ({name: (shape, dtype)} or a list)."""
+    import tf_keras
+
+    if inputs is None:
+        return obj
+    if isinstance(inputs, dict):
+        ins = {
+            k: tf_keras.Input(shape=sh, batch_size=TF_BATCH, dtype=dt, name=k)
+            for k, (sh, dt) in inputs.items()
+        }
+        return tf_keras.Model(ins, obj(ins))
+    xs = [tf_keras.Input(shape=sh, batch_size=TF_BATCH, dtype=dt) for sh, dt in inputs]
+    return tf_keras.Model(xs, obj(*xs))
+
+
+def keras_reason(exc: BaseException) -> str:
+    """short_reason, but for a Keras 'Exception encountered when calling layer ...' the error inside it."""
+    import re
+
+    text = str(exc)
+    if text.startswith("Exception encountered when calling layer"):
+        inner = re.findall(r"^\s*(\w+(?:Error|Exception): .+)$", text, re.MULTILINE)
+        if inner:
+            return short_reason(inner[-1])
+    return short_reason(exc)
+
+
+class _TfKerasAsKeras:
+    """While active, ``import keras`` is tf_keras (Keras 2): the recorder (record.keras_sites) patches
+    ``keras.layers.Dense``, and tf-models-official builds its layers from ``tf_keras.layers``."""
+
+    def __enter__(self):
+        import tf_keras
+
+        self.saved = sys.modules.get("keras")
+        sys.modules["keras"] = tf_keras
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            sys.modules.pop("keras", None)
+        else:
+            sys.modules["keras"] = self.saved
+        return False
+
+
+def trace_tf_models(model_id: str) -> dict:
+    import official
+    import tf_keras
+
+    from densecheck.trace.record import record_keras
+
+    root = os.path.dirname(os.path.dirname(os.path.realpath(official.__file__)))
+    try:
+        with _TfKerasAsKeras():
+            records = record_keras(lambda: _tf_functional(*_tf_model_spec(model_id)))
+    except Exception as e:  # noqa: BLE001
+        return {"id": model_id, "ok": False, "reason": keras_reason(e)}
+    finally:
+        tf_keras.backend.clear_session()
+    return {"id": model_id, "ok": True, "device": "symbolic", "sites": _sites(records, root, "official/")}
+
+
 def _sites(records, root: str, prefix: str) -> list[dict]:
     out = []
     for r in records:
@@ -393,6 +1183,17 @@ def worker_main(corpus: str) -> None:
 
         transformers.logging.set_verbosity_error()
         fn = trace_transformers
+    elif corpus == "diffusers":
+        import torch
+
+        torch.set_num_threads(1)
+        from diffusers.utils import logging as diffusers_logging
+
+        diffusers_logging.set_verbosity_error()
+        fn = trace_diffusers
+    elif corpus == "tf-models-official":
+        os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras is tf_keras, as the library expects
+        fn = trace_tf_models
     else:
         fn = trace_keras
     import resource
@@ -643,15 +1444,13 @@ def _static_one(args) -> tuple[list[dict], list[dict], bool]:
 
 
 def static_files(corpus: str) -> tuple[list[str], str]:
-    if corpus == "transformers":
-        base = package_dir("transformers")
-    else:
-        base = os.path.join(package_dir("keras"), "src", "applications")
+    pkg, sub = CORPUS_SOURCE[corpus]
+    base = os.path.join(package_dir(pkg), *sub.split("/")) if sub else package_dir(pkg)
     files = []
     for d, dirs, fs in os.walk(base):
         dirs[:] = sorted(x for x in dirs if x != "__pycache__")
         files += [os.path.join(d, f) for f in sorted(fs) if f.endswith(".py")]
-    return files, os.path.dirname(package_dir("transformers" if corpus == "transformers" else "keras"))
+    return files, site_root(pkg)
 
 
 def run_static(corpus: str, jobs: int, only_files: set[str] | None = None) -> dict:
@@ -973,7 +1772,7 @@ def trace_corpus(corpus: str, args) -> dict:
 
 def _list_in_subprocess(corpus: str) -> list[str]:
     """Enumerate models in a child (keeps torch / tensorflow out of the parent)."""
-    models = "transformers_models" if corpus == "transformers" else "keras_models"
+    models = CORPUS_MODELS[corpus]
     code = (
         f"import sys, json; sys.path.insert(0, {ROOT!r}); sys.path.insert(0, {HERE!r}); import accuracy; "
         f"print(json.dumps(accuracy.{models}()))"
@@ -1017,7 +1816,7 @@ def main(argv=None) -> int:
         only = {t["path"] for t in trace["sites"]} if args.models or args.static_files == "traced" else None
         static = run_static(corpus, args.jobs, only)
         cmp = compare(static["layers"], trace["sites"], static["diagnostics"])
-        root = os.path.dirname(package_dir("transformers" if corpus == "transformers" else "keras"))
+        root = site_root(CORPUS_SOURCE[corpus][0])
         report(corpus, trace, static, cmp, args.show, root)
         out["corpora"][corpus] = {
             "models_attempted": len(trace["results"]),

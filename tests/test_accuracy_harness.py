@@ -151,3 +151,43 @@ def test_tiny_bert_end_to_end(acc):
     res = acc.compare(layers, sites, diags)
     assert res["eligible"] == len(sites)
     assert res["wrong"] == 0, res["rows"]["wrong"]
+
+
+def test_diffusers_input_layouts(acc):
+    """The main-input layouts tried for a diffusers model, and their shapes (no diffusers needed)."""
+    assert acc.diffusers_layouts("UNet2DConditionModel", {}) == ["image", "tokens"]
+    assert acc.diffusers_layouts("WanTransformer3DModel", {})[0] == "video"
+    assert acc.diffusers_layouts("FooModel", {"patch_size_t": 2}) == ["video", "video_tc", "tokens"]
+    assert acc.diffusers_layouts("AutoencoderOobleck", {}) == ["audio", "tokens"]
+    cfg = {"in_channels": 16, "sample_size": 128, "patch_size_t": 2}
+    assert acc.diffusers_main_shape("FooTransformer3DModel", cfg, "video") == [2, 16, 4, 32, 32]
+    assert acc.diffusers_main_shape("FooTransformer3DModel", cfg, "video_tc") == [2, 4, 16, 32, 32]
+    assert acc.diffusers_main_shape("AutoencoderKL", {"in_channels": 3, "sample_size": 32}, "image") == [
+        2,
+        3,
+        64,
+        64,
+    ]
+    assert acc.diffusers_main_shape("FluxTransformer2DModel", {"in_channels": 64}, "tokens") == [2, 16, 64]
+    assert acc._first_int({"cross_attention_dim": (768, 1024), "x": None}, "x", "cross_attention_dim") == 768
+
+
+def test_diffusers_constructor_overrides(acc):
+    class Model:
+        def __init__(self, in_channels=None, patch_size=2, num_layers=19, num_single_layers=38, depth=1):
+            pass
+
+    assert acc.diffusers_build_kwargs(Model) == {"in_channels": acc.DIFFUSERS_FILL["in_channels"]}
+    assert acc._shrunk_kwargs(Model) == {"num_layers": 2, "num_single_layers": 2}
+
+
+def test_keras_reason(acc):
+    inner = (
+        'Exception encountered when calling layer "bert" (type BertPretrainerV2).\n\nin user code:\n\n'
+        '    File "x.py", line 3, in call  *\n        y = f(x)\n\n'
+        "    TypeError: list indices must be integers or slices, not str\n"
+    )
+    assert (
+        acc.keras_reason(ValueError(inner)) == "TypeError: list indices must be integers or slices, not str"
+    )
+    assert acc.keras_reason(KeyError("k")) == "KeyError: 'k'"
