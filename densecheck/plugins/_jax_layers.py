@@ -50,6 +50,11 @@ def general(features: str, axis: str) -> WrapRule:
         last_only = list(axes) == [s.rank - 1]
         seen = s if last_only else Shape.of(tuple(kept) + (contracted,), -1, spatial=s.spatial)
         out = Shape.of(tuple(kept) + out_sizes, -1, spatial=s.spatial and len(out_sizes) == 1)
+        rep = layer.site.report if layer.site is not None else None
+        if rep is not None and rep.out_features is None and getattr(rep, "_configs", 0) == 1:
+            # ``features=(heads, head_dim)``: the Dense it is has their product as outputs (one construction
+            # of the site, else the engine has already said its outputs are not one number)
+            rep.out_features = dim_product(out_sizes)
         return applied(it, layer, x, seen, out)
 
     return wrap

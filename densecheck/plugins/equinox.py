@@ -44,17 +44,22 @@ def linear(it: Interpreter, lay: Layer, x: Value) -> Value:
     out_dims: tuple[Dim, ...] = () if out_f == "scalar" else ((out_f if known(out_f) else None),)
     s = x.shape if isinstance(x, Tensor) else UNKNOWN_SHAPE
     positions = tuple(d for kind, d in vmap_stack(it) if kind == "position")
-    if s.rank is None:
-        return _jax_layers.applied(it, lay, x, UNKNOWN_SHAPE, Shape.of(out_dims, -1 if out_dims else None))
-    assert s.dims is not None  # the rank is known
     pos = tuple(d if known(d) else None for d in positions)
-    if s.rank <= 1:
-        seen = Shape.of((None,) + pos + (s.dims or (1,)), -1, spatial=False)
+    if s.rank is None:  # what it takes: one vector of its input features (what fixes the input's rank)
+        in_f = a["in_features"]
+        s = Shape.of(() if in_f == "scalar" else ((in_f if known(in_f) else None),), -1)
+        if isinstance(x, Tensor) and x.rank_from is None:
+            where = it.where(it.call_node) if it.call_node is not None else None
+            x = Tensor(x.shape, x.origin, f"Linear at {where}" if where else "Linear")
+    dims = s.dims
+    assert dims is not None  # the rank is known
+    if len(dims) <= 1:
+        seen = Shape.of((None,) + pos + (dims or (1,)), -1, spatial=False)
         return _jax_layers.applied(it, lay, x, seen, Shape.of(out_dims, -1 if out_dims else None))
     # weight @ x: contracts the axis before the last
-    seen = Shape.of((None,) + pos + s.dims, len(pos) + s.rank - 1)
-    seen = Shape(seen.dims, len(pos) + s.rank - 1, False, s.spatial)
-    out = Shape.of(s.dims[:-2] + out_dims + s.dims[-1:])
+    full = (None,) + pos + dims
+    seen = Shape(full, len(full) - 2, False, s.spatial)
+    out = Shape.of(dims[:-2] + out_dims + dims[-1:])
     return _jax_layers.applied(it, lay, x, seen, out)
 
 

@@ -64,12 +64,13 @@ def is_linen(v: Value) -> bool:
 def runner(skip: int) -> Any:
     def impl(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
         inst = b.self
-        if not isinstance(inst, Instance):
+        if inst is None:
             return UNKNOWN
         kw = {
             k: v for k, v in kwargs.items() if k not in ("rngs", "mutable", "method", "capture_intermediates")
         }
-        out = it.call_instance(inst, list(args[skip:]), kw)
+        run = list(args[skip:])
+        out = it.call_instance(inst, run, kw) if isinstance(inst, Instance) else it.call(inst, run, kw)
         return UNKNOWN if b.name.endswith((".init", ".lazy_init")) else out
 
     return impl
@@ -78,6 +79,8 @@ def runner(skip: int) -> Any:
 def attribute(it: Interpreter, v: Value, name: str) -> Value | None:
     """A linen module's fields, its ``setup()`` (run on the first lookup it may define), ``init`` and
     ``apply``."""
+    if isinstance(v, Sequential) and v.framework == "flax" and name in RUNNERS:
+        return Builtin(f"flax.{name}", v, runner(RUNNERS[name]))  # ``nn.Sequential([...]).init(rng, x)``
     if not is_linen(v):
         return None
     assert isinstance(v, Instance)
