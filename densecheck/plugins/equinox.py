@@ -196,5 +196,6 @@ PLUGIN = Plugin(
     module_bases=("equinox.Module",),
     containers={"equinox.Module": fields},
     canonical=canonical,
+    trace_recorder="densecheck.trace.jax_record:jax_sites",
     spelling={"flatten": "x = jnp.ravel(x)", "pool": "x = jnp.mean(x, axis=(1, 2))"},
 )

@@ -230,5 +230,6 @@ PLUGIN = Plugin(
     calls=CALLS,
     module_bases=(f"{H}.Module",),
     canonical=canonical,
+    trace_recorder="densecheck.trace.jax_record:jax_sites",
     spelling={"flatten": "x = hk.Flatten()(x)", "pool": "x = jnp.mean(x, axis=(1, 2))"},
 )

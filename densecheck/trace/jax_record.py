@@ -212,12 +212,19 @@ def _eqx_facts(mod: Any) -> tuple[Any, ...]:
     return int(w.shape[1]), int(w.shape[0]), n, b is not None
 
 
+_ACTIVE: JaxRecorder | None = None
+
+
 @contextlib.contextmanager
 def jax_sites() -> Iterator[JaxRecorder]:
     """While active, every Flax / Haiku / Equinox Dense-like layer built and called is recorded."""
     import importlib
 
-    rec = JaxRecorder()
+    global _ACTIVE
+    if _ACTIVE is not None:  # one recorder for every JAX library: installed once, however many ask
+        yield _ACTIVE
+        return
+    rec = _ACTIVE = JaxRecorder()
     undo: list[Callable[[], None]] = []
 
     def patch(cls: type, name: str, new: Any) -> None:
@@ -275,6 +282,7 @@ def jax_sites() -> Iterator[JaxRecorder]:
     try:
         yield rec
     finally:
+        _ACTIVE = None
         for u in reversed(undo):
             u()
 

@@ -190,7 +190,24 @@ def frameworks_mentioned(path: str | None) -> tuple[str, ...]:
         out.append("torch")
     if re.search(r"^\s*(import|from)\s+(keras|tensorflow|tf_keras)\b", text, re.MULTILINE):
         out.append("keras")
+    for fw in JAX_FRAMEWORKS:  # the JAX libraries (one recorder for all, densecheck.trace.jax_record)
+        if re.search(rf"^\s*(import|from)\s+{fw}\b", text, re.MULTILINE):
+            out.append(fw)
     return tuple(out)
+
+
+#: the JAX libraries whose models trace under jax.eval_shape (their plugins name the same recorder)
+JAX_FRAMEWORKS = ("flax", "haiku", "equinox")
+
+
+def _jax_framework(obj) -> str | None:
+    """The JAX library ("flax", "haiku", "equinox") of a model, None for any other object."""
+    if not any(m in sys.modules for m in JAX_FRAMEWORKS):
+        return None
+    from densecheck.trace.jax_record import detect_jax
+
+    kind = detect_jax(obj)
+    return kind.split(".")[0] if kind is not None else None
 
 
 def _available(name: str) -> bool:
@@ -221,7 +238,7 @@ def run(spec: dict) -> dict:
             sys.path.insert(0, p)
 
     fws = (spec["framework"],) if spec.get("framework") else frameworks_mentioned(path)
-    fws = tuple(f for f in fws if _available("torch" if f == "torch" else "keras"))
+    fws = tuple(f for f in fws if _available(f if f in ("torch", *JAX_FRAMEWORKS) else "keras"))
 
     from densecheck.trace import record
 
@@ -275,7 +292,7 @@ def run(spec: dict) -> dict:
             for fw, mod in (("torch", "torch"), ("keras", "keras"), ("keras", "tensorflow")):
                 if mod in sys.modules:
                     install(fw)
-        fw_found = record.detect_framework(obj)
+        fw_found = record.detect_framework(obj) or _jax_framework(obj)
         if fw_found is not None:
 
             def build(obj=obj):  # a model object made at import time (not on the meta device)
@@ -304,7 +321,7 @@ def run(spec: dict) -> dict:
             return build()
 
         model = build_model()
-        fw = record.detect_framework(model)
+        fw = record.detect_framework(model) or _jax_framework(model)
         if fw is not None and fw not in recorders and fw_found is None:
             # the framework was only imported while building: build again, this time recording
             install(fw)
@@ -337,6 +354,18 @@ def run(spec: dict) -> dict:
                 if members is not None:
                     keras_rec.keep_only(members)
                 records = keras_rec.records(record._describe_keras)
+            elif fw in JAX_FRAMEWORKS and fw in recorders:
+                if not specs or any(d is None for s, _ in specs for d in s):
+                    raise UsageError(
+                        f"{type(model).__name__} is a JAX model: give its input shape(s) with every "
+                        "dimension, e.g. --trace-input 1,28,28,1 (batch first; an Equinox model is vmapped "
+                        "over it)"
+                    )
+                from densecheck.trace import jax_record
+
+                jax_rec = recorders[fw]
+                jax_record.run_jax(model, specs, jax_rec)  # type: ignore[arg-type]
+                records = jax_rec.results()  # type: ignore[attr-defined]
             else:
                 what = f"{type(model).__module__}.{type(model).__qualname__}"
                 raise UsageError(f"{spec['target']} returned {what}, not a torch nn.Module or a Keras model")

@@ -42,5 +42,6 @@ PLUGIN = Plugin(
     tensor_types=frozenset({"flax.typing.Array"}),
     canonical=canonical,
     attribute=calls.attribute,
+    trace_recorder="densecheck.trace.jax_record:jax_sites",
     spelling={"flatten": "x = x.reshape((x.shape[0], -1))", "pool": "x = jnp.mean(x, axis=(1, 2))"},
 )
