@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Accuracy of static rank inference, with trace as the ground truth, on public model code from the registry.
 
-    python benchmarks/accuracy.py {transformers,keras-applications,diffusers,tf-models-official,all}
+    python benchmarks/accuracy.py {transformers,keras-applications,diffusers,tf-models-official,jax-examples,
+                                   all}
                                   [--limit N] [--models a,b] [--jobs 2]
                                   [--timeout 90] [--json out.json] [--show 30] [--trace-cache DIR]
                                   [--time-budget SECONDS] [--static-files {all,traced}]
@@ -28,6 +29,10 @@ Corpora (installed packages, not vendored):
                       models and heads of official.nlp.modeling.{models,layers} that build without weights,
                       each with the small config of TF_MODELS, recorded symbolically with tf_keras standing
                       in for ``keras`` (TF_USE_LEGACY_KERAS=1). Static side: the ``official`` tree.
+  jax-examples        the example models of the Flax repository and of Equinox's documentation at pinned
+                      commits (``benchmarks/jax_corpus.py``: checkout, notebook extraction, the models and
+                      their inputs), run under jax.eval_shape. Static side: ``flax/examples`` and the
+                      extracted ``equinox/examples``.
 
 Ground truth: densecheck.trace.record attributes every nn.Linear / keras Dense to its constructor call site
 and records the input shapes it is applied to. Models run in a pool of ``--jobs`` worker subprocesses, one
@@ -70,7 +75,7 @@ ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-CORPORA = ("transformers", "keras-applications", "diffusers", "tf-models-official")
+CORPORA = ("transformers", "keras-applications", "diffusers", "tf-models-official", "jax-examples")
 #: corpus -> (its package: paths are relative to that package's site-packages; the analysed subdirectory)
 CORPUS_SOURCE = {
     "transformers": ("transformers", ""),
@@ -84,9 +89,18 @@ CORPUS_MODELS = {
     "keras-applications": "keras_models",
     "diffusers": "diffusers_models",
     "tf-models-official": "tf_models",
+    "jax-examples": "jax_models",
 }
 RULE_CODES = ("DC101", "DC102", "DC103")
 DIRECT = {"torch.nn.Linear", "torch.nn.LazyLinear", "keras.layers.Dense"}
+DIRECT |= {  # the JAX corpus's (densecheck.trace.jax_record.DENSE)
+    "flax.linen.Dense",
+    "flax.linen.DenseGeneral",
+    "flax.nnx.Linear",
+    "flax.nnx.LinearGeneral",
+    "haiku.Linear",
+    "equinox.nn.Linear",
+}
 CPU_FALLBACK_MAX_PARAMS = 500_000_000
 RECYCLE_AFTER = 40  # models per worker process before it is replaced (bounds memory growth)
 RECYCLE_RSS_MB = 3000
@@ -144,6 +158,10 @@ def versions() -> dict:
         "tensorflow",
         "tf-keras",
         "tf-models-official",
+        "jax",
+        "flax",
+        "equinox",
+        "dm-haiku",
         "libcst",
     ):
         try:
@@ -1194,6 +1212,10 @@ def worker_main(corpus: str) -> None:
     elif corpus == "tf-models-official":
         os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras is tf_keras, as the library expects
         fn = trace_tf_models
+    elif corpus == "jax-examples":
+        import jax_corpus
+
+        fn = jax_corpus.trace_jax
     else:
         fn = trace_keras
     import resource
@@ -1444,6 +1466,10 @@ def _static_one(args) -> tuple[list[dict], list[dict], bool]:
 
 
 def static_files(corpus: str) -> tuple[list[str], str]:
+    if corpus == "jax-examples":
+        import jax_corpus
+
+        return jax_corpus.static_files()
     pkg, sub = CORPUS_SOURCE[corpus]
     base = os.path.join(package_dir(pkg), *sub.split("/")) if sub else package_dir(pkg)
     files = []
@@ -1745,6 +1771,22 @@ def report(corpus: str, trace: dict, static: dict, cmp: dict, show: int, root: s
             p(f"  {d['path']}:{d['line']}: {d['message'][:140]}")
 
 
+def corpus_root(corpus: str) -> str:
+    """The directory the corpus's paths are relative to."""
+    if corpus == "jax-examples":
+        import jax_corpus
+
+        return jax_corpus.corpus_root()
+    return site_root(CORPUS_SOURCE[corpus][0])
+
+
+def jax_models() -> list[str]:
+    import jax_corpus
+
+    jax_corpus.materialise()
+    return jax_corpus.jax_models()
+
+
 def trace_corpus(corpus: str, args) -> dict:
     cache = os.path.join(args.trace_cache, f"trace-{corpus}.json") if args.trace_cache else None
     if cache and os.path.exists(cache) and not args.models and not args.limit:
@@ -1816,7 +1858,7 @@ def main(argv=None) -> int:
         only = {t["path"] for t in trace["sites"]} if args.models or args.static_files == "traced" else None
         static = run_static(corpus, args.jobs, only)
         cmp = compare(static["layers"], trace["sites"], static["diagnostics"])
-        root = site_root(CORPUS_SOURCE[corpus][0])
+        root = corpus_root(corpus)
         report(corpus, trace, static, cmp, args.show, root)
         out["corpora"][corpus] = {
             "models_attempted": len(trace["results"]),

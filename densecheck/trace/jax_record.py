@@ -117,6 +117,7 @@ class JaxRecorder(_Recorder):
         self.facts: dict[int, tuple[Any, ...]] = {}
         self.haiku_names: dict[int, str] = {}  # id(instance) -> its module name (params are looked up there)
         self.frameworks: set[str] = set()
+        self.by_array: dict[int, Any] = {}  # id(an Equinox Linear's weight or bias) -> the Linear
 
     def add_site(self, obj: Any, layer: str, framework: str, fw_dirs: tuple[str, ...]) -> None:
         site = jax_call_site(obj, fw_dirs)
@@ -130,6 +131,10 @@ class JaxRecorder(_Recorder):
         s.instances.append(obj)
         self.by_id[id(obj)] = s
         self.frameworks.add(framework)
+        if framework == "equinox":  # a copy (eqx.tree_at, make_with_state) keeps its arrays: theirs find it
+            for leaf in (getattr(obj, "weight", None), getattr(obj, "bias", None)):
+                if leaf is not None:
+                    self.by_array[id(leaf)] = obj
 
     def alias(self, new: Any, old: Any) -> None:
         """``new`` is a copy of ``old`` (a linen clone): the same site."""
@@ -144,6 +149,13 @@ class JaxRecorder(_Recorder):
         """A call of ``obj`` on ``x``; ``axis``: the axes a DenseGeneral contracts, which the record shows
         moved last and merged (the plain Dense it is)."""
         s = self.by_id.get(id(obj))
+        if s is None:
+            for leaf in (getattr(obj, "bias", None), getattr(obj, "weight", None)):
+                orig = self.by_array.get(id(leaf)) if leaf is not None else None
+                if orig is not None:
+                    self.alias(obj, orig)
+                    s = self.by_id.get(id(obj))
+                    break
         if s is None:
             return
         self.called.add(id(obj))
@@ -183,7 +195,9 @@ class JaxRecorder(_Recorder):
 
 def _flax_facts(mod: Any, general: bool) -> tuple[Any, ...] | None:
     try:
-        params = mod.variables.get("params", {})
+        from flax.core import meta
+
+        params = meta.unbox(mod.variables.get("params", {}))  # nn.with_partitioning's boxes: their arrays
     except Exception:  # noqa: BLE001 - an unbound module has no variables
         return None
     kernel = params.get("kernel")
