@@ -466,3 +466,77 @@ def test_trace_mode_runs_jax_under_eval_shape(tmp_path, kind):
     assert traced and all(x.trace["agrees"] for x in traced)
     assert all(x.params == x.trace["params"] for x in traced)
     assert out[0].framework == kind.replace("linen", "flax")
+
+
+RECURRENT = """\
+import equinox as eqx
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class Tagger(nn.Module):
+    @nn.compact
+    def __call__(self, tokens):
+        x = nn.Embed(50, 16)(tokens.astype("int32"))
+        x = nn.RNN(nn.LSTMCell(24))(x)
+        return nn.Dense(5)(x)
+
+
+class RNN(eqx.Module):
+    cell: eqx.nn.GRUCell
+    norm: eqx.nn.BatchNorm
+    head: eqx.nn.SpectralNorm
+
+    def __init__(self, key):
+        self.cell = eqx.nn.GRUCell(3, 16, key=key)
+        self.norm = eqx.nn.BatchNorm(16, axis_name="batch")
+        self.head = eqx.nn.SpectralNorm(eqx.nn.Linear(16, 4, key=key), "weight", key=key)
+
+    def __call__(self, xs, state):
+        def f(carry, x):
+            return self.cell(x, carry), None
+
+        h, _ = jax.lax.scan(f, jnp.zeros((16,)), xs)
+        h, state = self.norm(h, state)
+        return self.head(h, state)
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "shape", "kind"),
+    [("Tagger()", (2, 9), "pointwise"), ("RNN", (4, 7, 3), "fully_connected")],
+    ids=["linen-rnn", "equinox-scan"],
+)
+def test_recurrent_cells_scan_and_stateful_layers(tmp_path, target, shape, kind):
+    """Nothing calls either model: ids of unknown rank read by ``nn.Embed`` are (batch, tokens), ``nn.RNN``
+    runs its ``LSTMCell`` over the time axis, ``x.astype`` keeps the shape; Equinox's ``jax.lax.scan`` steps a
+    ``GRUCell`` over the sequence, ``BatchNorm`` and ``SpectralNorm`` give ``(x, state)``. JAX runs them."""
+    if target == "RNN":
+        source = (
+            RECURRENT + "\n\ndef make():\n    return eqx.nn.make_with_state(RNN)(jax.random.PRNGKey(0))\n"
+        )
+        import equinox as eqx
+        import jax
+
+        with jax_sites() as rec:
+            path = tmp_path / "rec_eqx.py"
+            path.write_text(source)
+            spec = importlib.util.spec_from_file_location("rec_eqx", path)
+            assert spec is not None and spec.loader is not None
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            model, state = mod.make()
+            eqx.filter_eval_shape(
+                lambda x: jax.vmap(model, axis_name="batch", in_axes=(0, None), out_axes=(0, None))(x, state),
+                jax.ShapeDtypeStruct(shape, "float32"),
+            )
+        real = {(r.line, r.column): r for r in rec.results()}
+    else:
+        source = RECURRENT
+        real = truth(tmp_path, source, target, shape)
+    layers, _ = static(source)
+    assert real
+    for key, rec in real.items():
+        agree(layers[key], rec)
+        assert layers[key].behaves_as == kind

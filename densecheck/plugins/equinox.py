@@ -93,6 +93,34 @@ def embedding(s: Shape, a: Args) -> Shape:
     return Shape.of(s.dims + (a["embedding_size"],), -1)
 
 
+def stateful(s: Shape, a: Args) -> tuple[Shape, None]:
+    """``eqx.nn.BatchNorm(...)(x, state)``: ``(x's shape, the new state)``."""
+    return s, None
+
+
+def spectral(it: Interpreter, lay: Layer, x: Value) -> Value:
+    """``eqx.nn.SpectralNorm(layer, ...)(x, state)``: the layer on ``x``, and the new state."""
+    inner = lay.args.get("layer")
+    return Seq([it.call(inner, [x], {}) if inner is not None else Tensor(UNKNOWN_SHAPE), UNKNOWN])
+
+
+def weight_norm(it: Interpreter, lay: Layer, x: Value) -> Value:
+    inner = lay.args.get("layer")
+    return it.call(inner, [x], {}) if inner is not None else Tensor(UNKNOWN_SHAPE)
+
+
+def cell(lstm: bool) -> Callable[[Shape, Args], Any]:
+    """``eqx.nn.GRUCell(input_size, hidden_size)(x, hidden)``: the new hidden state, ``(hidden_size,)`` (an
+    LSTM's ``(h, c)``)."""
+
+    def rule(s: Shape, a: Args) -> Any:
+        h = a["hidden_size"]
+        out = Shape.of(((h if known(h) else None),), -1)
+        return (out, out) if lstm else out
+
+    return rule
+
+
 def lambda_layer(it: Interpreter, lay: Layer, x: Value) -> Value:
     fn = lay.args.get("fn")
     return it.call(fn, [x], {}) if fn is not None else Tensor(UNKNOWN_SHAPE)
@@ -124,7 +152,7 @@ def _pool(nd: int) -> Callable[[Shape, Args], Shape]:
 
 _CONV_P = "in_channels out_channels kernel_size stride padding dilation groups use_bias"
 _CONVT_P = "in_channels out_channels kernel_size stride output_padding padding dilation groups use_bias"
-_SAME = "Dropout LayerNorm BatchNorm GroupNorm RMSNorm Identity PReLU MultiheadAttention".split()
+_SAME = "Dropout LayerNorm GroupNorm RMSNorm Identity PReLU MultiheadAttention".split()
 
 LAYERS = {
     f"{E}.Linear": layer(
@@ -154,6 +182,11 @@ LAYERS = {
     f"{E}.MLP": layer(f"{E}.MLP", "in_size out_size width_size depth", mlp),
     f"{E}.Embedding": layer(f"{E}.Embedding", "num_embeddings embedding_size", embedding),
     f"{E}.Lambda": layer(f"{E}.Lambda", "fn", None, wrap=lambda_layer),
+    f"{E}.BatchNorm": layer(f"{E}.BatchNorm", "input_size axis_name", stateful),
+    f"{E}.SpectralNorm": layer(f"{E}.SpectralNorm", "layer weight_name", None, wrap=spectral),
+    f"{E}.WeightNorm": layer(f"{E}.WeightNorm", "layer weight_name", None, wrap=weight_norm),
+    f"{E}.GRUCell": layer(f"{E}.GRUCell", "input_size hidden_size use_bias", cell(lstm=False)),
+    f"{E}.LSTMCell": layer(f"{E}.LSTMCell", "input_size hidden_size use_bias", cell(lstm=True)),
     **{f"{E}.{n}": layer(f"{E}.{n}", "", same) for n in _SAME},
 }
 

@@ -101,10 +101,10 @@ def mlp(s: Shape, a: Args) -> Shape:
 
 
 def embed(s: Shape, a: Args) -> Shape:
-    if s.rank is None:
-        return UNKNOWN_SHAPE
-    assert s.dims is not None
-    return Shape.of(s.dims + (a["embed_dim"],), -1)
+    """Ids of any shape get one more axis; ids of unknown rank are taken as (batch, tokens), what an embedding
+    reads first in a model (the first consumer tells an entry input's rank, as torch's ``nn.Embedding``)."""
+    dims = s.dims if s.dims is not None else (None, None)
+    return Shape.of(dims + (a["embed_dim"],), -1)
 
 
 _CONV_P = "output_channels kernel_shape stride rate padding with_bias w_init b_init data_format"

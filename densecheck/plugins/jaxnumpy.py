@@ -246,6 +246,26 @@ def vmap(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any
     return Builtin("jax.vmap", Seq([fn, in_axes, out_axes]), vmapped)
 
 
+def scan(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
+    """``jax.lax.scan(f, init, xs)``: ``f(carry, x)`` on one step of ``xs`` (its first axis removed); the
+    outputs it stacks get that axis back: ``(carry, ys)``."""
+    f = args[0] if args else kwargs.get("f", UNKNOWN)
+    init = args[1] if len(args) > 1 else kwargs.get("init", UNKNOWN)
+    xs = args[2] if len(args) > 2 else kwargs.get("xs", Const(None))
+    size: Dim | None = None
+    if isinstance(xs, Seq) and not xs.repeated:
+        parts = [_strip(x, 0) for x in xs.items]
+        step: Value = Seq([p[0] for p in parts], xs.kind)
+        size = next((p[1] for p in parts if known(p[1])), None)
+    else:
+        step, size, _ = _strip(xs, 0)
+    out = it.call(f, [init, step], {})
+    if isinstance(out, Seq) and not out.repeated and len(out.items) == 2:
+        carry, ys = out.items
+        return Seq([carry, _put_back(ys, size, 0)])
+    return Seq([UNKNOWN, UNKNOWN])
+
+
 def first_arg(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     """``jax.jit(f)``, ``jax.checkpoint(f)``: the same function, as far as shapes go."""
     return args[0] if args else next(iter(kwargs.values()), UNKNOWN)
@@ -253,6 +273,7 @@ def first_arg(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node
 
 CALLS = {
     "jax.vmap": vmap,
+    "jax.lax.scan": scan,
     "jax.jit": first_arg,
     "jax.checkpoint": first_arg,
     "jax.remat": first_arg,
@@ -273,7 +294,10 @@ _NUMPY_METHODS = {
     "swapaxes": op("axis1 axis2", rules.swapaxes("input", "axis1", "axis2")),
     "ravel": op("", rules.flatten("input")),
     "flatten": op("", rules.flatten("input")),
+    # numpy's only (torch has none of these): the array's own shape
+    **{n: op("dtype", rules.identity("input")) for n in ("astype", "block_until_ready", "conj")},
 }
+_NUMPY_ONLY = frozenset({"astype", "block_until_ready", "conj"})
 
 
 def _numpy_method(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
@@ -282,7 +306,8 @@ def _numpy_method(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[s
     if not isinstance(t, Tensor):
         return UNKNOWN
     numpy_style = (
-        "axis" in kwargs
+        name in _NUMPY_ONLY
+        or "axis" in kwargs
         or "keepdims" in kwargs
         or (name in ("transpose", "flatten", "ravel") and not args)
         or (name == "transpose" and len(args) != 2)

@@ -12,18 +12,25 @@ from densecheck.engine.helpers import VarArgs
 from densecheck.engine.values import (
     UNKNOWN,
     Builtin,
+    Const,
     Function,
     Instance,
     Record,
     Seq,
     Sequential,
+    Tensor,
     Value,
+    pyvalue,
 )
+from densecheck.plugins.jaxnumpy import _put_back, _strip
+from densecheck.shapes import Shape, known
 
 if TYPE_CHECKING:
     from densecheck.engine.driver import Interpreter
 
 LINEN_MODULE = "flax.linen.Module"
+#: linen's bases of user modules (a recurrent cell subclasses RNNCellBase)
+LINEN_BASES = (LINEN_MODULE, "flax.linen.RNNCellBase")
 NNX_MODULE = "flax.nnx.Module"
 _ARGS = "__dataclass_args__"
 _SETUP = "__setup_ran__"
@@ -58,7 +65,7 @@ def bind_fields(it: Interpreter, inst: Instance) -> None:
 
 
 def is_linen(v: Value) -> bool:
-    return isinstance(v, Instance) and LINEN_MODULE in v.cls.external_bases()
+    return isinstance(v, Instance) and any(b in LINEN_BASES for b in v.cls.external_bases())
 
 
 def runner(skip: int) -> Any:
@@ -122,6 +129,52 @@ def _sequential(it: Interpreter, layers: list[Value]) -> Value:
     return seq
 
 
+def cell(features: str, index: int) -> Any:
+    """``nn.LSTMCell(features)`` / ``nnx.LSTMCell(in, hidden, rngs=...)``: a cell called as ``cell(carry, x)``
+    giving ``(carry, y)``, ``y`` of ``x``'s shape with ``features`` last; an ``x`` of unknown rank is (batch,
+    features), what a cell reads first."""
+
+    def impl(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
+        size = args[index] if len(args) > index else kwargs.get(features, UNKNOWN)
+        return Builtin("flax.cell", size, step)
+
+    return impl
+
+
+def step(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
+    n = pyvalue(b.self)
+    n = n if known(n) else None
+    carry = args[0] if args else kwargs.get("carry", UNKNOWN)
+    x = args[1] if len(args) > 1 else kwargs.get("inputs", UNKNOWN)
+    s = x.shape if isinstance(x, Tensor) and x.shape.rank else Shape.of((None, None), -1)
+    y = Tensor(s.with_last(n))
+    return Seq([carry if carry is not UNKNOWN else y, y])
+
+
+def rnn(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
+    """``nn.RNN(cell, return_carry=False, time_major=False)``: the cell over the time axis."""
+    c = args[0] if args else kwargs.get("cell", UNKNOWN)
+    opts = Seq([c, kwargs.get("return_carry", Const(False)), kwargs.get("time_major", Const(False))])
+    return Builtin("flax.RNN", opts, run_rnn)
+
+
+def run_rnn(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
+    assert isinstance(b.self, Seq)
+    c, return_carry, time_major = b.self.items
+    x = args[0] if args else kwargs.get("inputs", UNKNOWN)
+    axis = 0 if pyvalue(time_major) is True else 1
+    carry = kwargs.get("initial_carry", args[1] if len(args) > 1 else UNKNOWN)
+    if isinstance(x, Tensor) and x.shape.rank is None:
+        x = Tensor(Shape.of((None, None, None), -1))  # (batch, time, features): what an RNN reads
+    one, size, _ = _strip(x, axis)
+    out = it.call(c, [carry, one], {})
+    if not isinstance(out, Seq) or out.repeated or len(out.items) != 2:
+        return UNKNOWN
+    new_carry, y = out.items
+    ys = _put_back(y, size, axis)
+    return Seq([new_carry, ys]) if pyvalue(return_carry) is True else ys
+
+
 def opaque(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
     return UNKNOWN
 
@@ -130,4 +183,14 @@ CALLS = {
     "flax.linen.Sequential": linen_sequential,
     "flax.nnx.Sequential": nnx_sequential,
     "flax.nnx.Rngs": opaque,
+    **{
+        f"flax.linen.{n}": cell("features", 0)
+        for n in ("LSTMCell", "OptimizedLSTMCell", "GRUCell", "SimpleCell")
+    },
+    **{
+        f"flax.nnx.{n}": cell("hidden_features", 1)
+        for n in ("LSTMCell", "OptimizedLSTMCell", "GRUCell", "SimpleCell")
+    },
+    "flax.linen.RNN": rnn,
+    "flax.nnx.RNN": rnn,
 }

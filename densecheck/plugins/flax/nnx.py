@@ -10,7 +10,7 @@ from densecheck.plugins import _jax_layers, base
 from densecheck.plugins._jax_shapes import channels_last_window, pool_function
 from densecheck.plugins.base import Args, DenseArgs, on_last_axis, op, same, squashing
 from densecheck.plugins.flax.linen import _ACT
-from densecheck.shapes import UNKNOWN, Shape, rules
+from densecheck.shapes import Shape, rules
 
 N = "flax.nnx"
 
@@ -27,10 +27,10 @@ _CONV_P = (
 
 
 def embed(s: Shape, a: Args) -> Shape:
-    if s.rank is None:
-        return UNKNOWN
-    assert s.dims is not None  # the rank is known
-    return Shape.of(s.dims + (a["features"],), -1)
+    """Ids of any shape get one more axis; ids of unknown rank are taken as (batch, tokens), what an embedding
+    reads first in a model (the first consumer tells an entry input's rank, as torch's ``nn.Embedding``)."""
+    dims = s.dims if s.dims is not None else (None, None)
+    return Shape.of(dims + (a["features"],), -1)
 
 
 _SAME = """Dropout BatchNorm LayerNorm GroupNorm RMSNorm InstanceNorm MultiHeadAttention PReLU""".split()
