@@ -126,6 +126,13 @@ JAX_MODELS: dict[str, dict[str, Any]] = {
         "(x, model[1])",
         "mode": "filter",
     },
+    "equinox/examples/bert.py:BertClassifier": {
+        "build": "BertClassifier(config=bert_config, num_classes=2, key=key)",
+        "inputs": [((2, 16), "int32"), ((2, 16), "int32")],
+        "run": "lambda t, s: jax.vmap(lambda a, b: model({'token_ids': a, 'segment_ids': b}, "
+        "enable_dropout=False))(t, s)",
+        "mode": "filter",
+    },
     "equinox/examples/vision_transformer.py:VisionTransformer": {
         "build": "VisionTransformer(embedding_dim=embedding_dim, hidden_dim=hidden_dim, num_heads=num_heads, "
         "num_layers=num_layers, dropout_rate=dropout_rate, patch_size=patch_size, num_patches=num_patches, "
@@ -209,6 +216,12 @@ def static_files() -> tuple[list[str], str]:
 
 class _Stub(types.ModuleType):
     """A module the examples import for training only (not installed): any attribute is another stub."""
+
+    def __init__(self, name: str) -> None:
+        import importlib.machinery
+
+        super().__init__(name)
+        self.__spec__ = importlib.machinery.ModuleSpec(name, None)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
