@@ -540,3 +540,32 @@ def test_recurrent_cells_scan_and_stateful_layers(tmp_path, target, shape, kind)
     for key, rec in real.items():
         agree(layers[key], rec)
         assert layers[key].behaves_as == kind
+
+
+ANNOTATED = """\
+import flax.linen as nn
+from jaxtyping import Array, Float
+
+
+class Head(nn.Module):
+    @nn.compact
+    def __call__(self, x: Float[Array, "b h w 3"]):
+        return nn.Dense(10)(x)
+
+
+class Tokens(nn.Module):
+    @nn.compact
+    def __call__(self, x: Float[Array, "b t 16"]):
+        return nn.Dense(10)(x)
+"""
+
+
+@pytest.mark.parametrize(("target", "shape"), [("Head()", (1, 8, 8, 3)), ("Tokens()", (2, 5, 16))])
+def test_jaxtyping_annotations_give_the_entry_shape(tmp_path, target, shape):
+    """``Float[Array, "b h w 3"]``: a feature map (named height and width axes), so the Dense on it is DC101;
+    ``Float[Array, "b t 16"]``: a sequence, per token and quiet."""
+    real = truth(tmp_path, ANNOTATED, target, shape)
+    layers, diags = static(ANNOTATED)
+    ((key, rec),) = real.items()
+    agree(layers[key], rec)
+    assert (key[0] in _dc101_lines(diags)) == (target == "Head()")

@@ -31,7 +31,9 @@ def shape_of(spec: str) -> Shape:
         if n in ("c", "channels", "ch", "d", "dim", "hidden", "embed", "features", "e"):
             ca = i
             break
-    return Shape(tuple(dims), ca, False)
+    # named height / width axes: a feature map (``"b h w c"``), as a convolution's output or an image input is
+    spatial = len(dims) >= 3 and any(n in ("h", "w", "height", "width") for n in names)
+    return Shape(tuple(dims), ca, False, spatial)
 
 
 def annotation(it: Interpreter, head: str, spec: Callable[[], Value]) -> Value | None:
