@@ -569,3 +569,26 @@ def test_jaxtyping_annotations_give_the_entry_shape(tmp_path, target, shape):
     ((key, rec),) = real.items()
     agree(layers[key], rec)
     assert (key[0] in _dc101_lines(diags)) == (target == "Head()")
+
+
+PARAM = """\
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+
+class Proj(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        w = self.param("w", nn.initializers.lecun_normal(), (16, 12))
+        return nn.Dense(3)(jnp.matmul(x, w))
+
+
+v = Proj().init(jax.random.PRNGKey(0), jnp.zeros((2, 5, 16)))
+"""
+
+
+def test_linen_self_param_has_its_shape(tmp_path):
+    """``self.param(name, init, shape)`` is an array of that shape: ``x @ w`` gives the Dense its input."""
+    layers, diags, real = check(tmp_path, PARAM)
+    assert {x.behaves_as for x in layers.values()} == {"pointwise"}

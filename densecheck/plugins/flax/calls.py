@@ -96,11 +96,23 @@ def attribute(it: Interpreter, v: Value, name: str) -> Value | None:
         return None
     if name in RUNNERS and v.cls.lookup(name) is None:
         return Builtin(f"flax.{name}", v, runner(RUNNERS[name]))
+    if name == "param" and v.cls.lookup(name) is None:
+        return Builtin("flax.param", v, param)
     setup = v.cls.lookup("setup")
     if isinstance(setup, Function) and _SETUP not in v.attrs and v.cls.lookup(name) is None:
         v.attrs[_SETUP] = UNKNOWN
         it.invoke(setup, [], {}, self_value=v)
     return None
+
+
+def param(it: Interpreter, b: Builtin, args: list[Value], kwargs: dict[str, Value]) -> Value:
+    """``self.param(name, init_fn, shape, ...)``: an array of that shape (when the code gives it)."""
+    shape = pyvalue(args[2]) if len(args) > 2 else pyvalue(kwargs.get("shape"))
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        shape = (shape,)
+    if isinstance(shape, tuple):
+        return Tensor(Shape.of(tuple(d if known(d) else None for d in shape)))
+    return Tensor(Shape())
 
 
 def linen_sequential(it: Interpreter, args: list[Value], kwargs: dict[str, Value], node: Any) -> Value:
