@@ -567,6 +567,8 @@ def diffusers_inputs(model, layout: str) -> dict:
     cls = type(model)
     cfg = dict(model.config)
     b = DIFFUSERS_BATCH
+    layout, _, variant = layout.partition("/")
+    pooled2 = variant == "pooled2"
     text_len = _first_int(cfg, "max_text_seq_length", "text_len")
     st = text_len if text_len is not None and text_len <= 512 else DIFFUSERS_TEXT_TOKENS
     main_shape = diffusers_main_shape(cls.__name__, cfg, layout)
@@ -620,7 +622,11 @@ def diffusers_inputs(model, layout: str) -> dict:
                 if n == "global_hidden_states"
                 else None
             ) or (d_pool or 32)
-            v = torch.empty(b, 1, d) if n == "clip_text_pooled" else torch.empty(b, d)
+            # (batch, 1, dim) where the pipeline passes one: StableAudioPipeline's global_hidden_states is
+            # the concatenation of two (batch, 1, dim / 2) duration embeddings on dim 2 (the model also runs
+            # on a (batch, dim) one, broadcast); layout "<layout>/pooled2" gives the other models theirs
+            rank3 = n == "clip_text_pooled" or (n == "global_hidden_states" and not pooled2)
+            v = torch.empty(b, 1, d) if rank3 else torch.empty(b, d)
         elif n == "img_ids":
             v = torch.zeros(n_img, n_axes)
         elif n == "txt_ids":
@@ -696,6 +702,8 @@ def trace_diffusers(model_id: str) -> dict:
     """Build the diffusers model class from its constructor defaults and run it on small dummy inputs: on the
     meta device, each main-input layout in turn; then, when it failed there, on the CPU (weight init
     skipped) — with the layer counts cut to 2 when the default model is above CPU_FALLBACK_MAX_PARAMS."""
+    import inspect
+
     import diffusers
     import diffusers.models as dm
     from diffusers.models.modeling_utils import no_init_weights
@@ -720,6 +728,8 @@ def trace_diffusers(model_id: str) -> dict:
     base = diffusers_build_kwargs(cls)
     kwargs = dict(base)
     layouts = diffusers_layouts(cls.__name__, {**_init_defaults(cls), **base})
+    if "global_hidden_states" in inspect.signature(cls.forward).parameters:
+        layouts += [f"{lay}/pooled2" for lay in layouts]
     for layout in layouts:
         built.clear()
         try:

@@ -94,7 +94,7 @@ class ViT(nn.Module):
 """
 
 
-def _ranks(model, x) -> dict[str, int]:
+def _ranks(model, x, *more) -> dict[str, int]:
     """The rank each nn.Linear of ``model`` receives, by attribute path, from torch running it."""
     import torch
 
@@ -109,7 +109,7 @@ def _ranks(model, x) -> dict[str, int]:
     for name, m in model.named_modules():
         if isinstance(m, torch.nn.Linear):
             m.register_forward_pre_hook(hook(name))
-    model(x)
+    model(x, *more)
     return seen
 
 
@@ -521,3 +521,187 @@ def test_the_canonical_keras_mistake_without_an_input_shape():
     assert [x.input_rank for x in res.layers] == [4, 4]
     assert [d.code for d in res.diagnostics] == ["DC101", "DC101"]
     assert isinstance(ns["model"].layers[-1], keras.layers.Dense)
+
+
+RANK_TESTS = """\
+import math
+import torch
+from torch import nn
+
+
+def timestep_embedding(timesteps, dim):
+    assert len(timesteps.shape) == 1, "timesteps should be 1-d"
+    freqs = torch.exp(-math.log(10000) * torch.arange(dim // 2) / (dim // 2))
+    emb = timesteps[:, None].float() * freqs[None, :]
+    return torch.cat([emb.sin(), emb.cos()], dim=-1)
+
+
+class Denoiser(nn.Module):
+    def __init__(self, dim=32):
+        super().__init__()
+        self.time_mlp = nn.Linear(16, dim)
+        self.to_q = nn.Linear(dim, dim)
+
+    def forward(self, hidden_states, timestep):
+        temb = self.time_mlp(timestep_embedding(timestep, 16))
+        input_ndim = hidden_states.ndim
+        if input_ndim == 4:
+            batch, channel, height, width = hidden_states.shape
+            hidden_states = hidden_states.view(batch, channel, height * width).transpose(1, 2)
+            return self.to_q(hidden_states) + temb[:, None]
+        return temb
+"""
+
+
+@pytest.mark.torch
+def test_a_test_of_a_tensors_rank_tells_it():
+    """``assert len(t.shape) == 1`` and ``if x.ndim == 4`` (directly or through ``nd = x.ndim``) on an input
+    of unknown rank: where Python goes on, the tensor has that rank (the ranks torch gives the Linears)."""
+    import torch
+
+    ns: dict = {}
+    exec(RANK_TESTS, ns)
+    expected = _ranks(ns["Denoiser"](), torch.randn(2, 32, 4, 4), torch.rand(2))
+    timestep_only = _ranks(ns["Denoiser"](), torch.randn(2, 5, 32), torch.rand(2))
+    res = api.analyze_source(RANK_TESTS, "m.py", Settings(disable_heuristics=["docstring-shapes"]))
+    by_line = {lay.line: lay.input_rank for lay in res.layers}
+    assert by_line == {16: expected["time_mlp"], 17: expected["to_q"]}
+    assert timestep_only == {"time_mlp": 2}
+
+
+def test_docstring_shapes_are_read_only_where_they_are_plain():
+    """Google and NumPy styles; an entry giving shapes of two ranks, an ellipsis, or an image shape (which
+    docstrings keep after code moved to packed tokens, and a convolution tells anyway) gives no shape."""
+    from densecheck.engine.heuristics import docstring_shapes
+
+    doc = """Run the block.
+
+    Args:
+        hidden_states (`torch.Tensor` of shape `(batch_size, seq_len, dim)`):
+            The tokens.
+        pooled (`torch.Tensor`): Embeddings of shape `(batch_size, dim)`.
+        either (`torch.Tensor`): of shape `(batch, seq)` or of shape `(batch, seq, dim)`.
+        sample (`torch.Tensor` of shape `(batch, channel, height, width)`): an image.
+        rest (`torch.Tensor` of shape `(..., dim)`): anything.
+
+    Parameters
+    ----------
+    ids : torch.Tensor
+        shape [B, T]
+    """
+    got = {k: v.rank for k, v in docstring_shapes(doc).items()}
+    assert got == {"hidden_states": 3, "pooled": 2, "ids": 2}
+
+
+MIXIN = """\
+import torch
+
+
+class AttentionMixin:
+    def set_processor(self, processor):
+        self.processor = processor
+"""
+ATTENTION = """\
+import torch
+from torch import nn
+
+from pkg.mixin import AttentionMixin
+
+
+class AttnProcessor:
+    def __call__(self, attn, hidden_states):
+        return attn.to_out(attn.to_q(hidden_states))
+
+
+class Attention(nn.Module, AttentionMixin):
+    def __init__(self, dim=32):
+        super().__init__()
+        self.to_q = nn.Linear(dim, dim)
+        self.to_out = nn.Linear(dim, dim)
+        self.set_processor(AttnProcessor())
+
+    def forward(self, hidden_states):
+        return self.processor(self, hidden_states)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 32, 3)
+        self.attn = Attention()
+
+    def forward(self, x):
+        return self.attn(self.conv(x).flatten(2).transpose(1, 2))
+"""
+
+
+@pytest.mark.torch
+def test_a_method_of_a_base_class_in_another_project_file(tmp_path):
+    """``self.set_processor(...)`` defined by a mixin in another file of the project is run, so the
+    processor it stores is what ``self.processor(self, x)`` calls (the attention-processor style of
+    diffusers-like code): the Linears get the ranks torch gives them."""
+    import torch
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "mixin.py").write_text(MIXIN)
+    (pkg / "attention.py").write_text(ATTENTION)
+    ns: dict = {}
+    exec(MIXIN + "\n" + ATTENTION.replace("from pkg.mixin import AttentionMixin\n", ""), ns)
+    expected = _ranks(ns["Net"](), torch.randn(2, 3, 8, 8))
+    res = api.analyze_file(str(pkg / "attention.py"), Settings())
+    by_line = {lay.line: lay.input_rank for lay in res.layers}
+    assert by_line == {15: expected["attn.to_q"], 16: expected["attn.to_out"]}
+
+
+POOL1D_ON_FEATURES = """\
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Narrow(nn.Module):
+    def __init__(self, dim=32, out_dim=16):
+        super().__init__()
+        self.out_dim = out_dim
+        self.qkv = nn.Linear(dim, dim)
+        self.proj = nn.Linear(out_dim, out_dim)
+
+    def forward(self, x):
+        h = self.qkv(x)
+        h = F.adaptive_avg_pool1d(h, self.out_dim)
+        return self.proj(h)
+
+
+class ConvHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 8, 3)
+        self.pool = nn.AdaptiveAvgPool1d(5)
+        self.fc = nn.Linear(5, 2)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.conv(x)))
+"""
+
+
+@pytest.mark.torch
+def test_a_1d_pool_on_features_is_not_a_feature_map():
+    """``F.adaptive_avg_pool1d`` shrinking the features of (batch, tokens, features) that no convolution made
+    says nothing of a layout (no DC102 on the Linear after it); after a Conv1d the pooled length is a spatial
+    axis and the Linear over it is DC102. Ranks as torch gives them."""
+    import torch
+
+    ns: dict = {}
+    exec(POOL1D_ON_FEATURES, ns)
+    narrow = _ranks(ns["Narrow"](), torch.randn(2, 7, 32))
+    conv = _ranks(ns["ConvHead"](), torch.randn(2, 4, 12))
+    res = api.analyze_source(
+        POOL1D_ON_FEATURES + "\nNarrow()(torch.randn(2, 7, 32))\nConvHead()(torch.randn(2, 4, 12))\n",
+        "m.py",
+        Settings(),
+    )
+    by_line = {lay.line: lay.input_rank for lay in res.layers}
+    assert by_line == {10: 3, 11: narrow["proj"], 24: conv["fc"]}
+    assert [(d.code, d.line) for d in res.diagnostics if d.severity != "info"] == [("DC102", 24)]

@@ -40,6 +40,50 @@ CASES = {
         "        return self.fc(input_ids.float().unsqueeze(-1))\n",
         lambda ns: ns["TextModel"]()(ns["torch"].zeros(2, 7, dtype=ns["torch"].long)),
     ),
+    # an entry point's input whose docstring gives its shape (Google style, as HF-style model code writes it)
+    "docstring-shapes": (
+        "import torch\nfrom torch import nn\n\n"
+        "class Denoiser(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.proj_in = nn.Linear(16, 32)\n\n"
+        "    def forward(self, hidden_states):\n"
+        '        """\n'
+        "        Args:\n"
+        "            hidden_states (`torch.Tensor` of shape `(batch_size, tokens, in_channels)`):\n"
+        "                The packed latents.\n"
+        '        """\n'
+        "        return self.proj_in(hidden_states)\n",
+        lambda ns: ns["Denoiser"]()(ns["torch"].randn(2, 9, 16)),
+    ),
+    # an entry model's constructor argument that defaults to None may be given: the branch it switches on
+    # is followed too (here the only one that reaches the Linear with a known rank)
+    "optional-settings": (
+        "import torch\nfrom torch import nn\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, in_features=None):\n"
+        "        super().__init__()\n"
+        "        self.proj = nn.Linear(in_features, 4) if in_features is not None else None\n\n"
+        "    def forward(self, x):\n"
+        "        x = torch.flatten(x, 1)\n"
+        "        if self.proj is not None:\n"
+        "            x = self.proj(x)\n"
+        "        return x\n",
+        lambda ns: ns["Net"](12)(ns["torch"].randn(2, 3, 4)),
+    ),
+    # an attention function the analysis does not follow (one no plugin lists) gives query's axes
+    "attention-names": (
+        "import torch\nfrom torch import nn\nfrom torch._C._nn import scaled_dot_product_attention\n\n"
+        "class Attn(nn.Module):\n"
+        "    def __init__(self, dim=16):\n"
+        "        super().__init__()\n"
+        "        self.out = nn.Linear(dim, dim)\n\n"
+        "    def forward(self, x):\n"
+        "        b, h, t, d = x.shape\n"
+        "        o = scaled_dot_product_attention(x, x, x)\n"
+        "        return self.out(o.transpose(1, 2).flatten(2))\n",
+        lambda ns: ns["Attn"]()(ns["torch"].randn(2, 2, 5, 8)),
+    ),
     # a loop over a container of an unknown number of like blocks runs at least once: the convolutions fix the
     # rank of an input that is unknown before the loop
     "nonempty-loops": (

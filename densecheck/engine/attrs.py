@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 from densecheck.engine.base import EngineBase
 from densecheck.engine.helpers import feasible
+from densecheck.engine.limits import MAX_DEPTH
 from densecheck.engine.values import (
     UNKNOWN,
     BoundMethod,
@@ -130,6 +131,40 @@ class AttributesMixin(EngineBase):
             a = hook(cast("Interpreter", self), v, name)
             if a is not None:
                 return a
+        return self._from_project_bases(v, name)
+
+    def _from_project_bases(self, v: Value, name: str, seen: frozenset[str] = frozenset()) -> Value:
+        """A method or class attribute of a base class defined in another of the project's files (a mixin's
+        ``set_processor``), bound to ``v``; else unknown."""
+        cls = v.cls if isinstance(v, Instance) else v if isinstance(v, ClassV) else None
+        if cls is None or self.depth >= MAX_DEPTH:
+            return UNKNOWN
+        for qual in cls.external_bases():
+            if qual in seen or self.project is None:
+                continue
+            base = self.project_value(qual)
+            if not isinstance(base, ClassV):
+                continue
+            c = base.lookup(name)
+            if c is None:
+                self.depth += 1
+                try:
+                    c = self._from_project_bases(base, name, seen | {qual})
+                finally:
+                    self.depth -= 1
+                if c is UNKNOWN:
+                    continue
+                if isinstance(c, BoundMethod) and isinstance(v, Instance):
+                    return BoundMethod(c.func, v)
+                return c
+            if isinstance(c, Function) and isinstance(v, Instance):
+                decorators: set[str] = getattr(c, "decorators", set())
+                if "property" in decorators:
+                    return self.invoke(c, [], {}, self_value=v)
+                if "staticmethod" in decorators:
+                    return c
+                return BoundMethod(c, v)
+            return c
         return UNKNOWN
 
     def _layer_weight(self, layer: Layer) -> Value:

@@ -104,7 +104,7 @@ class CallsMixin(EngineBase):
         if isinstance(fn, KerasModel):
             return fn.outputs
         if isinstance(fn, Function):
-            return self.invoke(fn, args, kwargs)
+            return self._or_attention(fn, args, kwargs, self.invoke(fn, args, kwargs))
         if isinstance(fn, BoundMethod):
             return self.invoke(fn.func, args, kwargs, self_value=fn.self)
         if isinstance(fn, Builtin):
@@ -136,8 +136,8 @@ class CallsMixin(EngineBase):
             if v is not None:
                 return v
         target = self.project_value(q)
-        if target is None:
-            return UNKNOWN
+        if target is None:  # not followed (a library's, or a module of the project's not worth running)
+            return self.guess.attention_result(q.rpartition(".")[2], True, args, kwargs) or UNKNOWN
         if isinstance(target, ClassV):
             if self._is_module_class(target):
                 return self.call(target, args, kwargs, node)  # a model block: as much budget as local code
@@ -147,7 +147,17 @@ class CallsMixin(EngineBase):
             return UNKNOWN
         # a function of the project's (a shape helper, a decorator factory) gets a bounded number of steps: a
         # helper fits, library-sized machinery returns unknown instead of costing seconds
-        return self.bounded(lambda: self.call(target, args, kwargs, node), MAX_FOLLOWED_STEPS)
+        out = self.bounded(lambda: self.call(target, args, kwargs, node), MAX_FOLLOWED_STEPS)
+        return self._or_attention(target, args, kwargs, out) if isinstance(target, Function) else out
+
+    def _or_attention(self, fn: Function, args: list[Value], kwargs: dict[str, Value], out: Value) -> Value:
+        """What an attention function the analysis could not follow gives (``attention-names``)."""
+        if out is not UNKNOWN or not isinstance(fn.node, cst.FunctionDef):
+            return out
+        returns = fn.node.returns
+        hint = self.annotation_value(returns.annotation, Frame(fn.scope)) if returns is not None else None
+        tensor = isinstance(hint, Tensor)
+        return self.guess.attention_result(fn.node.name.value, tensor, args, kwargs) or out
 
     def bind(
         self,
@@ -210,8 +220,16 @@ class CallsMixin(EngineBase):
             return out if out.origin is not None else hit
         return hit
 
-    def _entry_tensor(self, name: str) -> Tensor:
-        """An entry point's input nobody passes: its rank by the naming convention, if it has one."""
+    def _entry_tensor(self, name: str, fn: Function, optional: bool = False) -> Tensor:
+        """An entry point's input nobody passes: its rank as its docstring gives it, else by the naming
+        convention, if either says. An optional input (None by default) takes no shape from the docstring:
+        what it documents is the input one passes, not what the code does with it when none is passed
+        (a documented (batch, choices, tokens) extra input the code never reshapes)."""
+        node = fn.node
+        doc = node.get_docstring() if isinstance(node, cst.FunctionDef) and not optional else None
+        shape = self.guess.docstring_input(doc, name)
+        if shape.rank is not None:
+            return Tensor(shape, rank_from=f"the docstring of {fn.qualname}")
         shape = self.guess.entry_input(name)
         return Tensor(shape, rank_from=f"the conventional input {name!r}" if shape.rank is not None else None)
 
@@ -285,14 +303,18 @@ class CallsMixin(EngineBase):
                         and n not in registry().entry_omitted
                     ):
                         # an optional input of an entry point: None, or a tensor the caller passes
-                        d = Union([d, self._entry_tensor(n)])
+                        d = Union([d, self._entry_tensor(n, fn, optional=True)])
+                    elif entry and fn.qualname == "__init__" and isinstance(d, Const) and d.value is None:
+                        d = self.guess.optional_setting(d)
                     scope.vars[n] = d
                 else:
                     hint = self.annotation_value(p.annotation.annotation, frame) if p.annotation else None
+                    vague = hint is None or (isinstance(hint, Tensor) and hint.shape.rank is None)
+                    if tensor_default and vague:
+                        entry_t = self._entry_tensor(n, fn)
+                        hint = entry_t if hint is None or entry_t.shape.rank is not None else hint
                     if hint is not None:
                         scope.vars[n] = hint
-                    elif tensor_default:
-                        scope.vars[n] = self._entry_tensor(n)
                     else:
                         scope.vars[n] = self.guess.int_name(n)
         if isinstance(params.star_arg, cst.Param):

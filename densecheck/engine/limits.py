@@ -45,7 +45,7 @@ class LoopExits:
 
 
 class Frame:
-    __slots__ = ("scope", "returns", "self_value", "func", "loops")
+    __slots__ = ("scope", "returns", "self_value", "func", "loops", "rank_of")
 
     def __init__(self, scope: Scope, self_value: Value | None = None, func: Function | None = None) -> None:
         self.scope = scope
@@ -53,6 +53,7 @@ class Frame:
         self.self_value = self_value
         self.func = func
         self.loops: list[LoopExits] = []  # the loops being run, innermost last
+        self.rank_of: dict[str, str] = {}  # ``nd = x.ndim``: nd -> x (a test of nd is a test of x's rank)
 
 
 #: how many project modules one file's analysis may follow imports into (bounds the cost per file)

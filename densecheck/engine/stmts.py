@@ -113,6 +113,16 @@ class StatementsMixin(EngineBase):
             v = self.eval(small.value, frame)
             for t in small.targets:
                 self.assign(t.target, v, frame)
+                if isinstance(t.target, cst.Name):
+                    of = _rank_read(small.value)
+                    if of is not None:
+                        frame.rank_of[t.target.value] = of
+                    else:
+                        frame.rank_of.pop(t.target.value, None)
+        elif isinstance(small, cst.Assert):
+            narrow = self.rank_narrowing(small.test, frame)
+            if narrow is not None:
+                frame.scope.vars[narrow[0]] = narrow[1]
         elif isinstance(small, cst.AnnAssign):
             if small.value is not None:
                 self.assign(small.target, self.eval(small.value, frame), frame)
@@ -214,8 +224,38 @@ class StatementsMixin(EngineBase):
         b = self.branch(frame, lambda: run(False, lambda: self._exec_orelse(orelse, frame)))
         return self.merge(frame, [a, b])
 
+    def rank_narrowing(self, test: cst.BaseExpression, frame: Frame) -> tuple[str, Value, Value] | None:
+        """``x.ndim == 4`` (``x.dim()``, ``len(x.shape)``, ``len(x.size())``, a name bound to one of them;
+        ``!=``; either side) with x a tensor of unknown rank: x's value where the test holds and where it
+        does not (Python went that way, so the rank is that where it holds)."""
+        if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
+            return None
+        comp = test.comparisons[0]
+        if not isinstance(comp.operator, (cst.Equal, cst.NotEqual)):
+            return None
+        left, right = test.left, comp.comparator
+        if isinstance(left, cst.Integer):
+            left, right = right, left
+        if not isinstance(right, cst.Integer):
+            return None
+        name = _rank_read(left)
+        if name is None and isinstance(left, cst.Name):
+            name = frame.rank_of.get(left.value)
+        t = frame.scope.vars.get(name) if name is not None else None
+        if name is None or not isinstance(t, Tensor) or t.shape.rank is not None:
+            return None
+        k = int(right.evaluated_value)
+        if not 0 <= k <= 8:
+            return None
+        known = Tensor(Shape.of((None,) * k), origin=t.origin, rank_from=f"the test of {name}'s rank")
+        return (name, known, t) if isinstance(comp.operator, cst.Equal) else (name, t, known)
+
     def narrowing(self, test: cst.BaseExpression, frame: Frame) -> tuple[str, Value, Value] | None:
-        """``if x is None`` / ``if x is not None`` with x a maybe-None union: x's value in each branch."""
+        """``if x is None`` / ``if x is not None`` with x a maybe-None union: x's value in each branch;
+        a test of a tensor's rank (:meth:`rank_narrowing`)."""
+        rank = self.rank_narrowing(test, frame)
+        if rank is not None:
+            return rank
         if not (
             isinstance(test, cst.Comparison)
             and len(test.comparisons) == 1
@@ -650,3 +690,22 @@ def walk_names(pattern: cst.CSTNode) -> Iterator[cst.Name]:
         if isinstance(name, cst.Name):
             yield name
         stack.extend(walk_children(node))
+
+
+def _rank_read(e: cst.BaseExpression) -> str | None:
+    """The variable whose rank ``e`` reads: ``x.ndim``, ``x.dim()``, ``x.ndimension()``, ``len(x.shape)``,
+    ``len(x.size())``."""
+    if isinstance(e, cst.Attribute) and e.attr.value == "ndim" and isinstance(e.value, cst.Name):
+        return e.value.value
+    if isinstance(e, cst.Call) and not e.args and isinstance(e.func, cst.Attribute):
+        if e.func.attr.value in ("dim", "ndimension") and isinstance(e.func.value, cst.Name):
+            return e.func.value.value
+    is_len = isinstance(e, cst.Call) and isinstance(e.func, cst.Name) and e.func.value == "len"
+    if isinstance(e, cst.Call) and is_len and len(e.args) == 1:
+        inner = e.args[0].value
+        if isinstance(inner, cst.Call) and not inner.args and isinstance(inner.func, cst.Attribute):
+            inner = inner.func if inner.func.attr.value == "size" else inner
+        if isinstance(inner, cst.Attribute) and inner.attr.value in ("shape", "size"):
+            if isinstance(inner.value, cst.Name):
+                return inner.value.value
+    return None

@@ -99,9 +99,18 @@ def pool(nd: int, kind: str = "max") -> Callable[[Shape, Args], Shape]:
                 out.append(pool_out_ceil(spatial[i], k[i], st[i], pads[i], dl[i]))
             else:
                 out.append(conv_out(spatial[i], k[i], st[i], pads[i], dl[i]))
-        return Shape.of(s.dims[: lead + 1] + tuple(out), lead, spatial=True)
+        return _pooled(s, s.dims[: lead + 1] + tuple(out), lead, nd)
 
     return rule
+
+
+def _pooled(s: Shape, dims: tuple[Dim, ...], lead: int, nd: int) -> Shape:
+    """A pool's output: a channels-first feature map, except where a 1-d pool shrinks the last axis of a
+    tensor no convolution made (``F.adaptive_avg_pool1d(tokens, out_dim)`` on (batch, tokens, features)): a
+    pool moves no axis, so it says nothing of a layout the input did not have."""
+    if nd == 1 and s.channel_axis is None and not s.spatial:
+        return Shape.of(dims)
+    return Shape.of(dims, lead, spatial=True)
 
 
 def adaptive_pool(nd: int) -> Callable[[Shape, Args], Shape]:
@@ -119,7 +128,7 @@ def adaptive_pool(nd: int) -> Callable[[Shape, Args], Shape]:
             out = (None,) * nd
         else:
             out = tuple(spatial[i] if sizes[i] is None else sizes[i] for i in range(nd))
-        return Shape.of(s.dims[: lead + 1] + out, lead, spatial=True)
+        return _pooled(s, s.dims[: lead + 1] + out, lead, nd)
 
     return rule
 
@@ -579,6 +588,29 @@ def f_conv(nd: int) -> Callable[[Args], Shape]:
     return rule
 
 
+def _unflatten_args(a: Args) -> Args:
+    """``torch.unflatten(input, dim, sizes)`` in nn.Unflatten's terms (a -1 size stays unknown)."""
+    return Args({"dim": a.get("dim"), "unflattened_size": a.get("sizes")}, {})
+
+
+def f_outer(a: Args) -> Shape:
+    """outer(input, vec2): (n,) x (m,) -> (n, m), whatever the inputs (1-d, or torch raises)."""
+    x, y = _x(a), a.shape("vec2") or UNKNOWN
+    return Shape.of((dims_of(x)[0] if x.rank == 1 else None, dims_of(y)[0] if y.rank == 1 else None))
+
+
+def f_view_as_real(a: Args) -> Shape:
+    """A complex tensor's real view: one more axis of 2 (real, imaginary)."""
+    s = _x(a)
+    return Shape.of(dims_of(s) + (2,)) if s.rank is not None else UNKNOWN
+
+
+def f_view_as_complex(a: Args) -> Shape:
+    """A (..., 2) real tensor's complex view: the last axis goes."""
+    s = _x(a)
+    return Shape.of(dims_of(s)[:-1]) if s.rank else UNKNOWN
+
+
 def f_index_select(a: Args) -> Shape:
     s = _x(a)
     d = s.axis(a.get("dim", 0)) if s.rank is not None else None
@@ -639,6 +671,12 @@ FUNCTIONS = {
     "torch.chunk": op("input chunks dim", f_chunk, dim=0),
     "torch.split": op("input chunks dim", f_chunk, dim=0),
     "torch.index_select": op("input dim index", f_index_select),
+    "torch.unflatten": op("input dim sizes", lambda a: unflatten_layer(_x(a), _unflatten_args(a))),
+    "torch.outer": op("input vec2", f_outer),
+    "torch.ger": op("input vec2", f_outer),
+    "torch.view_as_real": op("input", f_view_as_real),
+    "torch.view_as_complex": op("input", f_view_as_complex),
+    "torch.polar": op("abs angle", rules.broadcasting("abs", "angle")),
     **{f"torch.{n}": op("size", f_new, varargs="size") for n in ("randn", "rand", "zeros", "ones", "empty")},
     "torch.full": op("size fill_value", f_new),
     "torch.randint": op("low high size", f_randint),
