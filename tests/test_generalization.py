@@ -705,3 +705,46 @@ def test_a_1d_pool_on_features_is_not_a_feature_map():
     by_line = {lay.line: lay.input_rank for lay in res.layers}
     assert by_line == {10: 3, 11: narrow["proj"], 24: conv["fc"]}
     assert [(d.code, d.line) for d in res.diagnostics if d.severity != "info"] == [("DC102", 24)]
+
+
+RESIDUAL_ENDPOINT = """\
+import keras
+from keras import layers
+
+
+class Block(layers.Layer):
+    def __init__(self, dim):
+        super().__init__()
+        self.dw = layers.DepthwiseConv2D(7, padding="same")
+        self.pw1 = layers.Dense(4 * dim, activation="gelu")
+        self.pw2 = layers.Dense(dim)
+
+    def call(self, x):
+        return x + self.pw2(self.pw1(self.dw(x)))
+
+
+inp = keras.Input((16, 16, 8))
+x = layers.Conv2D(8, 3, padding="same")(inp)
+out = Block(8)(x)
+model = keras.Model(inp, [out])
+"""
+
+
+@pytest.mark.keras
+def test_a_residual_blocks_branch_given_back_as_an_endpoint_is_info():
+    """A ConvNeXt-style block (depthwise conv, Dense -> Dense, added to its input) whose sum a backbone gives
+    back as a feature endpoint: the Denses are per-position layers inside the network (DC101 at info), with
+    the rank-4 input Keras gives them."""
+    pytest.importorskip("keras")
+    ns: dict = {}
+    exec(RESIDUAL_ENDPOINT, ns)
+    import numpy as np
+
+    block = ns["model"].layers[-1]
+    h = block.dw(ns["model"].layers[1](np.zeros((1, 16, 16, 8), "float32")))  # what the block's Denses get
+    expected = [list(h.shape), [*h.shape[:-1], 32]]
+    assert list(block.pw2(block.pw1(h)).shape) == [1, 16, 16, 8]
+    res = api.analyze_source(RESIDUAL_ENDPOINT, "m.py", Settings())
+    got = [lay.input.json() for lay in res.layers if lay.input is not None]
+    assert [g[1:] for g in got] == [e[1:] for e in expected] and all(len(g) == 4 for g in got)
+    assert {(d.code, d.severity) for d in res.diagnostics} == {("DC101", "info")}

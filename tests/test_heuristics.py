@@ -84,6 +84,17 @@ CASES = {
         "        return self.out(o.transpose(1, 2).flatten(2))\n",
         lambda ns: ns["Attn"]()(ns["torch"].randn(2, 2, 5, 8)),
     ),
+    # an explicit closing ``:`` names every axis: features[:, 0, :] is a pick from a rank-3 tensor
+    "index-rank": (
+        "import torch\nfrom torch import nn\n\n"
+        "class Head(nn.Module):\n"
+        "    def __init__(self, dim=16):\n"
+        "        super().__init__()\n"
+        "        self.dense = nn.Linear(dim, 4)\n\n"
+        "    def forward(self, features):\n"
+        "        return self.dense(features[:, 0, :])\n",
+        lambda ns: ns["Head"]()(ns["torch"].randn(2, 5, 16)),
+    ),
     # a loop over a container of an unknown number of like blocks runs at least once: the convolutions fix the
     # rank of an input that is unknown before the loop
     "nonempty-loops": (

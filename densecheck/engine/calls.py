@@ -9,7 +9,7 @@ import libcst as cst
 
 from densecheck.engine.base import EngineBase
 from densecheck.engine.helpers import VarArgs, feasible, signature, strip_syms
-from densecheck.engine.layercalls import carry_origin
+from densecheck.engine.layercalls import _feature_map, carry_origin
 from densecheck.engine.limits import MAX_DEPTH, MAX_FOLLOWED_STEPS, Frame
 from densecheck.engine.names import dotted
 from densecheck.engine.pybuiltins import BUILTIN_IMPL, STDLIB_CALLS, b_super_init
@@ -464,6 +464,11 @@ class CallsMixin(EngineBase):
             outermost
         ):  # a model called by its user, not a block called by a model: what it gives is its output
             self.model_outputs.append(out)
+        elif isinstance(out, Tensor) and out.origin is not None and out.origin.residual and _feature_map(out):
+            # a block that gives back its input plus a per-position branch (a ConvNeXt block): the branch's
+            # Denses are inside the network, whatever the caller does next (another block, an endpoint)
+            for rep in out.origin.chain:
+                rep.feeds_feature_map = True
         return out
 
     # --- builtins ---------------------------------------------------------------------------------------

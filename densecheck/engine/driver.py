@@ -24,7 +24,7 @@ from densecheck.engine.calls import CallsMixin
 from densecheck.engine.exprs import ExpressionsMixin
 from densecheck.engine.heuristics import Heuristics
 from densecheck.engine.imports import ImportsMixin
-from densecheck.engine.layercalls import LayersMixin
+from densecheck.engine.layercalls import LayersMixin, _feature_map
 from densecheck.engine.limits import MAX_STEPS, Budget, Frame
 from densecheck.engine.names import ImportTable
 from densecheck.engine.project import Project
@@ -151,7 +151,12 @@ class Interpreter(StatementsMixin, ExpressionsMixin, CallsMixin, LayersMixin, At
                 v, targets = (m.output if m.output is not None else UNKNOWN), m.targets
             elif isinstance(m, KerasModel):
                 v, targets = m.outputs, m.targets
-            if isinstance(v, Tensor) and v.origin is not None:
+            if isinstance(v, Tensor) and v.origin is not None and v.origin.residual and _feature_map(v):
+                # a residual block's sum given back as a feature map (a backbone's endpoint, for a decoder or
+                # a detection head): its branch's Denses are inside the network, not a head
+                for rep in v.origin.chain:
+                    rep.feeds_feature_map = True
+            elif isinstance(v, Tensor) and v.origin is not None:
                 rep = v.origin.report
                 rep.model_output = True
                 rep.squashed = rep.squashed or v.origin.squashed

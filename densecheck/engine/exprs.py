@@ -491,12 +491,14 @@ class ExpressionsMixin(EngineBase):
                 kinds.append(("adv", None))
             else:
                 return Tensor(UNKNOWN_SHAPE)  # advanced indexing
-        if s.rank is None:
-            if any(k == "ellipsis" for k, _ in kinds):
-                return Tensor(UNKNOWN_SHAPE)
-            return Tensor(UNKNOWN_SHAPE)
-        assert s.dims is not None  # the rank is known
         consumed = sum(1 for k, _ in kinds if k in ("slice", "int", "adv"))
+        if s.rank is None:
+            closing = kinds[-1] if kinds else None
+            full_last = closing is not None and closing[0] == "slice" and closing[1] == [None, None, None]
+            if any(k == "ellipsis" for k, _ in kinds) or not self.guess.index_rank(consumed, full_last):
+                return Tensor(UNKNOWN_SHAPE)
+            s = Shape.of((None,) * consumed)
+        assert s.dims is not None and s.rank is not None  # the rank is known
         advs = [i for i, (k, _) in enumerate(kinds) if k == "adv"]
         adv_seen = False
         if consumed > s.rank:

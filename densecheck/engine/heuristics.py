@@ -22,6 +22,8 @@ distrusts one can turn it off:
   the analysis does not follow (a library's, a registry of backends chosen at run time) or could not (then
   its annotation must say it returns a tensor), called with query, key and value tensors, gives what
   attention gives: query's axes with value's features;
+* ``index-rank``: a tensor of unknown rank indexed with an explicit closing ``:`` (``x[:, 0, :]``) has as
+  many axes as the index names -- a trailing ``:`` selects nothing, so it is there to say the rank;
 * ``nonempty-loops``: a loop over a container of an unknown number of like items (``for blk in self.blocks``,
   a ModuleList built from ``range(config.num_layers)``) runs at least once; any other loop of unknown length
   may also run zero times.
@@ -46,6 +48,7 @@ ALL = (
     "docstring-shapes",
     "optional-settings",
     "attention-names",
+    "index-rank",
     "nonempty-loops",
 )
 
@@ -128,6 +131,10 @@ class Heuristics:
         assert q.shape.dims is not None  # the rank is known
         last = v.shape.dims[-1] if v.shape.dims else None
         return Tensor(Shape.of(q.shape.dims[:-1] + (last,)))
+
+    def index_rank(self, consumed: int, full_last: bool) -> bool:
+        """Whether ``x[...]`` with ``consumed`` axes named, ending in a bare ``:``, tells x's rank."""
+        return "index-rank" not in self.disabled and full_last and consumed >= 2
 
     def nonempty_loop(self, iterable: Value) -> bool:
         """Whether a loop over ``iterable`` (items not known one by one) is taken to run at least once."""
