@@ -139,17 +139,15 @@ def analyze_python(data: bytes, path: str, settings: Settings) -> api.FileResult
     return api.analyze_facts(data, path, settings)
 
 
-_FRAMEWORK_WORDS = ("torch", "keras", "tensorflow")
-
-
 def _feeds_project(tree, path: str, text: str) -> bool:
     """Whether a file without layers of its own may still give shapes to the project's other files: it uses a
-    framework and imports one of the project's modules that holds layers (a model assembled from blocks
-    defined elsewhere)."""
+    framework and imports one of the project's modules that holds layers, or blocks built of them (a model
+    assembled from blocks defined elsewhere)."""
     from densecheck.engine.names import package_of
-    from densecheck.engine.project import Project, imported_modules, layers_file
+    from densecheck.engine.project import Project, feeds_layers, imported_modules
+    from densecheck.plugins.registry import registry
 
-    if not any(word in text for word in _FRAMEWORK_WORDS):
+    if not any(root in text for root in registry().roots):
         return False
     project = Project.of(path)
     if project is None:
@@ -157,7 +155,7 @@ def _feeds_project(tree, path: str, text: str) -> bool:
     package = package_of(path)
     for module in set(imported_modules(tree, package)):
         found = project.find(module)
-        if found is not None and layers_file(found):
+        if found is not None and feeds_layers(found, project):
             return True
     return False
 

@@ -507,3 +507,85 @@ def test_callers_that_build_a_block_with_other_sizes_leave_its_in_features_unkno
     assert not [d for d in run.diagnostics if d.code == "DC103"], [d.message for d in run.diagnostics]
     (layer,) = [x for f in run.files for x in f.result.layers if x.path.endswith("blocks.py")]
     assert layer.in_features is None and layer.input_rank == 3
+
+
+MIDBLOCKS = '''\
+"""Blocks of the encoder.
+{padding}
+"""
+import torch
+from torch import nn
+
+from pkg.attention import Attention
+
+
+class MidBlock(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.attn = Attention(channels)
+
+    def forward(self, x):
+        return self.attn(x.flatten(2).transpose(1, 2))
+'''
+ATTENTION_LINEARS = """\
+import torch
+from torch import nn
+
+
+class Attention(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.to_q = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        return self.to_q(x)
+"""
+ENCODER = """\
+import torch
+from torch import nn
+
+from pkg.blocks import MidBlock
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv_in = nn.Conv2d(3, 8, 3, padding=1)
+        self.mid = MidBlock(8)
+
+    def forward(self, x):
+        return self.mid(self.conv_in(x))
+"""
+
+
+@pytest.mark.torch
+def test_a_large_module_of_blocks_without_linears_is_followed(tmp_path):
+    """A model built from blocks of a large module that holds no Linear itself (a U-Net's blocks file, a VAE's
+    Encoder) whose blocks use the Linears of a third module: followed, so the Linear gets the rank torch
+    gives it."""
+    import torch
+
+    from densecheck.engine.project import MAX_HELPER_BYTES
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    blocks = MIDBLOCKS.format(padding="Documentation of the blocks.\n" * (MAX_HELPER_BYTES // 28 + 1))
+    assert len(blocks) > MAX_HELPER_BYTES
+    (pkg / "blocks.py").write_text(blocks)
+    (pkg / "attention.py").write_text(ATTENTION_LINEARS)
+    (pkg / "model.py").write_text(ENCODER)
+    ns: dict = {}
+    exec(
+        ATTENTION_LINEARS
+        + blocks.replace("from pkg.attention import Attention\n", "")
+        + ENCODER.replace("from pkg.blocks import MidBlock\n", ""),
+        ns,
+    )
+    seen = []
+    enc = ns["Encoder"]()
+    enc.mid.attn.to_q.register_forward_pre_hook(lambda m, a: seen.append(a[0].dim()))
+    enc(torch.randn(2, 3, 4, 4))
+    run = runner.run([str(tmp_path)], Settings(root=str(tmp_path)), jobs=1)
+    (layer,) = [lay for f in run.files if f.path.endswith("attention.py") for lay in f.result.layers]
+    assert layer.input_rank == seen[0] == 3

@@ -748,3 +748,44 @@ def test_a_residual_blocks_branch_given_back_as_an_endpoint_is_info():
     got = [lay.input.json() for lay in res.layers if lay.input is not None]
     assert [g[1:] for g in got] == [e[1:] for e in expected] and all(len(g) == 4 for g in got)
     assert {(d.code, d.severity) for d in res.diagnostics} == {("DC101", "info")}
+
+
+TORCH_OPS = """\
+import torch
+from torch import nn
+
+
+class Ops(nn.Module):
+    def __init__(self, head_dim=8):
+        super().__init__()
+        self.head_dim = head_dim
+        self.q = nn.Linear(32, 32)
+        self.o = nn.Linear(32, 32)
+        self.enc = nn.Linear(32, 4)
+        self.rope = nn.Linear(4, 2)
+
+    def forward(self, x, y):
+        q = self.q(x).unflatten(-1, (-1, self.head_dim))
+        q = torch.view_as_real(torch.view_as_complex(q.reshape(*q.shape[:-1], -1, 2))).flatten(3)
+        h = torch.cat([y, self.o(q.flatten(2, 3))], dim=1)
+        e, h = h.split_with_sizes([y.shape[1], h.shape[1] - y.shape[1]], dim=1)
+        a, b = torch.split(h, [2, 3], dim=1)
+        freqs = torch.outer(torch.arange(5).float(), torch.ones(4))
+        return self.enc(e), self.rope(freqs)
+"""
+
+
+@pytest.mark.torch
+def test_torch_ops_of_attention_code():
+    """unflatten, view_as_complex / view_as_real, split_with_sizes, split by a list of sizes and outer:
+    each Linear gets the rank torch gives it."""
+    import torch
+
+    ns: dict = {}
+    exec(TORCH_OPS, ns)
+    expected = _ranks(ns["Ops"](), torch.randn(2, 5, 32), torch.randn(2, 3, 32))
+    res = api.analyze_source(
+        TORCH_OPS + "\n\nOps()(torch.randn(2, 5, 32), torch.randn(2, 3, 32))\n", "m.py", Settings()
+    )
+    by_line = {lay.line: lay.input_rank for lay in res.layers}
+    assert by_line == {9: expected["q"], 10: expected["o"], 11: expected["enc"], 12: expected["rope"]}

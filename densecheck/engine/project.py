@@ -119,13 +119,25 @@ def holds_layers(source: str) -> bool:
     return any(name in source for name in candidate_names())
 
 
+@functools.lru_cache(maxsize=1)
+def _block_class() -> re.Pattern[str]:
+    """A class deriving from a framework's module base by its usual spelling (``class Encoder(nn.Module)``,
+    ``(keras.layers.Layer)``): the module defines model blocks."""
+    names = sorted({b.rpartition(".")[2] for b in registry().module_bases})
+    return re.compile(rf"^class[ \t]+\w+\([^)]*\b(?:{'|'.join(map(re.escape, names))})\b", re.MULTILINE)
+
+
 def followable(source: str) -> bool:
     """Whether a project module is worth running for the files that import it: it holds Dense/Linear layers,
-    or it is a small module importing a framework (shape helpers). Others (logging, configuration, import
-    machinery) are not followed: calling into them stays unknown, as it would without cross-file inference."""
+    it defines model blocks and imports a framework (a VAE's Encoder built from blocks of a third file that
+    hold the Linears), or it is a small module importing a framework (shape helpers). Others (logging,
+    configuration, import machinery) are not followed: calling into them stays unknown, as it would without
+    cross-file inference."""
     if holds_layers(source):
         return True
-    return len(source) <= MAX_HELPER_BYTES and _framework_import().search(source) is not None
+    if _framework_import().search(source) is None:
+        return False
+    return len(source) <= MAX_HELPER_BYTES or _block_class().search(source) is not None
 
 
 def layers_file(path: str) -> bool:
@@ -142,6 +154,38 @@ def layers_file(path: str) -> bool:
 def _layers_file(path: str, mtime_ns: int, size: int) -> bool:
     source = _read(path)
     return source is not None and holds_layers(source)
+
+
+def feeds_layers(path: str, project: Project) -> bool:
+    """Whether a project module on disk can take shapes to layers: it holds Dense/Linear layers, or it is a
+    module of blocks (:func:`followable` without layers of its own) that imports one that does (a U-Net's
+    blocks file, whose attention blocks hold the Linears)."""
+    if layers_file(path):
+        return True
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_size <= MAX_MODULE_BYTES and _feeds_layers(path, st.st_mtime_ns, st.st_size, project)
+
+
+@functools.lru_cache(maxsize=4096)
+def _feeds_layers(path: str, mtime_ns: int, size: int, project: Project) -> bool:
+    source = _read(path)
+    if source is None or not followable(source):
+        return False
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    from densecheck.engine.names import package_of
+
+    package = package_of(path)
+    for module in set(imported_modules(tree, package)):
+        found = project.find(module)
+        if found is not None and layers_file(found):
+            return True
+    return False
 
 
 def _absolute(node: ast.ImportFrom, package: str | None) -> str | None:

@@ -243,11 +243,15 @@ def splitting(x: str, sections: str, axis: str, default_axis: int = 0, count: bo
         assert s.dims is not None  # the rank is known
         d = s.axis(a.get(axis, default_axis))
         n = a[sections]
+        listed = isinstance(n, (list, tuple))
+        # a list: torch's sizes (one piece each), numpy's / TensorFlow's split points (one piece more)
+        if listed:
+            n = len(n) + (1 if count else 0)
         n = n if isinstance(n, int) and not isinstance(n, bool) else None
         if d is None:
             return ("repeat", UNKNOWN, n)
         size = s.dims[d]
-        part = size // n if count and n and known(size) and size % n == 0 else None
+        part = size // n if count and n and not listed and known(size) and size % n == 0 else None
         return ("repeat", s.with_dims(tuple(part if i == d else x for i, x in enumerate(s.dims))), n)
 
     return rule

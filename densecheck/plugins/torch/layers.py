@@ -670,6 +670,9 @@ FUNCTIONS = {
     "torch.where": op("condition input other", rules.broadcasting("condition", "input", "other")),
     "torch.chunk": op("input chunks dim", f_chunk, dim=0),
     "torch.split": op("input chunks dim", f_chunk, dim=0),
+    "torch.split_with_sizes": op(
+        "input split_sizes dim", rules.splitting("input", "split_sizes", "dim"), dim=0
+    ),
     "torch.index_select": op("input dim index", f_index_select),
     "torch.unflatten": op("input dim sizes", lambda a: unflatten_layer(_x(a), _unflatten_args(a))),
     "torch.outer": op("input vec2", f_outer),
