@@ -50,8 +50,8 @@ from densecheck.suppressions import Directive
 
 CACHE_DIR_NAME = ".densecheck_cache"
 ENV_VAR = "DENSECHECK_CACHE_DIR"
-FORMAT = 3  # bump when the index layout changes (2: facts -- notes and directives -- instead of findings;
-# 3: the context of each shape)
+FORMAT = 4  # bump when the index layout changes (2: facts -- notes and directives -- instead of findings;
+# 3: the context of each shape; 4: per_sample_output)
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file is a cache directory tag created by densecheck.\n"

@@ -58,6 +58,9 @@ class LayerReport:
     input_rank_from: str | None = None
     #: the shape of the targets the model is trained on in the same file (``model.fit(x, y)``), when known
     targets: list[int | None] | None = None
+    #: its output is given back as the logits of an output record of one prediction per sample (a plugin
+    #: names them: transformers' ``SequenceClassifierOutput``, ``ImageClassifierOutput``): that record's name
+    per_sample_output: str | None = None
 
     # -- derived facts ------------------------------------------------------------------------------------
     def by_context(self) -> list[tuple[str | None, LayerReport]]:

@@ -489,3 +489,50 @@ def test_a_per_position_dense_between_convolutions_is_info_and_a_head_on_the_map
     head = line_of(CONVNEXT_STYLE, "Dense(10")
     assert {(line, "DC101", "info") for line in inner} <= found
     assert (head, "DC101", "warning") in found
+
+
+HF_CLASSIFIER = """\
+import torch
+from torch import nn
+from transformers.modeling_outputs import {record}
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 32, 4, stride=4)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, pixel_values):
+        tokens = self.patch(pixel_values).flatten(2).transpose(1, 2)
+        return {record}(logits=self.head(tokens{pick}))
+"""
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("record", "pick", "flagged"),
+    [
+        ("ImageClassifierOutput", "", True),
+        ("ImageClassifierOutput", "[:, 0]", False),
+        ("ImageClassifierOutput", ".mean(dim=1)", False),
+        ("TokenClassifierOutput", "", False),
+    ],
+)
+def test_a_per_sample_records_head_that_keeps_positions(record, pick, flagged):
+    """Logits given back in a per-sample output record (ImageClassifierOutput) from a head on (batch,
+    patches, dim): the pick or pool was left out (DC107). With it, or in a token classifier's record: quiet.
+    The head's input rank is the one torch gives it."""
+    pytest.importorskip("transformers")
+    import torch
+
+    src = HF_CLASSIFIER.format(record=record, pick=pick)
+    ns: dict = {}
+    exec(src, ns)
+    model, seen = ns["Classifier"](), []
+    model.head.register_forward_pre_hook(lambda m, a: seen.append(a[0].dim()))
+    model(torch.randn(2, 3, 16, 16))
+    res = api.analyze_source(src, "m.py", Settings())
+    head = next(lay for lay in res.layers if lay.line == 10)
+    assert head.input_rank == seen[0]
+    assert [d.code for d in res.diagnostics if d.severity == "warning"] == (["DC107"] if flagged else [])

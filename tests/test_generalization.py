@@ -789,3 +789,49 @@ def test_torch_ops_of_attention_code():
     )
     by_line = {lay.line: lay.input_rank for lay in res.layers}
     assert by_line == {9: expected["q"], 10: expected["o"], 11: expected["enc"], 12: expected["rope"]}
+
+
+TOKEN_POOLER = """\
+import torch
+from torch import nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, dim=32, classes=10, flatten=True):
+        super().__init__()
+        self.flatten = flatten
+        self.proj = nn.Linear(dim, dim)
+        self.pooler = nn.AdaptiveAvgPool1d(1)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, tokens):
+        x = self.proj(tokens)
+        pooled = self.pooler(x.transpose(1, 2))
+        if self.flatten:
+            pooled = torch.flatten(pooled, 1)
+        return self.head(pooled)
+"""
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("flatten", [True, False])
+def test_a_1d_pool_over_tokens_is_channels_first(flatten):
+    """``pooler(x.transpose(1, 2))`` (Swin's head): the pool runs over the tokens, so its output is
+    (batch, channels, 1); a Linear on it without the flatten acts on that length-1 axis (DC102). Ranks as
+    torch gives them."""
+    import torch
+
+    ns: dict = {}
+    exec(TOKEN_POOLER, ns)
+    model, seen = ns["Classifier"](flatten=flatten), []
+    model.head.register_forward_pre_hook(lambda m, a: seen.append(a[0].dim()))
+    try:
+        model(torch.randn(2, 7, 32))
+    except RuntimeError:  # (2, 32, 1) into Linear(32, 10): the mistake
+        assert not flatten
+    src = TOKEN_POOLER + f"\n\nClassifier(flatten={flatten})(torch.randn(2, 7, 32))\n"
+    res = api.analyze_source(src, "m.py", Settings())
+    head = next(lay for lay in res.layers if lay.line == 11)
+    assert head.input_rank == seen[0] == (2 if flatten else 3)
+    warnings = [d.code for d in res.diagnostics if d.severity != "info"]
+    assert warnings == [] if flatten else "DC102" in warnings  # (and DC103: in_features 32, last axis 1)

@@ -216,11 +216,33 @@ def resolve(it: Interpreter, q: str, args: list[Value], kwargs: dict[str, Value]
             "transformers.text_model", Record(dict.fromkeys(text_model, UNKNOWN)), _text_model_call
         )
     if q.startswith(RECORD_PREFIXES):
+        _mark_per_sample(q.rpartition(".")[2], kwargs.get("logits"))
         target = it.project_value(q)  # the library's own definition, when the project includes it
         if isinstance(target, ClassV):
             return it.make_record(target, args, kwargs)
         return Record(dict(kwargs))
     return None
+
+
+#: output records whose logits are one prediction per sample (a sequence's, an image's, a choice's); token
+#: classification, language modelling, question answering (start/end per token) and segmentation keep
+#: positions
+PER_SAMPLE_OUTPUTS = frozenset(
+    {
+        "SequenceClassifierOutput",
+        "SequenceClassifierOutputWithPast",
+        "Seq2SeqSequenceClassifierOutput",
+        "ImageClassifierOutput",
+        "ImageClassifierOutputWithNoAttention",
+        "MultipleChoiceModelOutput",
+    }
+)
+
+
+def _mark_per_sample(record: str, logits: Value | None) -> None:
+    """The Dense/Linear whose output is given as a per-sample record's logits: say so on its report."""
+    if record in PER_SAMPLE_OUTPUTS and isinstance(logits, Tensor) and logits.origin is not None:
+        logits.origin.report.per_sample_output = record
 
 
 def attribute(it: Interpreter, v: Value, name: str) -> Value | None:

@@ -12,6 +12,11 @@ prediction per sample is wanted:
   sample (`model.fit(x, y)` with `y` of shape (N,), (N, 1) or (N, outputs)), e.g. after the last recurrent
   layer was left with `return_sequences=True`. The model then makes one prediction per position, and Keras's
   `fit` fails on per-sample targets (`expected dense to have 3 dimensions`) or, worse, broadcasts.
+* **warning**: the layer's output is given back as the logits of an output record of one prediction per
+  sample (transformers' `SequenceClassifierOutput`, `ImageClassifierOutput`, `MultipleChoiceModelOutput`)
+  while its input still has the positions (tokens, patches) a transformer made: the pool (`x.mean(dim=1)`)
+  or the class-token pick (`x[:, 0]`) before the head was left out. A token classifier's or a language
+  model's record (`TokenClassifierOutput`, `CausalLMOutput`) keeps its positions and gets nothing.
 * **info**: any other Dense/Linear on such a declared sample: it acts on the last axis only, once per row of
   the sample, with far fewer parameters than the fully-connected layer the code suggests.
 
@@ -47,6 +52,15 @@ from densecheck.rules.dc103_in_features_mismatch import spelling
 from densecheck.shapes import known
 
 _KERAS = "from keras import layers, models\n"
+_HF = (
+    "from torch import nn\nfrom transformers.modeling_outputs import {record}\n\n"
+    "class Classifier(nn.Module):\n"
+    "    def __init__(self):\n        super().__init__()\n"
+    "        self.patch = nn.Conv2d(3, 32, 4, stride=4)\n        self.head = nn.Linear(32, 10)\n\n"
+    "    def forward(self, pixel_values):\n"
+    "        tokens = self.patch(pixel_values).flatten(2).transpose(1, 2)\n"
+    "        return {record}(logits=self.head(tokens{pick}))\n"
+)
 
 
 class HeadKeepsPositions(Rule):
@@ -65,8 +79,14 @@ class HeadKeepsPositions(Rule):
         # a pool over the whole sequence leaves a length-1 axis, and no Flatten follows
         _KERAS + "inp = layers.Input((5, 100))\nx = layers.MaxPooling1D(5)(inp)\n"
         "out = layers.Dense(5, activation='softmax')(x)\nmodel = models.Model(inp, out)\n",
+        # an image classifier whose class-token pick was left out: per-patch logits as per-image ones
+        _HF.format(pick="", record="ImageClassifierOutput"),
     ]
     VALID = [
+        # the same with the pick: one prediction per image
+        _HF.format(pick="[:, 0]", record="ImageClassifierOutput"),
+        # token classification keeps its positions
+        _HF.format(pick="", record="TokenClassifierOutput"),
         # flattened first: fully connected
         _KERAS + "model = models.Sequential()\nmodel.add(layers.Flatten(input_shape=(3, 2)))\n"
         "model.add(layers.Dense(16))\nmodel.add(layers.Dense(4, activation='softmax'))\n",
@@ -88,7 +108,17 @@ class HeadKeepsPositions(Rule):
         flatten = f": {spell['flatten']}" if "flatten" in spell else ""
         length_one = all(d == 1 for d in s.dims[1:-1])
         per_sample = _one_per_sample(layer.targets, s.dims[1], layer.out_features)
-        if layer.model_output and (per_sample or (layer.squashed and (length_one or s.declared))):
+        if layer.per_sample_output is not None:
+            # the model gives it back as one prediction per sample: the pool or class-token pick before it
+            # is missing (a token classifier's or a language model's record keeps positions, and is not one)
+            yield self.diagnostic(
+                layer,
+                f"{layer.call} on {s} gives the logits of a {layer.per_sample_output}, one prediction per "
+                "sample, but keeps the position axis: the pool or class-token pick before the head is "
+                "missing",
+                fix="pool the positions (x.mean(dim=1)) or pick the class token (x[:, 0]) before the head",
+            )
+        elif layer.model_output and (per_sample or (layer.squashed and (length_one or s.declared))):
             if per_sample:
                 targets = tuple(layer.targets or ())
                 why = f"a position axis while the targets passed to fit are one per sample {targets}"

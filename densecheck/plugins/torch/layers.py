@@ -105,10 +105,14 @@ def pool(nd: int, kind: str = "max") -> Callable[[Shape, Args], Shape]:
 
 
 def _pooled(s: Shape, dims: tuple[Dim, ...], lead: int, nd: int) -> Shape:
-    """A pool's output: a channels-first feature map, except where a 1-d pool shrinks the last axis of a
-    tensor no convolution made (``F.adaptive_avg_pool1d(tokens, out_dim)`` on (batch, tokens, features)): a
-    pool moves no axis, so it says nothing of a layout the input did not have."""
-    if nd == 1 and s.channel_axis is None and not s.spatial:
+    """A pool's output: a channels-first feature map (``pooler(tokens.transpose(1, 2))`` pools the tokens),
+    except where a 1-d pool shrinks what is known or plainly meant to be the features: the input's channels
+    are on its last axis, or no convolution made it and it is pooled to a length above 1
+    (``F.adaptive_avg_pool1d(h, out_dim)`` narrowing (batch, tokens, features)) -- a pool moves no axis."""
+    last = s.rank - 1 if s.rank is not None else None
+    features = s.channel_axis is not None and s.axis(s.channel_axis) == last
+    narrowed = s.channel_axis is None and not s.spatial and known(dims[-1]) and dims[-1] > 1
+    if nd == 1 and (features or narrowed):
         return Shape.of(dims)
     return Shape.of(dims, lead, spatial=True)
 
