@@ -27,8 +27,11 @@ Corpora (installed packages, not vendored):
   tf-models-official  the vision backbones (official.vision.modeling.backbones), the classification models
                       and heads, the NLP encoders / networks (official.nlp.modeling.networks), and the
                       models and heads of official.nlp.modeling.{models,layers} that build without weights,
-                      each with the small config of TF_MODELS, recorded symbolically with tf_keras standing
-                      in for ``keras`` (TF_USE_LEGACY_KERAS=1). Static side: the ``official`` tree.
+                      then the models and heads of official.projects (MaxViT, DETR, TEAMS, YT8M, video SSL,
+                      YOLO, RoFormer, TriviaQA, QAT), official.recommendation and official.legacy (Keras
+                      ResNet50 / VGG16 / EfficientNet, detection heads, XLNet / Transformer layers), each with
+                      the small config of TF_MODELS, recorded symbolically with tf_keras standing in for
+                      ``keras`` (TF_USE_LEGACY_KERAS=1). Static side: the ``official`` tree.
   jax-examples        the example models of the Flax repository and of Equinox's documentation at pinned
                       commits (``benchmarks/jax_corpus.py``: checkout, notebook extraction, the models and
                       their inputs), run under jax.eval_shape. Static side: ``flax/examples`` and the
@@ -831,6 +834,35 @@ TF_MODELS = (
     "layers:FeedForward",
     "layers:MoeLayer",
     "layers:MoeLayerWithBackbone",
+    "models:XLNetPretrainer",
+    "projects:MaxViT",
+    "projects:DETR",
+    "projects:TeamsPretrainer",
+    "projects:YT8M-moe",
+    "projects:YT8M-logistic",
+    "projects:VideoSSLModel",
+    "projects:YoloCAM",
+    "projects:RoformerEncoder",
+    "projects:TriviaQaHead",
+    "projects:SpanLabelingQuantized",
+    "recommendation:NeuMF",
+    "recommendation:TwoTowerLogitsHead",
+    "legacy:ResNet50",
+    "legacy:VGG16",
+    "legacy:EfficientNet",
+    "legacy:MNIST",
+    "legacy:TransformerFFN",
+    "legacy:BertClassifier",
+    "legacy:FastrcnnHead",
+    "legacy:OlnBoxScoreHead",
+    "legacy:ShapemaskPriorHead",
+    "legacy:ShapemaskCoarsemaskHead",
+    "legacy:ShapemaskFinemaskHead",
+    "legacy:XLNetPositionwiseFF",
+    "legacy:XLNetLMLossLayer",
+    "legacy:XLNetSummarization",
+    "legacy:XLNetClassificationLossLayer",
+    "legacy:XLNetQALossLayer",
 )
 
 
@@ -1101,10 +1133,383 @@ def _tf_model_spec(model_id: str):
             seq,
         ),
     }
+    table.update(_tf_more_specs(spec, ids, seq))
     if model_id not in table:
         raise KeyError(f"no tf-models-official config for {group}:{name}")
     del b
     return table[model_id]()
+
+
+def _tf_more_specs(spec, ids, seq) -> dict:
+    """The TF_MODELS builders beyond official.vision / official.nlp's core: the projects, recommendation and
+    legacy models (each imports its own module, so one that fails to import fails only its own entry)."""
+    import tensorflow as tf
+    import tf_keras
+
+    b, s, h, v = TF_BATCH, TF_SEQ, TF_HIDDEN, TF_VOCAB
+    f32 = "float32"
+
+    def resnet18(size=64):
+        from official.vision.modeling import backbones
+
+        return backbones.ResNet(model_id=18, input_specs=spec(size, size, 3))
+
+    def xlnet_pretrainer():
+        from official.nlp.modeling import networks
+        from official.nlp.modeling.models import xlnet
+
+        base = networks.XLNetBase(
+            vocab_size=v,
+            num_layers=2,
+            hidden_size=h,
+            num_attention_heads=2,
+            head_size=16,
+            inner_size=64,
+            dropout_rate=0.0,
+            attention_dropout_rate=0.0,
+            attention_type="bi",
+            bi_data=False,
+            initializer=tf_keras.initializers.RandomNormal(stddev=0.1),
+            two_stream=False,
+            tie_attention_biases=True,
+            reuse_length=0,
+        )
+        names = ("input_word_ids", "input_type_ids", "input_mask", "masked_tokens")
+        return xlnet.XLNetPretrainer(network=base), {
+            **dict.fromkeys(names, ((s,), "int32")),
+            "permutation_mask": ((s, s), "int32"),
+            "target_mapping": ((4, s), "int32"),
+        }
+
+    def maxvit():
+        from official.projects.maxvit.modeling import maxvit as m
+
+        model = m.MaxViT(
+            block_type=("maxvit", "maxvit"),
+            num_blocks=(1, 1),
+            hidden_size=(16, 32),
+            stem_hsize=(8, 8),
+            head_size=8,
+            window_size=2,
+            grid_size=2,
+            norm_type="batch_norm",
+            representation_size=16,
+            add_gap_layer_norm=True,
+        )
+        return model, [((32, 32, 3), f32)]
+
+    def detr():
+        from official.projects.detr.modeling import detr as d
+
+        model = d.DETR(
+            backbone=resnet18(),
+            backbone_endpoint_name="5",
+            num_queries=4,
+            hidden_size=h,
+            num_classes=3,
+            num_encoder_layers=1,
+            num_decoder_layers=1,
+        )
+        return model, [((64, 64, 3), f32)]
+
+    def teams():
+        from official.nlp.modeling.networks import encoder_scaffold, packed_sequence_embedding
+        from official.projects.teams import teams_pretrainer
+
+        def network():
+            embedding_cfg = {
+                "vocab_size": v,
+                "type_vocab_size": 2,
+                "hidden_size": h,
+                "embedding_width": h,
+                "max_seq_length": s,
+                "initializer": tf_keras.initializers.TruncatedNormal(stddev=0.02),
+                "dropout_rate": 0.1,
+            }
+            hidden_cfg = {
+                "num_attention_heads": 2,
+                "intermediate_size": 64,
+                "intermediate_activation": "gelu",
+                "dropout_rate": 0.1,
+                "attention_dropout_rate": 0.1,
+                "kernel_initializer": tf_keras.initializers.TruncatedNormal(stddev=0.02),
+            }
+            return encoder_scaffold.EncoderScaffold(
+                num_hidden_instances=2,
+                pooled_output_dim=h,
+                embedding_cfg=embedding_cfg,
+                embedding_cls=packed_sequence_embedding.PackedSequenceEmbedding(**embedding_cfg),
+                hidden_cfg=hidden_cfg,
+                dict_outputs=True,
+            )
+
+        model = teams_pretrainer.TeamsPretrainer(
+            generator_network=network(),
+            discriminator_mws_network=network(),
+            num_discriminator_task_agnostic_layers=1,
+            vocab_size=v,
+            candidate_size=3,
+        )
+        return model, {**ids, "masked_lm_positions": ((2,), "int32"), "masked_lm_ids": ((2,), "int32")}
+
+    def yt8m(head: str):
+        from official.projects.yt8m.configs import yt8m as yt8m_cfg
+        from official.projects.yt8m.modeling import yt8m_model
+
+        params = yt8m_cfg.VideoClassificationModel()
+        params.backbone.dbof.cluster_size = 16
+        params.backbone.dbof.hidden_size = 16
+        params.backbone.dbof.use_context_gate_cluster_layer = True
+        params.backbone.dbof.context_gate_cluster_bottleneck_size = 8
+        params.head.type = head
+        params.head.moe.num_mixtures = 2
+        params.head.moe.use_input_context_gate = True
+        params.head.moe.use_output_context_gate = True
+        model = yt8m_model.VideoClassificationModel(
+            params=params, num_classes=5, input_specs=tf_keras.layers.InputSpec(shape=[None, None, 32])
+        )
+        return model, [((8, 32), f32), ((), "int32")]  # (features, num_frames)
+
+    def video_ssl():
+        from official.projects.video_ssl.modeling import video_ssl_model
+        from official.vision.configs import common
+        from official.vision.modeling import backbones
+
+        backbone = backbones.ResNet3D(
+            model_id=50,
+            temporal_strides=[1, 1, 1, 1],
+            temporal_kernel_sizes=[(3, 3, 3), (3, 1, 3, 1), (3, 1, 3, 1, 3, 1), (1, 3, 1)],
+            input_specs=spec(4, 64, 64, 3),
+        )
+        model = video_ssl_model.VideoSSLModel(
+            backbone=backbone,
+            normalize_feature=True,
+            hidden_dim=16,
+            hidden_layer_num=2,
+            hidden_norm_args=common.NormActivation(activation="relu", use_sync_bn=False),
+            projection_dim=8,
+            input_specs={"image": spec(4, 64, 64, 3)},
+        )
+        return model, None
+
+    def yolo_cam():
+        from official.projects.yolo.modeling.layers import nn_blocks
+
+        return nn_blocks.CAM(reduction_ratio=0.5), [((8, 8, 16), f32)]
+
+    def roformer():
+        from official.projects.roformer import roformer_encoder
+
+        model = roformer_encoder.RoformerEncoder(
+            vocab_size=v,
+            hidden_size=h,
+            num_layers=2,
+            num_attention_heads=2,
+            max_sequence_length=s,
+            inner_dim=64,
+        )
+        return model, None
+
+    def triviaqa_head():
+        from official.projects.triviaqa import modeling
+
+        return modeling.TriviaQaHead(intermediate_size=64), {
+            "token_embeddings": ((s, h), f32),
+            "token_ids": ((s,), "int32"),
+            "question_lengths": ((), "int32"),
+        }
+
+    def span_labeling_quantized():
+        from official.projects.qat.nlp.modeling.networks import span_labeling
+
+        return span_labeling.SpanLabelingQuantized(input_width=h), None
+
+    def neumf():
+        from official.recommendation import neumf_model
+
+        params = {
+            "num_users": 10,
+            "num_items": 12,
+            "model_layers": [16, 8, 4],
+            "mf_regularization": 0.0,
+            "mlp_reg_layers": [0.0, 0.0, 0.0],
+            "mf_dim": 4,
+        }
+        user = tf_keras.Input(shape=(1,), batch_size=b, dtype="int32", name="user_id")
+        item = tf_keras.Input(shape=(1,), batch_size=b, dtype="int32", name="item_id")
+        return neumf_model.construct_model(user, item, params), None
+
+    def two_tower():
+        from official.recommendation.uplift.layers.heads import two_tower_logits_head as tt
+
+        head = tt.TwoTowerLogitsHead(
+            control_head=tf_keras.layers.Dense(1),
+            treatment_head=tf_keras.layers.Dense(1),
+            layering_config=tt.LayeringConfig(
+                layering_method=tt.LayeringMethod.LINEAR_LAYERING,
+                linear_layering_config=tt.LinearLayeringConfig(),
+            ),
+        )
+        return (lambda control, treatment: head((control, treatment))), [((8,), f32), ((12,), f32)]
+
+    def legacy_resnet50():
+        from official.legacy.image_classification.resnet import resnet_model
+
+        return resnet_model.resnet50(num_classes=3), None
+
+    def legacy_vgg16():
+        from official.legacy.image_classification.vgg import vgg_model
+
+        return vgg_model.vgg16(num_classes=3), None
+
+    def legacy_efficientnet():
+        from official.legacy.image_classification.efficientnet import efficientnet_model
+
+        return efficientnet_model.EfficientNet(overrides={"num_classes": 3}), None
+
+    def legacy_mnist():
+        from official.legacy.image_classification import mnist_main
+
+        return mnist_main.build_model(), None
+
+    def legacy_ffn():
+        from official.legacy.transformer import ffn_layer
+
+        ffn = ffn_layer.FeedForwardNetwork(hidden_size=h, filter_size=64, relu_dropout=0.1)
+        return (lambda x: ffn(x, training=False)), seq
+
+    def legacy_bert_classifier():
+        from official.legacy.bert import bert_models, configs
+
+        config = configs.BertConfig(
+            vocab_size=v,
+            hidden_size=h,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=s,
+        )
+        return bert_models.classifier_model(config, num_labels=3, max_seq_length=s)[0], None
+
+    def legacy_box_head(cls_name: str):
+        from official.legacy.detection.modeling.architecture import heads as lheads
+
+        head = getattr(lheads, cls_name)(num_classes=3, num_filters=8, num_fcs=2, fc_dims=h)
+        return (lambda rois: head(rois, is_training=False)), [((4, 7, 7, 8), f32)]
+
+    def legacy_shapemask(which: str):
+        from official.legacy.detection.modeling.architecture import heads as lheads
+
+        crop, ch, n = 8, 8, 3
+        if which == "prior":
+            head = lheads.ShapemaskPriorHead(
+                num_classes=3,
+                num_downsample_channels=ch,
+                mask_crop_size=crop,
+                use_category_for_mask=True,
+                shape_prior_path=None,
+            )
+            return (
+                lambda f3, f4, boxes, outer, classes: head(
+                    {3: f3, 4: f4}, boxes, outer, tf.cast(classes, tf.int32), False
+                ),
+                [((16, 16, ch), f32), ((8, 8, ch), f32), ((n, 4), f32), ((n, 4), f32), ((n,), "int32")],
+            )
+        if which == "coarse":
+            head = lheads.ShapemaskCoarsemaskHead(
+                num_classes=3,
+                num_downsample_channels=ch,
+                mask_crop_size=crop,
+                use_category_for_mask=True,
+                num_convs=1,
+            )
+            return (
+                lambda feats, priors, classes: head(feats, priors, classes, False),
+                [((n, crop, crop, ch), f32), ((n, crop, crop), f32), ((n,), "int32")],
+            )
+        head = lheads.ShapemaskFinemaskHead(
+            num_classes=3,
+            num_downsample_channels=ch,
+            mask_crop_size=crop,
+            use_category_for_mask=True,
+            num_convs=1,
+            upsample_factor=2,
+        )
+        return (
+            lambda feats, logits, classes: head(feats, logits, classes, False),
+            [((n, crop, crop, ch), f32), ((n, crop, crop), f32), ((n,), "int32")],
+        )
+
+    def legacy_xlnet(which: str):
+        from official.legacy.xlnet import xlnet_modeling as xm
+
+        init = "glorot_uniform"
+        if which == "ff":
+            layer = xm.PositionwiseFF(
+                d_model=h, d_inner=64, dropout=0.1, kernel_initializer=init, activation_type="relu"
+            )
+            return layer, seq
+        if which == "lm":
+            layer = xm.LMLossLayer(
+                vocab_size=v, hidden_size=h, initializer=init, tie_weight=True, bi_data=False, use_proj=True
+            )
+            table = tf.Variable(tf.zeros([v, h]))
+            return (
+                lambda hidden, target, mask: layer(hidden, target, table, mask),
+                [((s, h), f32), ((s,), "int32"), ((s,), f32)],
+            )
+        if which == "summary":
+            layer = xm.Summarization(
+                hidden_size=h,
+                num_attention_heads=2,
+                head_size=16,
+                dropout_rate=0.1,
+                attention_dropout_rate=0.1,
+                initializer=init,
+                use_proj=True,
+                summary_type="last",
+            )
+            return layer, seq
+        if which == "cls":
+            layer = xm.ClassificationLossLayer(n_class=3, initializer=init)
+            return (lambda hidden, labels: layer(hidden, labels)), [((h,), f32), ((), "int32")]
+        layer = xm.QALossLayer(hidden_size=h, start_n_top=2, end_n_top=2, initializer=init, dropout_rate=0.1)
+        return (  # inference (training=False): the beam-search branch
+            lambda hidden, p_mask, cls_index: layer(hidden=hidden, p_mask=p_mask, cls_index=cls_index),
+            [((s, h), f32), ((s,), f32), ((), "int32")],
+        )
+
+    return {
+        "models:XLNetPretrainer": xlnet_pretrainer,
+        "projects:MaxViT": maxvit,
+        "projects:DETR": detr,
+        "projects:TeamsPretrainer": teams,
+        "projects:YT8M-moe": lambda: yt8m("moe"),
+        "projects:YT8M-logistic": lambda: yt8m("logistic"),
+        "projects:VideoSSLModel": video_ssl,
+        "projects:YoloCAM": yolo_cam,
+        "projects:RoformerEncoder": roformer,
+        "projects:TriviaQaHead": triviaqa_head,
+        "projects:SpanLabelingQuantized": span_labeling_quantized,
+        "recommendation:NeuMF": neumf,
+        "recommendation:TwoTowerLogitsHead": two_tower,
+        "legacy:ResNet50": legacy_resnet50,
+        "legacy:VGG16": legacy_vgg16,
+        "legacy:EfficientNet": legacy_efficientnet,
+        "legacy:MNIST": legacy_mnist,
+        "legacy:TransformerFFN": legacy_ffn,
+        "legacy:BertClassifier": legacy_bert_classifier,
+        "legacy:FastrcnnHead": lambda: legacy_box_head("FastrcnnHead"),
+        "legacy:OlnBoxScoreHead": lambda: legacy_box_head("OlnBoxScoreHead"),
+        "legacy:ShapemaskPriorHead": lambda: legacy_shapemask("prior"),
+        "legacy:ShapemaskCoarsemaskHead": lambda: legacy_shapemask("coarse"),
+        "legacy:ShapemaskFinemaskHead": lambda: legacy_shapemask("fine"),
+        "legacy:XLNetPositionwiseFF": lambda: legacy_xlnet("ff"),
+        "legacy:XLNetLMLossLayer": lambda: legacy_xlnet("lm"),
+        "legacy:XLNetSummarization": lambda: legacy_xlnet("summary"),
+        "legacy:XLNetClassificationLossLayer": lambda: legacy_xlnet("cls"),
+        "legacy:XLNetQALossLayer": lambda: legacy_xlnet("qa"),
+    }
 
 
 def _tf_functional(obj, inputs):
