@@ -835,3 +835,34 @@ def test_a_1d_pool_over_tokens_is_channels_first(flatten):
     assert head.input_rank == seen[0] == (2 if flatten else 3)
     warnings = [d.code for d in res.diagnostics if d.severity != "info"]
     assert warnings == [] if flatten else "DC102" in warnings  # (and DC103: in_features 32, last axis 1)
+
+
+UNKNOWN_LIST_PICK = """\
+import torch
+from torch import nn
+
+
+class Pooler(nn.Module):
+    def __init__(self, dim=16):
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+
+    def forward(self, encoder_outputs):
+        outs = torch.jit.annotate(list, encoder_outputs)  # a call densecheck does not know: unknown
+        return self.dense(outs[-1][:, 0, :])
+"""
+
+
+@pytest.mark.torch
+def test_a_tuple_of_slices_indexes_an_array():
+    """``outs[-1][:, 0, :]`` where ``outs[-1]`` is unknown: only an array takes a tuple of slices, so it is
+    one (and the closing ``:`` names its axes): the pooler's rank is the one torch gives it."""
+    import torch
+
+    ns: dict = {}
+    exec(UNKNOWN_LIST_PICK, ns)
+    model, seen = ns["Pooler"](), []
+    model.dense.register_forward_pre_hook(lambda m, a: seen.append(a[0].dim()))
+    model([torch.randn(2, 5, 16)] * 3)
+    (layer,) = api.analyze_source(UNKNOWN_LIST_PICK, "m.py", Settings()).layers
+    assert layer.input_rank == seen[0] == 2

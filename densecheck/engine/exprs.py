@@ -400,6 +400,9 @@ class ExpressionsMixin(EngineBase):
             )  # a library's registry: ``ACT2FN[name]``
             return make() if make is not None else UNKNOWN
         if len(elems) != 1:
+            if base is UNKNOWN and any(isinstance(e.slice, cst.Slice) for e in elems):
+                # ``outs[-1][:, 0, :]``: only an array takes a tuple of slices (a list, a dict do not)
+                return self.index_tensor(Tensor(UNKNOWN_SHAPE), elems, frame)
             return UNKNOWN
         s = elems[0].slice
         if isinstance(base, Sequential):
